@@ -1,0 +1,287 @@
+// f32 GEMM: C = act((accumulate ? C : 0) + op(A) · op(B) + bias)
+//
+// Buffers (row-major f32):
+//   op(A): (M, K). transA = 0: A[i*lda + k]; transA = 1: A[k*lda + i].
+//   op(B): (K, N). transB = 0: B[k*ldb + j]; transB = 1: B[j*ldb + k].
+//   C:     (M, N), C[i*ldc + j].   bias: (N) or null (0).   act: ReLU when flags & 2.
+// Parameter block (i32 fields, see src/kernels/gemm.ts):
+//   0 M, 1 N, 2 K, 3 A, 4 lda, 5 transA, 6 B, 7 ldb, 8 transB, 9 C, 10 ldc,
+//   11 flags (bit 0: accumulate into C, bit 1: ReLU), 12 bias pointer (0 = none).
+// Variants:
+//   f32_gemm__scalar  the reference: a plain i-j-k triple loop, one running sum per C element.
+//   f32_gemm__simd    packed GEMM (Goto/BLIS structure): B packed in 8-column panels per
+//                     KC block, A packed in 4-row panels per MC×KC block, a 4×8 register-blocked
+//                     micro-kernel of f32x4 multiply-adds (8 accumulators; fused in the
+//                     relaxed-SIMD build, see simd.ts `madd`). Both variants add the products of
+//                     one C element in increasing k.
+// Threading contract: [begin, end) splits the rows of C (0 <= begin <= end <= M). Rows are
+//   independent, so results do not depend on the split. Scratch: gemmScratchBytes() bytes,
+//   private to the caller (packed B block, packed A block, one edge tile).
+// Sources: K. Goto, R. van de Geijn, "Anatomy of high-performance matrix multiplication" (2008);
+//   BLIS micro-kernel design (Van Zee & van de Geijn 2015).
+import { madd, paramI32, paramPtr } from "./simd";
+
+export const GEMM_MR: i32 = 4;
+export const GEMM_NR: i32 = 8;
+export const GEMM_KC: i32 = 256;
+export const GEMM_MC: i32 = 128;
+export const GEMM_NC: i32 = 1024;
+
+const FLAG_ACCUMULATE: i32 = 1;
+const FLAG_RELU: i32 = 2;
+
+// ---------------------------------------------------------------------------------------------
+// Scalar reference
+// ---------------------------------------------------------------------------------------------
+
+export function f32_gemm__scalar(params: usize, begin: i32, end: i32, scratch: usize): void {
+  const N = paramI32(params, 1), K = paramI32(params, 2);
+  const A = paramPtr(params, 3), lda = paramI32(params, 4), transA = paramI32(params, 5);
+  const B = paramPtr(params, 6), ldb = paramI32(params, 7), transB = paramI32(params, 8);
+  const C = paramPtr(params, 9), ldc = paramI32(params, 10), flags = paramI32(params, 11);
+  const bias = paramPtr(params, 12);
+  for (let i = begin; i < end; i++) {
+    for (let j = 0; j < N; j++) {
+      let sum: f32 = 0;
+      for (let k = 0; k < K; k++) {
+        const a = transA ? load<f32>(A + ((<usize>k * lda + i) << 2)) : load<f32>(A + ((<usize>i * lda + k) << 2));
+        const b = transB ? load<f32>(B + ((<usize>j * ldb + k) << 2)) : load<f32>(B + ((<usize>k * ldb + j) << 2));
+        sum += a * b;
+      }
+      const c = C + ((<usize>i * ldc + j) << 2);
+      if (flags & FLAG_ACCUMULATE) sum = load<f32>(c) + sum;
+      if (bias) sum += load<f32>(bias + (<usize>j << 2));
+      if (flags & FLAG_RELU) sum = max<f32>(sum, 0);
+      store<f32>(c, sum);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SIMD packed GEMM
+// ---------------------------------------------------------------------------------------------
+
+/** Bytes of per-thread scratch the f32_gemm kernels need for this parameter block. */
+export function f32_gemm_scratch(params: usize): i32 {
+  return gemmScratchBytes(paramI32(params, 1));
+}
+
+/** Scratch bytes of the packed GEMM for N columns: one packed B block, one packed A block, one tile. */
+export function gemmScratchBytes(N: i32): i32 {
+  const nc = min(N, GEMM_NC);
+  const panels = (nc + GEMM_NR - 1) / GEMM_NR;
+  return (panels * GEMM_NR * GEMM_KC + GEMM_MC * GEMM_KC + GEMM_MR * GEMM_NR) << 2;
+}
+
+export function f32_gemm__simd(params: usize, begin: i32, end: i32, scratch: usize): void {
+  const N = paramI32(params, 1), K = paramI32(params, 2);
+  const A = paramPtr(params, 3), lda = paramI32(params, 4), transA = paramI32(params, 5);
+  const B = paramPtr(params, 6), ldb = paramI32(params, 7), transB = paramI32(params, 8);
+  const C = paramPtr(params, 9), ldc = paramI32(params, 10), flags = paramI32(params, 11);
+  const bias = paramPtr(params, 12);
+  if (begin >= end || N <= 0) return;
+  const nc0 = min(N, GEMM_NC);
+  const packedB = scratch;
+  const work = scratch + ((<usize>((nc0 + GEMM_NR - 1) / GEMM_NR) * GEMM_NR * GEMM_KC) << 2);
+  for (let jc = 0; jc < N; jc += GEMM_NC) {
+    const nc = min(GEMM_NC, N - jc);
+    if (K == 0) {
+      // op(A)·op(B) is all zeros: only the epilogue applies.
+      epilogueRows(C + (<usize>jc << 2), ldc, begin, end, nc, flags, bias ? bias + (<usize>jc << 2) : 0, !(flags & FLAG_ACCUMULATE));
+      continue;
+    }
+    for (let pc = 0; pc < K; pc += GEMM_KC) {
+      const kc = min(GEMM_KC, K - pc);
+      packB(B, ldb, transB, pc, kc, jc, nc, packedB);
+      const first = pc == 0 && !(flags & FLAG_ACCUMULATE);
+      const last = pc + kc == K;
+      gemmPackedBlock(A, lda, transA, begin, end, pc, kc, packedB, nc, C + (<usize>jc << 2), ldc, first, work);
+      if (last && (bias || (flags & FLAG_RELU))) {
+        epilogueRows(C + (<usize>jc << 2), ldc, begin, end, nc, flags, bias ? bias + (<usize>jc << 2) : 0, false);
+      }
+    }
+  }
+}
+
+/** Applies bias and ReLU to rows [begin, end) × nc columns of C; `zeroFirst` starts from C = 0. */
+function epilogueRows(C: usize, ldc: i32, begin: i32, end: i32, nc: i32, flags: i32, bias: usize, zeroFirst: bool): void {
+  const relu = (flags & FLAG_RELU) != 0;
+  for (let i = begin; i < end; i++) {
+    const row = C + ((<usize>i * ldc) << 2);
+    for (let j = 0; j < nc; j++) {
+      let v: f32 = zeroFirst ? 0 : load<f32>(row + (<usize>j << 2));
+      if (bias) v += load<f32>(bias + (<usize>j << 2));
+      if (relu) v = max<f32>(v, 0);
+      store<f32>(row + (<usize>j << 2), v);
+    }
+  }
+}
+
+/**
+ * Packs op(B)[pc:pc+kc, jc:jc+nc] into panels of GEMM_NR columns: dst[panel][k][0..8),
+ * zero-padding the last panel.
+ */
+export function packB(B: usize, ldb: i32, transB: i32, pc: i32, kc: i32, jc: i32, nc: i32, dst: usize): void {
+  for (let jp = 0; jp < nc; jp += GEMM_NR) {
+    const nr = min(GEMM_NR, nc - jp);
+    const panel = dst + ((<usize>jp * kc) << 2);
+    if (!transB && nr == GEMM_NR) {
+      for (let k = 0; k < kc; k++) {
+        const src = B + ((<usize>(pc + k) * ldb + jc + jp) << 2);
+        const out = panel + (<usize>k << 5);
+        v128.store(out, v128.load(src));
+        v128.store(out, v128.load(src, 16), 16);
+      }
+    } else {
+      for (let k = 0; k < kc; k++) {
+        const out = panel + (<usize>k << 5);
+        for (let jj = 0; jj < GEMM_NR; jj++) {
+          let v: f32 = 0;
+          if (jj < nr) {
+            const j = jc + jp + jj;
+            v = transB ? load<f32>(B + ((<usize>j * ldb + pc + k) << 2)) : load<f32>(B + ((<usize>(pc + k) * ldb + j) << 2));
+          }
+          store<f32>(out + (<usize>jj << 2), v);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Packs op(A)[ic:ic+mc, pc:pc+kc] into panels of GEMM_MR rows: dst[panel][k][0..4),
+ * zero-padding the last panel.
+ */
+export function packA(A: usize, lda: i32, transA: i32, ic: i32, mc: i32, pc: i32, kc: i32, dst: usize): void {
+  for (let ip = 0; ip < mc; ip += GEMM_MR) {
+    const mr = min(GEMM_MR, mc - ip);
+    const panel = dst + ((<usize>ip * kc) << 2);
+    if (transA && mr == GEMM_MR) {
+      // op(A)[i][k] = A[k*lda + i]: four consecutive i are contiguous.
+      for (let k = 0; k < kc; k++) {
+        v128.store(panel + (<usize>k << 4), v128.load(A + ((<usize>(pc + k) * lda + ic + ip) << 2)));
+      }
+    } else if (!transA && mr == GEMM_MR) {
+      const r0 = A + ((<usize>(ic + ip) * lda + pc) << 2);
+      const r1 = r0 + (<usize>lda << 2), r2 = r1 + (<usize>lda << 2), r3 = r2 + (<usize>lda << 2);
+      let k = 0;
+      // 4×4 transposes: rows r0..r3 at k..k+3 become four packed k-slices.
+      for (; k + 4 <= kc; k += 4) {
+        const off = <usize>k << 2;
+        const va = v128.load(r0 + off), vb = v128.load(r1 + off);
+        const vc = v128.load(r2 + off), vd = v128.load(r3 + off);
+        const vab_lo = v128.shuffle<i32>(va, vb, 0, 4, 1, 5);
+        const vab_hi = v128.shuffle<i32>(va, vb, 2, 6, 3, 7);
+        const vcd_lo = v128.shuffle<i32>(vc, vd, 0, 4, 1, 5);
+        const vcd_hi = v128.shuffle<i32>(vc, vd, 2, 6, 3, 7);
+        const out = panel + (<usize>k << 4);
+        v128.store(out, v128.shuffle<i64>(vab_lo, vcd_lo, 0, 2));
+        v128.store(out, v128.shuffle<i64>(vab_lo, vcd_lo, 1, 3), 16);
+        v128.store(out, v128.shuffle<i64>(vab_hi, vcd_hi, 0, 2), 32);
+        v128.store(out, v128.shuffle<i64>(vab_hi, vcd_hi, 1, 3), 48);
+      }
+      for (; k < kc; k++) {
+        const off = <usize>k << 2, out = panel + (<usize>k << 4);
+        store<f32>(out, load<f32>(r0 + off));
+        store<f32>(out, load<f32>(r1 + off), 4);
+        store<f32>(out, load<f32>(r2 + off), 8);
+        store<f32>(out, load<f32>(r3 + off), 12);
+      }
+    } else {
+      for (let k = 0; k < kc; k++) {
+        const out = panel + (<usize>k << 4);
+        for (let ii = 0; ii < GEMM_MR; ii++) {
+          let v: f32 = 0;
+          if (ii < mr) {
+            const i = ic + ip + ii;
+            v = transA ? load<f32>(A + ((<usize>(pc + k) * lda + i) << 2)) : load<f32>(A + ((<usize>i * lda + pc + k) << 2));
+          }
+          store<f32>(out + (<usize>ii << 2), v);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * C[begin:end, 0:nc] (+)= op(A)[begin:end, pc:pc+kc] · packedB, with packedB one packB() block.
+ * `first`: overwrite C instead of adding to it. `work`: GEMM_MC*GEMM_KC + 32 floats of scratch.
+ */
+export function gemmPackedBlock(A: usize, lda: i32, transA: i32, begin: i32, end: i32, pc: i32, kc: i32,
+                                packedB: usize, nc: i32, C: usize, ldc: i32, first: bool, work: usize): void {
+  const packedA = work;
+  const tile = work + ((<usize>GEMM_MC * GEMM_KC) << 2);
+  for (let ic = begin; ic < end; ic += GEMM_MC) {
+    const mc = min(GEMM_MC, end - ic);
+    packA(A, lda, transA, ic, mc, pc, kc, packedA);
+    gemmPackedAB(packedA, mc, kc, packedB, nc, C + ((<usize>ic * ldc) << 2), ldc, first, tile);
+  }
+}
+
+/** C[0:mc, 0:nc] (+)= packedA (mc×kc) · packedB (kc×nc), tiles of 4×8; edge tiles go through `tile`. */
+export function gemmPackedAB(packedA: usize, mc: i32, kc: i32, packedB: usize, nc: i32, C: usize, ldc: i32, first: bool, tile: usize): void {
+  const ldcBytes = <usize>ldc << 2;
+  for (let jr = 0; jr < nc; jr += GEMM_NR) {
+    const nr = min(GEMM_NR, nc - jr);
+    const bPanel = packedB + ((<usize>jr * kc) << 2);
+    for (let ir = 0; ir < mc; ir += GEMM_MR) {
+      const mr = min(GEMM_MR, mc - ir);
+      const aPanel = packedA + ((<usize>ir * kc) << 2);
+      const c = C + <usize>ir * ldcBytes + (<usize>jr << 2);
+      if (mr == GEMM_MR && nr == GEMM_NR) {
+        micro4x8(kc, aPanel, bPanel, c, ldcBytes, first);
+      } else {
+        // Edge tile: compute into a dense 4×8 tile, then copy the valid part.
+        for (let ii = 0; ii < GEMM_MR; ii++) {
+          for (let jj = 0; jj < GEMM_NR; jj++) {
+            const v: f32 = !first && ii < mr && jj < nr ? load<f32>(c + <usize>ii * ldcBytes + (<usize>jj << 2)) : 0;
+            store<f32>(tile + (<usize>(ii * GEMM_NR + jj) << 2), v);
+          }
+        }
+        micro4x8(kc, aPanel, bPanel, tile, 32, false);
+        for (let ii = 0; ii < mr; ii++) {
+          for (let jj = 0; jj < nr; jj++) {
+            store<f32>(c + <usize>ii * ldcBytes + (<usize>jj << 2), load<f32>(tile + (<usize>(ii * GEMM_NR + jj) << 2)));
+          }
+        }
+      }
+    }
+  }
+}
+
+/** The 4×8 micro-kernel: C tile (+)= Σ_k a[k][0..4) ⊗ b[k][0..8). */
+// @ts-ignore: decorator
+@inline function micro4x8(kc: i32, a: usize, b: usize, c: usize, ldcBytes: usize, first: bool): void {
+  let vc00 = f32x4.splat(0), vc01 = f32x4.splat(0);
+  let vc10 = f32x4.splat(0), vc11 = f32x4.splat(0);
+  let vc20 = f32x4.splat(0), vc21 = f32x4.splat(0);
+  let vc30 = f32x4.splat(0), vc31 = f32x4.splat(0);
+  const c1 = c + ldcBytes, c2 = c1 + ldcBytes, c3 = c2 + ldcBytes;
+  if (!first) {
+    vc00 = v128.load(c); vc01 = v128.load(c, 16);
+    vc10 = v128.load(c1); vc11 = v128.load(c1, 16);
+    vc20 = v128.load(c2); vc21 = v128.load(c2, 16);
+    vc30 = v128.load(c3); vc31 = v128.load(c3, 16);
+  }
+  for (let k = 0; k < kc; k++) {
+    const vb0 = v128.load(b), vb1 = v128.load(b, 16);
+    const va0 = v128.load32_splat(a);
+    vc00 = madd(va0, vb0, vc00);
+    vc01 = madd(va0, vb1, vc01);
+    const va1 = v128.load32_splat(a, 4);
+    vc10 = madd(va1, vb0, vc10);
+    vc11 = madd(va1, vb1, vc11);
+    const va2 = v128.load32_splat(a, 8);
+    vc20 = madd(va2, vb0, vc20);
+    vc21 = madd(va2, vb1, vc21);
+    const va3 = v128.load32_splat(a, 12);
+    vc30 = madd(va3, vb0, vc30);
+    vc31 = madd(va3, vb1, vc31);
+    a += 16;
+    b += 32;
+  }
+  v128.store(c, vc00); v128.store(c, vc01, 16);
+  v128.store(c1, vc10); v128.store(c1, vc11, 16);
+  v128.store(c2, vc20); v128.store(c2, vc21, 16);
+  v128.store(c3, vc30); v128.store(c3, vc31, 16);
+}

@@ -1,0 +1,54 @@
+// TS wrapper of the f32_gemm kernels (assembly/gemm.ts): C = act((accumulate ? C : 0) + op(A)·op(B) + bias).
+// Shapes: op(A) (M, K), op(B) (K, N), C (M, N), bias (N); all row-major f32 with leading
+// dimensions lda/ldb/ldc (default: dense). Threading: splits the rows of C; no reduction.
+import type { Engine } from '../wasm/engine.ts';
+import { Params } from '../wasm/engine.ts';
+import type { F32Buf } from '../wasm/memory.ts';
+import { checkBuf, checkInt } from './check.ts';
+
+export interface GemmArgs {
+  M: number;
+  N: number;
+  K: number;
+  a: F32Buf;
+  b: F32Buf;
+  c: F32Buf;
+  transA?: boolean;
+  transB?: boolean;
+  lda?: number;
+  ldb?: number;
+  ldc?: number;
+  accumulate?: boolean;
+  relu?: boolean;
+  bias?: F32Buf | null;
+}
+
+/** Floats a row-major matrix of `rows` rows with leading dimension `ld` spans. */
+function span(rows: number, cols: number, ld: number): number {
+  return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
+}
+
+export function gemm(engine: Engine, args: GemmArgs): void {
+  const fn = 'gemm';
+  const M = checkInt(fn, 'M', args.M), N = checkInt(fn, 'N', args.N), K = checkInt(fn, 'K', args.K);
+  const transA = !!args.transA, transB = !!args.transB;
+  // Stored shapes: A is (M, K), or (K, M) when transposed; B is (K, N), or (N, K).
+  const [aRows, aCols] = transA ? [K, M] : [M, K];
+  const [bRows, bCols] = transB ? [N, K] : [K, N];
+  const lda = checkInt(fn, 'lda', args.lda ?? aCols, aCols);
+  const ldb = checkInt(fn, 'ldb', args.ldb ?? bCols, bCols);
+  const ldc = checkInt(fn, 'ldc', args.ldc ?? N, N);
+  checkBuf(fn, 'a', args.a, span(aRows, aCols, lda));
+  checkBuf(fn, 'b', args.b, span(bRows, bCols, ldb));
+  checkBuf(fn, 'c', args.c, span(M, N, ldc));
+  if (args.bias) checkBuf(fn, 'bias', args.bias, N);
+  const flags = (args.accumulate ? 1 : 0) | (args.relu ? 2 : 0);
+  const p = new Params()
+    .i32(M).i32(N).i32(K)
+    .ptr(args.a).i32(lda).i32(transA ? 1 : 0)
+    .ptr(args.b).i32(ldb).i32(transB ? 1 : 0)
+    .ptr(args.c).i32(ldc)
+    .i32(flags)
+    .ptr(args.bias);
+  engine.run('f32_gemm', p, M);
+}

@@ -1,0 +1,145 @@
+// Finds, checks and instantiates the kernel module, and builds the engine around it.
+//
+// One module file per build (asconfig.json targets): `multirobust.wasm` (SIMD128 + threads),
+// `multirobust.relaxed.wasm` (adds relaxed-SIMD fused multiply-add; used when the runtime
+// validates it: Deno, Node ≥ 22, Node 20 with --experimental-wasm-relaxed-simd) and
+// `multirobust.debug.wasm` (asserts and debug info). Every build holds both the __simd kernels
+// and their __scalar twins; the kernel table picks one of each pair once, here.
+// The module is read from the package's own files (node:fs for file: URLs, fetch otherwise), and
+// instantiated with @assemblyscript/loader on one shared WebAssembly.Memory.
+import { instantiate } from '@assemblyscript/loader';
+import { Engine, type EngineExports } from './engine.ts';
+
+export type KernelIsa = 'simd' | 'scalar';
+export type BuildName = 'release' | 'relaxed' | 'debug';
+
+export interface EngineOptions {
+  /** Kernel variants: 'simd' (default) or the readable 'scalar' twins. Env: MULTIROBUST_KERNELS. */
+  kernels?: KernelIsa;
+  /** Module build: default 'relaxed' when the runtime supports it, else 'release'. Env: MULTIROBUST_BUILD. */
+  build?: BuildName;
+  /** Memory reserved up front, MiB (default 64). */
+  initialMemoryMiB?: number;
+  /** Growth limit, MiB (default 2048, the module's maximum). */
+  maximumMemoryMiB?: number;
+}
+
+const MODULE_MAX_MIB = 2048;
+const FILES: Record<BuildName, string> = {
+  release: 'multirobust.wasm',
+  relaxed: 'multirobust.relaxed.wasm',
+  debug: 'multirobust.debug.wasm',
+};
+
+// (module (func (result v128) i32.const 0 i8x16.splat))
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 8, 1, 6, 0, 65, 0, 253, 15, 11]);
+
+const compiled = new Map<BuildName, Promise<WebAssembly.Module>>();
+
+function env(name: string): string | undefined {
+  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
+  return g.process?.env?.[name];
+}
+
+/** Reads a file next to this package: node:fs for file: URLs (Node's fetch rejects them), fetch otherwise. */
+async function readPackageFile(url: URL): Promise<Uint8Array<ArrayBuffer>> {
+  if (url.protocol === 'file:') {
+    const { readFile } = await import('node:fs/promises');
+    try {
+      const buf = await readFile(url);
+      return new Uint8Array(buf.buffer as ArrayBuffer, buf.byteOffset, buf.byteLength);
+    } catch (err) {
+      throw new Error(`multirobust: cannot read the kernel module ${url.pathname} (run \`npm run build\`): ${(err as Error).message}`);
+    }
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`multirobust: cannot fetch the kernel module ${url}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+export function moduleUrl(build: BuildName): URL {
+  return new URL(`../../build/${FILES[build]}`, import.meta.url);
+}
+
+/** Explains which WebAssembly feature this runtime lacks, or returns null when all are present. */
+export function missingFeatures(): string | null {
+  const missing: string[] = [];
+  if (typeof WebAssembly !== 'object') return 'WebAssembly itself';
+  if (!WebAssembly.validate(SIMD_PROBE)) missing.push('WebAssembly SIMD (128-bit)');
+  if (typeof SharedArrayBuffer !== 'function') missing.push('SharedArrayBuffer (threads; browsers need cross-origin isolation)');
+  else {
+    try {
+      new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    } catch {
+      missing.push('shared WebAssembly.Memory (threads)');
+    }
+  }
+  return missing.length ? missing.join(', ') : null;
+}
+
+async function compileBuild(build: BuildName): Promise<WebAssembly.Module> {
+  let promise = compiled.get(build);
+  if (!promise) {
+    promise = readPackageFile(moduleUrl(build)).then((bytes) => {
+      if (!WebAssembly.validate(bytes)) {
+        const missing = missingFeatures();
+        throw new Error(
+          missing
+            ? `multirobust: this JavaScript runtime lacks ${missing}, which the kernels need (Node ≥ 20 and Deno ≥ 1.30 have them)`
+            : `multirobust: ${FILES[build]} does not validate on this runtime${build === 'relaxed' ? ' (relaxed SIMD unsupported)' : ''}`,
+        );
+      }
+      return WebAssembly.compile(bytes);
+    });
+    compiled.set(build, promise);
+    promise.catch(() => compiled.delete(build));
+  }
+  return promise;
+}
+
+/** True when this runtime validates the relaxed-SIMD build. */
+export async function supportsRelaxed(): Promise<boolean> {
+  try {
+    const bytes = await readPackageFile(moduleUrl('relaxed'));
+    return WebAssembly.validate(bytes);
+  } catch {
+    return false;
+  }
+}
+
+function checkMiB(name: string, value: number, lo: number, hi: number): number {
+  if (!Number.isInteger(value) || value < lo || value > hi) {
+    throw new RangeError(`loadEngine: ${name} must be an integer in [${lo}, ${hi}] MiB, got ${value}`);
+  }
+  return value;
+}
+
+/** Loads the kernel module and returns a new engine with its own memory. */
+export async function loadEngine(options: EngineOptions = {}): Promise<Engine> {
+  const kernels = options.kernels ?? (env('MULTIROBUST_KERNELS') as KernelIsa | undefined) ?? 'simd';
+  if (kernels !== 'simd' && kernels !== 'scalar') {
+    throw new RangeError(`loadEngine: kernels must be 'simd' or 'scalar' (MULTIROBUST_KERNELS), got '${kernels}'`);
+  }
+  let build = options.build ?? (env('MULTIROBUST_BUILD') as BuildName | undefined);
+  if (build !== undefined && !(build in FILES)) {
+    throw new RangeError(`loadEngine: build must be one of ${Object.keys(FILES).join(', ')} (MULTIROBUST_BUILD), got '${build}'`);
+  }
+  const missing = missingFeatures();
+  if (missing) throw new Error(`multirobust: this JavaScript runtime lacks ${missing}, which the kernels need (Node ≥ 20 and Deno ≥ 1.30 have them)`);
+  if (build === undefined) build = (await supportsRelaxed()) ? 'relaxed' : 'release';
+  const initialMiB = checkMiB('initialMemoryMiB', options.initialMemoryMiB ?? 64, 1, MODULE_MAX_MIB);
+  const maximumMiB = checkMiB('maximumMemoryMiB', options.maximumMemoryMiB ?? MODULE_MAX_MIB, initialMiB, MODULE_MAX_MIB);
+
+  const module = await compileBuild(build);
+  const memory = new WebAssembly.Memory({ initial: initialMiB * 16, maximum: maximumMiB * 16, shared: true });
+  const { exports } = await instantiate<EngineExports>(module, { env: { memory } });
+  return new Engine({ module, memory, exports: exports as unknown as EngineExports, kernels, build, limitBytes: maximumMiB * 2 ** 20 });
+}
+
+let defaultEngine: Promise<Engine> | null = null;
+
+/** The process-wide engine with default options (created on first use). */
+export function getEngine(): Promise<Engine> {
+  defaultEngine ??= loadEngine();
+  return defaultEngine;
+}
