@@ -35,6 +35,7 @@ const FLAG_RELU: i32 = 2;
 // ---------------------------------------------------------------------------------------------
 
 export function f32_gemm__scalar(params: usize, begin: i32, end: i32, scratch: usize): void {
+  assert(0 <= begin && begin <= end && end <= paramI32(params, 0), "f32_gemm: range outside [0, M)");
   const N = paramI32(params, 1), K = paramI32(params, 2);
   const A = paramPtr(params, 3), lda = paramI32(params, 4), transA = paramI32(params, 5);
   const B = paramPtr(params, 6), ldb = paramI32(params, 7), transB = paramI32(params, 8);
@@ -74,6 +75,7 @@ export function gemmScratchBytes(N: i32): i32 {
 }
 
 export function f32_gemm__simd(params: usize, begin: i32, end: i32, scratch: usize): void {
+  assert(0 <= begin && begin <= end && end <= paramI32(params, 0), "f32_gemm: range outside [0, M)");
   const N = paramI32(params, 1), K = paramI32(params, 2);
   const A = paramPtr(params, 3), lda = paramI32(params, 4), transA = paramI32(params, 5);
   const B = paramPtr(params, 6), ldb = paramI32(params, 7), transB = paramI32(params, 8);

@@ -9,3 +9,8 @@ export function heap_base(): usize {
 }
 
 export { f32_gemm__scalar, f32_gemm__simd, f32_gemm_scratch } from "./gemm";
+export {
+  f32_conv2d_fwd__scalar, f32_conv2d_fwd__simd, f32_conv2d_fwd_scratch,
+  f32_conv2d_bwd_input__scalar, f32_conv2d_bwd_input__simd, f32_conv2d_bwd_input_scratch,
+  f32_conv2d_bwd_filter__scalar, f32_conv2d_bwd_filter__simd, f32_conv2d_bwd_filter_scratch,
+} from "./conv2d";

@@ -3,3 +3,4 @@ export { loadEngine, getEngine, missingFeatures, type EngineOptions, type Kernel
 export { Engine, Params, type KernelFn } from './wasm/engine.ts';
 export { Arena, OutOfMemoryError, type F32Buf } from './wasm/memory.ts';
 export { gemm, type GemmArgs } from './kernels/gemm.ts';
+export { conv2dGeometry, conv2dForward, conv2dBackwardInput, conv2dBackwardFilter, type Conv2dGeometry, type Conv2dShape, type Padding } from './kernels/conv2d.ts';

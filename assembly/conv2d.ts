@@ -1,0 +1,362 @@
+// f32 2-D convolution (cross-correlation, as in TF/PyTorch): forward, backward to the input,
+// backward to the filter.
+//
+// Layouts (row-major f32):
+//   x:  (N, H, W, Cin)       NHWC input          dx: same shape as x
+//   w:  (KH, KW, Cin, Cout)  HWIO filter         dw: same shape as w
+//   y:  (N, OH, OW, Cout)    NHWC output         dy: same shape as y
+//   bias: (Cout) or none
+//   y[n,oh,ow,co] = act(bias[co] + Σ_{kh,kw,ci} x[n, oh·s+kh−padTop, ow·s+kw−padLeft, ci] · w[kh,kw,ci,co])
+//   with x = 0 outside the image (zero padding). The caller (src/kernels/conv2d.ts) computes
+//   OH, OW, padTop, padLeft for SAME / VALID / explicit padding.
+// Parameter block (i32 fields):
+//   0 x (fwd, bwd_filter: input; bwd_input: dx, written)   1 w (fwd, bwd_input)   2 bias (fwd, 0 = none)
+//   3 y (fwd: output; bwd_input, bwd_filter: dy)   4 N  5 H  6 W  7 Cin  8 OH  9 OW  10 Cout
+//   11 KH  12 KW  13 stride  14 padTop  15 padLeft  16 flags (bit 1: ReLU after bias, fwd only)
+// Variants:
+//   __scalar  direct loops, the reference. Sums over (kh, kw, ci) [fwd], (kh, kw, co) [bwd_input]
+//             and pixels [bwd_filter] in that order.
+//   __simd    implicit GEMM on the packed GEMM of gemm.ts: a chunk of pixels is gathered into
+//             rows (im2col, zeros for padding), multiplied by the packed filter with the 4×8
+//             micro-kernel, written straight into NHWC rows. Same summation order as __scalar
+//             except the ReLU/bias epilogue order, so results agree to f32 rounding.
+//     fwd:        C[pixel, co] = patch(x)[pixel, (kh,kw,ci)] · w[(kh,kw,ci), co]
+//     bwd_input:  dx[pixel, ci] = patch(dy)[pixel, (kh,kw,co)] · w'[(kh,kw,co), ci], where
+//                 patch(dy) gathers dy[n, (ih+padTop−kh)/s, (iw+padLeft−kw)/s, :] when the division
+//                 is exact and in range (the adjoint of the forward gather), and w' transposes each tap.
+//     bwd_filter: dw[(kh,kw,ci), co] = Σ_pixels patch(x)[pixel, (kh,kw,ci)] · dy[pixel, co].
+// Threading contract:
+//   fwd:        [begin, end) over output rows n·OH + oh; independent.
+//   bwd_input:  [begin, end) over input rows n·H + ih; independent (gather, no scatter).
+//   bwd_filter: [begin, end) over images n; a REDUCTION: the kernel overwrites `partial` (KH·KW·Cin·Cout
+//               floats) with the sum over its images; the caller sums partials in a fixed order.
+// Scratch: f32_conv2d_<pass>_scratch(params) bytes per thread.
+import { GEMM_KC, GEMM_MC, GEMM_MR, GEMM_NR, gemmPackedBlock, packB } from "./gemm";
+import { paramI32, paramPtr } from "./simd";
+
+const FLAG_RELU: i32 = 2;
+/** Pixels gathered per chunk (fwd and bwd_input): one packed-A block. */
+const CHUNK: i32 = 64;
+/** Pixels per chunk in bwd_filter: the GEMM's K dimension, one KC block. */
+const CHUNK_FILTER: i32 = GEMM_KC;
+
+// ---------------------------------------------------------------------------------------------
+// Scalar references
+// ---------------------------------------------------------------------------------------------
+
+export function f32_conv2d_fwd__scalar(params: usize, begin: i32, end: i32, scratch: usize): void {
+  assert(0 <= begin && begin <= end && end <= paramI32(params, 4) * paramI32(params, 8), "f32_conv2d_fwd: range outside the split index");
+  const x = paramPtr(params, 0), w = paramPtr(params, 1), bias = paramPtr(params, 2), y = paramPtr(params, 3);
+  const H = paramI32(params, 5), W = paramI32(params, 6), Cin = paramI32(params, 7);
+  const OH = paramI32(params, 8), OW = paramI32(params, 9), Cout = paramI32(params, 10);
+  const KH = paramI32(params, 11), KW = paramI32(params, 12), s = paramI32(params, 13);
+  const padTop = paramI32(params, 14), padLeft = paramI32(params, 15), relu = (paramI32(params, 16) & FLAG_RELU) != 0;
+  for (let r = begin; r < end; r++) {
+    const n = r / OH, oh = r % OH;
+    for (let ow = 0; ow < OW; ow++) {
+      for (let co = 0; co < Cout; co++) {
+        let sum: f32 = 0;
+        for (let kh = 0; kh < KH; kh++) {
+          const ih = oh * s + kh - padTop;
+          if (ih < 0 || ih >= H) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            const iw = ow * s + kw - padLeft;
+            if (iw < 0 || iw >= W) continue;
+            for (let ci = 0; ci < Cin; ci++) {
+              const xv = load<f32>(x + ((<usize>((n * H + ih) * W + iw) * Cin + ci) << 2));
+              const wv = load<f32>(w + ((<usize>((kh * KW + kw) * Cin + ci) * Cout + co) << 2));
+              sum += xv * wv;
+            }
+          }
+        }
+        if (bias) sum += load<f32>(bias + (<usize>co << 2));
+        if (relu) sum = max<f32>(sum, 0);
+        store<f32>(y + ((<usize>(r * OW + ow) * Cout + co) << 2), sum);
+      }
+    }
+  }
+}
+
+export function f32_conv2d_bwd_input__scalar(params: usize, begin: i32, end: i32, scratch: usize): void {
+  assert(0 <= begin && begin <= end && end <= paramI32(params, 4) * paramI32(params, 5), "f32_conv2d_bwd_input: range outside the split index");
+  const dx = paramPtr(params, 0), w = paramPtr(params, 1), dy = paramPtr(params, 3);
+  const H = paramI32(params, 5), W = paramI32(params, 6), Cin = paramI32(params, 7);
+  const OH = paramI32(params, 8), OW = paramI32(params, 9), Cout = paramI32(params, 10);
+  const KH = paramI32(params, 11), KW = paramI32(params, 12), s = paramI32(params, 13);
+  const padTop = paramI32(params, 14), padLeft = paramI32(params, 15);
+  for (let r = begin; r < end; r++) {
+    const n = r / H, ih = r % H;
+    for (let iw = 0; iw < W; iw++) {
+      for (let ci = 0; ci < Cin; ci++) {
+        let sum: f32 = 0;
+        for (let kh = 0; kh < KH; kh++) {
+          const ohs = ih + padTop - kh;
+          if (ohs < 0 || ohs % s != 0 || ohs / s >= OH) continue;
+          const oh = ohs / s;
+          for (let kw = 0; kw < KW; kw++) {
+            const ows = iw + padLeft - kw;
+            if (ows < 0 || ows % s != 0 || ows / s >= OW) continue;
+            const ow = ows / s;
+            for (let co = 0; co < Cout; co++) {
+              const g = load<f32>(dy + ((<usize>((n * OH + oh) * OW + ow) * Cout + co) << 2));
+              const wv = load<f32>(w + ((<usize>((kh * KW + kw) * Cin + ci) * Cout + co) << 2));
+              sum += g * wv;
+            }
+          }
+        }
+        store<f32>(dx + ((<usize>(r * W + iw) * Cin + ci) << 2), sum);
+      }
+    }
+  }
+}
+
+export function f32_conv2d_bwd_filter__scalar(params: usize, begin: i32, end: i32, scratch: usize, partial: usize): void {
+  assert(0 <= begin && begin <= end && end <= paramI32(params, 4), "f32_conv2d_bwd_filter: range outside the split index");
+  const x = paramPtr(params, 0), dy = paramPtr(params, 3);
+  const H = paramI32(params, 5), W = paramI32(params, 6), Cin = paramI32(params, 7);
+  const OH = paramI32(params, 8), OW = paramI32(params, 9), Cout = paramI32(params, 10);
+  const KH = paramI32(params, 11), KW = paramI32(params, 12), s = paramI32(params, 13);
+  const padTop = paramI32(params, 14), padLeft = paramI32(params, 15);
+  for (let kh = 0; kh < KH; kh++) {
+    for (let kw = 0; kw < KW; kw++) {
+      for (let ci = 0; ci < Cin; ci++) {
+        for (let co = 0; co < Cout; co++) {
+          let sum: f32 = 0;
+          for (let n = begin; n < end; n++) {
+            for (let oh = 0; oh < OH; oh++) {
+              const ih = oh * s + kh - padTop;
+              if (ih < 0 || ih >= H) continue;
+              for (let ow = 0; ow < OW; ow++) {
+                const iw = ow * s + kw - padLeft;
+                if (iw < 0 || iw >= W) continue;
+                const xv = load<f32>(x + ((<usize>((n * H + ih) * W + iw) * Cin + ci) << 2));
+                const g = load<f32>(dy + ((<usize>((n * OH + oh) * OW + ow) * Cout + co) << 2));
+                sum += xv * g;
+              }
+            }
+          }
+          store<f32>(partial + ((<usize>((kh * KW + kw) * Cin + ci) * Cout + co) << 2), sum);
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SIMD: implicit GEMM
+// ---------------------------------------------------------------------------------------------
+
+/** Floats of a packed B covering all K rows and N columns (panels of GEMM_NR). */
+// @ts-ignore: decorator
+@inline function packedBFloats(K: i32, N: i32): i32 {
+  return ((N + GEMM_NR - 1) / GEMM_NR) * GEMM_NR * K;
+}
+
+/** Floats of the GEMM work area gemmPackedBlock needs (packed A block + one tile). */
+// @ts-ignore: decorator
+@inline function workFloats(): i32 {
+  return GEMM_MC * GEMM_KC + GEMM_MR * GEMM_NR;
+}
+
+export function f32_conv2d_fwd_scratch(params: usize): i32 {
+  const K = paramI32(params, 11) * paramI32(params, 12) * paramI32(params, 7);
+  return (packedBFloats(K, paramI32(params, 10)) + CHUNK * K + workFloats()) << 2;
+}
+
+export function f32_conv2d_bwd_input_scratch(params: usize): i32 {
+  const K = paramI32(params, 11) * paramI32(params, 12) * paramI32(params, 10);
+  return (packedBFloats(K, paramI32(params, 7)) + CHUNK * K + workFloats()) << 2;
+}
+
+export function f32_conv2d_bwd_filter_scratch(params: usize): i32 {
+  const K = paramI32(params, 11) * paramI32(params, 12) * paramI32(params, 7);
+  return (packedBFloats(CHUNK_FILTER, paramI32(params, 10)) + CHUNK_FILTER * K + workFloats()) << 2;
+}
+
+/**
+ * Gathers forward patches of pixels [p0, p0+count) (p = (n·OH + oh)·OW + ow) into rows of
+ * K = KH·KW·Cin floats at dst, ordered (kh, kw, ci), zeros where the window leaves the image.
+ */
+function gatherForwardPatches(x: usize, p0: i32, count: i32, dst: usize,
+                              H: i32, W: i32, Cin: i32, OH: i32, OW: i32,
+                              KH: i32, KW: i32, s: i32, padTop: i32, padLeft: i32): void {
+  const K = KH * KW * Cin;
+  const rowFloats = KW * Cin;
+  for (let i = 0; i < count; i++) {
+    const p = p0 + i;
+    const ow = p % OW, t = p / OW;
+    const oh = t % OH, n = t / OH;
+    const iw0 = ow * s - padLeft;
+    const kwLo = max(0, -iw0), kwHi = min(KW, W - iw0);
+    const out = dst + ((<usize>i * K) << 2);
+    for (let kh = 0; kh < KH; kh++) {
+      const ih = oh * s + kh - padTop;
+      const row = out + ((<usize>kh * rowFloats) << 2);
+      if (ih < 0 || ih >= H || kwLo >= kwHi) {
+        memory.fill(row, 0, <usize>rowFloats << 2);
+        continue;
+      }
+      if (kwLo > 0) memory.fill(row, 0, <usize>(kwLo * Cin) << 2);
+      // The valid taps kw ∈ [kwLo, kwHi) read one contiguous run of x.
+      const src = x + ((<usize>((n * H + ih) * W + iw0 + kwLo) * Cin) << 2);
+      memory.copy(row + ((<usize>kwLo * Cin) << 2), src, <usize>((kwHi - kwLo) * Cin) << 2);
+      if (kwHi < KW) memory.fill(row + ((<usize>kwHi * Cin) << 2), 0, <usize>((KW - kwHi) * Cin) << 2);
+    }
+  }
+}
+
+/**
+ * Gathers backward-to-input patches of input pixels [q0, q0+count) (q = (n·H + ih)·W + iw) into
+ * rows of K = KH·KW·Cout floats ordered (kh, kw, co): dy[n, oh, ow, :] where oh·s = ih + padTop − kh
+ * and ow·s = iw + padLeft − kw have exact in-range solutions, zeros elsewhere.
+ */
+function gatherBackwardPatches(dy: usize, q0: i32, count: i32, dst: usize,
+                               H: i32, W: i32, OH: i32, OW: i32, Cout: i32,
+                               KH: i32, KW: i32, s: i32, padTop: i32, padLeft: i32): void {
+  const K = KH * KW * Cout;
+  const runBytes = <usize>Cout << 2;
+  for (let i = 0; i < count; i++) {
+    const q = q0 + i;
+    const iw = q % W, t = q / W;
+    const ih = t % H, n = t / H;
+    let out = dst + ((<usize>i * K) << 2);
+    for (let kh = 0; kh < KH; kh++) {
+      const ohs = ih + padTop - kh;
+      const rowOk = ohs >= 0 && ohs % s == 0 && ohs / s < OH;
+      const dyRow = dy + ((<usize>((n * OH + (rowOk ? ohs / s : 0)) * OW) * Cout) << 2);
+      for (let kw = 0; kw < KW; kw++) {
+        const ows = iw + padLeft - kw;
+        if (rowOk && ows >= 0 && ows % s == 0 && ows / s < OW) {
+          memory.copy(out, dyRow + ((<usize>(ows / s) * Cout) << 2), runBytes);
+        } else {
+          memory.fill(out, 0, runBytes);
+        }
+        out += runBytes;
+      }
+    }
+  }
+}
+
+/**
+ * Packs w' for bwd_input: rows k = (kh, kw, co) in [pc, pc+kc), columns ci, w'[k][ci] =
+ * w[kh, kw, ci, co], in panels of GEMM_NR columns (the layout packB produces).
+ */
+function packFilterTransposed(w: usize, Cin: i32, Cout: i32, pc: i32, kc: i32, dst: usize): void {
+  for (let jp = 0; jp < Cin; jp += GEMM_NR) {
+    const panel = dst + ((<usize>jp * kc) << 2);
+    for (let k = 0; k < kc; k++) {
+      const tap = (pc + k) / Cout, co = (pc + k) % Cout;
+      const out = panel + (<usize>k << 5);
+      for (let jj = 0; jj < GEMM_NR; jj++) {
+        const ci = jp + jj;
+        const v: f32 = ci < Cin ? load<f32>(w + ((<usize>(tap * Cin + ci) * Cout + co) << 2)) : 0;
+        store<f32>(out + (<usize>jj << 2), v);
+      }
+    }
+  }
+}
+
+/** y rows [r0, r0+rows) of width C: y = act(y + bias). */
+function biasReluRows(y: usize, rows: i32, C: i32, bias: usize, relu: bool): void {
+  const vzero = f32x4.splat(0);
+  for (let r = 0; r < rows; r++) {
+    const row = y + ((<usize>r * C) << 2);
+    let c = 0;
+    for (; c + 4 <= C; c += 4) {
+      let v = v128.load(row + (<usize>c << 2));
+      if (bias) v = f32x4.add(v, v128.load(bias + (<usize>c << 2)));
+      if (relu) v = f32x4.max(v, vzero);
+      v128.store(row + (<usize>c << 2), v);
+    }
+    for (; c < C; c++) {
+      let v = load<f32>(row + (<usize>c << 2));
+      if (bias) v += load<f32>(bias + (<usize>c << 2));
+      if (relu) v = max<f32>(v, 0);
+      store<f32>(row + (<usize>c << 2), v);
+    }
+  }
+}
+
+export function f32_conv2d_fwd__simd(params: usize, begin: i32, end: i32, scratch: usize): void {
+  assert(0 <= begin && begin <= end && end <= paramI32(params, 4) * paramI32(params, 8), "f32_conv2d_fwd: range outside the split index");
+  const x = paramPtr(params, 0), w = paramPtr(params, 1), bias = paramPtr(params, 2), y = paramPtr(params, 3);
+  const H = paramI32(params, 5), W = paramI32(params, 6), Cin = paramI32(params, 7);
+  const OH = paramI32(params, 8), OW = paramI32(params, 9), Cout = paramI32(params, 10);
+  const KH = paramI32(params, 11), KW = paramI32(params, 12), s = paramI32(params, 13);
+  const padTop = paramI32(params, 14), padLeft = paramI32(params, 15), relu = (paramI32(params, 16) & FLAG_RELU) != 0;
+  if (begin >= end) return;
+  const K = KH * KW * Cin;
+  const panelsFloats = ((Cout + GEMM_NR - 1) / GEMM_NR) * GEMM_NR;
+  const packed = scratch;
+  const patches = packed + ((<usize>packedBFloats(K, Cout)) << 2);
+  const work = patches + ((<usize>CHUNK * K) << 2);
+  // Pack the whole filter once per call, one packB block per KC slice of K.
+  for (let pc = 0; pc < K; pc += GEMM_KC) {
+    packB(w, Cout, 0, pc, min(GEMM_KC, K - pc), 0, Cout, packed + ((<usize>pc * panelsFloats) << 2));
+  }
+  const pEnd = end * OW;
+  for (let p0 = begin * OW; p0 < pEnd; p0 += CHUNK) {
+    const count = min(CHUNK, pEnd - p0);
+    gatherForwardPatches(x, p0, count, patches, H, W, Cin, OH, OW, KH, KW, s, padTop, padLeft);
+    const c = y + ((<usize>p0 * Cout) << 2);
+    for (let pc = 0; pc < K; pc += GEMM_KC) {
+      const kc = min(GEMM_KC, K - pc);
+      gemmPackedBlock(patches, K, 0, 0, count, pc, kc, packed + ((<usize>pc * panelsFloats) << 2), Cout, c, Cout, pc == 0, work);
+    }
+    if (K == 0) memory.fill(c, 0, <usize>(count * Cout) << 2);
+    if (bias || relu) biasReluRows(c, count, Cout, bias, relu);
+  }
+}
+
+export function f32_conv2d_bwd_input__simd(params: usize, begin: i32, end: i32, scratch: usize): void {
+  assert(0 <= begin && begin <= end && end <= paramI32(params, 4) * paramI32(params, 5), "f32_conv2d_bwd_input: range outside the split index");
+  const dx = paramPtr(params, 0), w = paramPtr(params, 1), dy = paramPtr(params, 3);
+  const H = paramI32(params, 5), W = paramI32(params, 6), Cin = paramI32(params, 7);
+  const OH = paramI32(params, 8), OW = paramI32(params, 9), Cout = paramI32(params, 10);
+  const KH = paramI32(params, 11), KW = paramI32(params, 12), s = paramI32(params, 13);
+  const padTop = paramI32(params, 14), padLeft = paramI32(params, 15);
+  if (begin >= end) return;
+  const K = KH * KW * Cout;
+  const panelsFloats = ((Cin + GEMM_NR - 1) / GEMM_NR) * GEMM_NR;
+  const packed = scratch;
+  const patches = packed + ((<usize>packedBFloats(K, Cin)) << 2);
+  const work = patches + ((<usize>CHUNK * K) << 2);
+  for (let pc = 0; pc < K; pc += GEMM_KC) {
+    packFilterTransposed(w, Cin, Cout, pc, min(GEMM_KC, K - pc), packed + ((<usize>pc * panelsFloats) << 2));
+  }
+  const qEnd = end * W;
+  for (let q0 = begin * W; q0 < qEnd; q0 += CHUNK) {
+    const count = min(CHUNK, qEnd - q0);
+    gatherBackwardPatches(dy, q0, count, patches, H, W, OH, OW, Cout, KH, KW, s, padTop, padLeft);
+    const c = dx + ((<usize>q0 * Cin) << 2);
+    for (let pc = 0; pc < K; pc += GEMM_KC) {
+      const kc = min(GEMM_KC, K - pc);
+      gemmPackedBlock(patches, K, 0, 0, count, pc, kc, packed + ((<usize>pc * panelsFloats) << 2), Cin, c, Cin, pc == 0, work);
+    }
+    if (K == 0) memory.fill(c, 0, <usize>(count * Cin) << 2);
+  }
+}
+
+export function f32_conv2d_bwd_filter__simd(params: usize, begin: i32, end: i32, scratch: usize, partial: usize): void {
+  assert(0 <= begin && begin <= end && end <= paramI32(params, 4), "f32_conv2d_bwd_filter: range outside the split index");
+  const x = paramPtr(params, 0), dy = paramPtr(params, 3);
+  const H = paramI32(params, 5), W = paramI32(params, 6), Cin = paramI32(params, 7);
+  const OH = paramI32(params, 8), OW = paramI32(params, 9), Cout = paramI32(params, 10);
+  const KH = paramI32(params, 11), KW = paramI32(params, 12), s = paramI32(params, 13);
+  const padTop = paramI32(params, 14), padLeft = paramI32(params, 15);
+  const K = KH * KW * Cin;
+  const packedDy = scratch;
+  const patches = packedDy + ((<usize>packedBFloats(CHUNK_FILTER, Cout)) << 2);
+  const work = patches + ((<usize>CHUNK_FILTER * K) << 2);
+  const pEnd = end * OH * OW;
+  let first = true;
+  for (let p0 = begin * OH * OW; p0 < pEnd; p0 += CHUNK_FILTER) {
+    const count = min(CHUNK_FILTER, pEnd - p0);
+    gatherForwardPatches(x, p0, count, patches, H, W, Cin, OH, OW, KH, KW, s, padTop, padLeft);
+    packB(dy + ((<usize>p0 * Cout) << 2), Cout, 0, 0, count, 0, Cout, packedDy);
+    // dw (K × Cout) (+)= patchesᵀ (K × count) · dy chunk (count × Cout).
+    gemmPackedBlock(patches, K, 1, 0, K, 0, count, packedDy, Cout, partial, Cout, first, work);
+    first = false;
+  }
+  if (first) memory.fill(partial, 0, <usize>(K * Cout) << 2);
+}

@@ -1,0 +1,95 @@
+// npm run bench:kernels — per-kernel GFLOP/s on one thread: the scalar twins vs the SIMD kernels
+// (and the relaxed-SIMD build where the runtime validates it), on GEMM 512³ and the paper's MNIST
+// CNN shapes at batch 100. Every variant's output is validated against the scalar twin first.
+import { Bench } from 'tinybench';
+import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, type Conv2dShape } from '../src/kernels/conv2d.ts';
+import { gemm } from '../src/kernels/gemm.ts';
+import type { Engine } from '../src/wasm/engine.ts';
+import { loadEngine, supportsRelaxed, type EngineOptions } from '../src/wasm/load.ts';
+import { fmt, markdownTable, medianMs, randomArray, validate } from './_util.ts';
+import { CONV1, CONV2, FC1, FC2, GEMM_SQUARE } from './shapes.ts';
+
+type Variant = 'scalar' | 'simd' | 'relaxed';
+
+interface Case {
+  name: string;
+  flops: number;
+  /** Allocates inputs in `engine` and returns the call to time and its output. */
+  setup(engine: Engine): { run: () => void; output: () => Float32Array };
+}
+
+function gemmCase(name: string, s: { M: number; N: number; K: number }, transA = false, transB = false): Case {
+  return {
+    name,
+    flops: 2 * s.M * s.N * s.K,
+    setup(engine) {
+      const a = engine.fromF32(randomArray(s.M * s.K, 1));
+      const b = engine.fromF32(randomArray(s.K * s.N, 2));
+      const c = engine.arena.allocF32(s.M * s.N);
+      return { run: () => gemm(engine, { ...s, a, b, c, transA, transB }), output: () => engine.toF32(c) };
+    },
+  };
+}
+
+function convCases(label: string, shape: Conv2dShape, passes: ('fwd' | 'bwd_input' | 'bwd_filter')[]): Case[] {
+  const g = conv2dGeometry(shape);
+  return passes.map((pass) => ({
+    name: `${label} ${pass}`,
+    flops: g.flops,
+    setup(engine: Engine) {
+      const x = engine.fromF32(randomArray(g.xSize, 3, 0, 1));
+      const w = engine.fromF32(randomArray(g.wSize, 4, -0.1, 0.1));
+      const dy = engine.fromF32(randomArray(g.ySize, 5));
+      const bias = engine.fromF32(randomArray(g.cout, 6));
+      const y = engine.arena.allocF32(g.ySize), dx = engine.arena.allocF32(g.xSize), dw = engine.arena.allocF32(g.wSize);
+      if (pass === 'fwd') return { run: () => conv2dForward(engine, { x, w, bias, y, geom: g, relu: true }), output: () => engine.toF32(y) };
+      if (pass === 'bwd_input') return { run: () => conv2dBackwardInput(engine, { dy, w, dx, geom: g }), output: () => engine.toF32(dx) };
+      return { run: () => conv2dBackwardFilter(engine, { x, dy, dw, geom: g }), output: () => engine.toF32(dw) };
+    },
+  }));
+}
+
+const CASES: Case[] = [
+  gemmCase('gemm 512×512×512', GEMM_SQUARE),
+  ...convCases('conv1 28×28×1→32 k5', CONV1, ['fwd', 'bwd_filter']),
+  ...convCases('conv2 14×14×32→64 k5', CONV2, ['fwd', 'bwd_input', 'bwd_filter']),
+  gemmCase('fc1 fwd 100×3136→1024', FC1),
+  gemmCase('fc1 bwd_input (dY·Wᵀ)', { M: FC1.M, K: FC1.N, N: FC1.K }, false, true),
+  gemmCase('fc1 bwd_weight (Xᵀ·dY)', { M: FC1.K, K: FC1.M, N: FC1.N }, true, false),
+  gemmCase('fc2 fwd 100×1024→10', FC2),
+];
+
+async function main(): Promise<void> {
+  const base: EngineOptions & { threads?: number } = { threads: 1, initialMemoryMiB: 256 };
+  const engines: Partial<Record<Variant, Engine>> = {
+    scalar: await loadEngine({ ...base, kernels: 'scalar', build: 'release' }),
+    simd: await loadEngine({ ...base, kernels: 'simd', build: 'release' }),
+  };
+  const relaxed = await supportsRelaxed();
+  if (relaxed) engines.relaxed = await loadEngine({ ...base, kernels: 'simd', build: 'relaxed' });
+  const variants = Object.keys(engines) as Variant[];
+
+  const bench = new Bench({ time: 1500, iterations: 3, warmupTime: 200, warmupIterations: 1 });
+  for (const c of CASES) {
+    const runs = Object.fromEntries(variants.map((v) => [v, c.setup(engines[v]!)])) as Record<Variant, ReturnType<Case['setup']>>;
+    for (const v of variants) runs[v].run();
+    for (const v of variants) if (v !== 'scalar') validate(`${c.name} ${v} vs scalar`, runs[v].output(), runs.scalar.output());
+    for (const v of variants) bench.add(`${c.name}|${v}`, runs[v].run);
+  }
+  console.error(`validated ${CASES.length} cases × ${variants.length} variants; timing (one thread)…`);
+  await bench.run();
+
+  const rows = CASES.map((c) => {
+    const gf = (v: Variant) => c.flops / (medianMs(bench.getTask(`${c.name}|${v}`)) * 1e6);
+    const row: (string | number)[] = [c.name, fmt(gf('scalar'), 2), fmt(gf('simd')), `${fmt(gf('simd') / gf('scalar'))}×`];
+    if (relaxed) row.push(fmt(gf('relaxed')), `${fmt(gf('relaxed') / gf('scalar'))}×`);
+    return row;
+  });
+  const header = ['kernel (batch 100)', 'scalar GFLOP/s', 'SIMD GFLOP/s', 'SIMD / scalar'];
+  if (relaxed) header.push('relaxed-SIMD GFLOP/s', 'relaxed / scalar');
+  console.log(`\nbench:kernels — one thread, median of tinybench samples, ${new Date().toISOString()}`);
+  console.log(markdownTable(header, rows));
+  if (!relaxed) console.log('\n(relaxed-SIMD build not validated by this runtime: run with node --experimental-wasm-relaxed-simd, Node ≥ 22, or Deno)');
+}
+
+await main();

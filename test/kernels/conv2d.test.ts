@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, type Conv2dShape } from '../../src/kernels/conv2d.ts';
+import type { Engine } from '../../src/wasm/engine.ts';
+import { assertClose } from '../_helpers/close.ts';
+import { conv2dBackwardFilterRef, conv2dBackwardInputRef, conv2dRef } from '../_helpers/conv_reference.ts';
+import { checkGuards, engineFor, guarded, guardedFrom } from '../_helpers/engine.ts';
+import { dot, rng, uniform } from '../_helpers/rng.ts';
+
+// A deterministic sample of the sweep: sizes around the vector width, channels 1, 3, 4, 5, 32,
+// odd H/W, kernels 1/3/5, both strides and paddings; plus the paper's MNIST shapes at batch 2.
+function shapes(): Conv2dShape[] {
+  const out: Conv2dShape[] = [];
+  const hw = [1, 3, 4, 5, 7, 9], chans = [1, 3, 4, 5, 32], couts = [1, 3, 4, 5, 8, 9, 32], ks = [1, 3, 5];
+  let i = 0;
+  for (const cin of chans) for (const cout of couts) {
+    const h = hw[i % hw.length], w = hw[(i * 5 + 2) % hw.length], k = ks[i % 3];
+    const stride = 1 + (i % 2), padding = i % 3 === 0 ? 'valid' as const : i % 3 === 1 ? 'same' as const : 1;
+    i++;
+    const pad = padding === 'valid' ? 0 : padding === 'same' ? k : 2 * padding;
+    if (k > h + pad || k > w + pad) out.push({ batch: 2, h, w, cin, cout, kh: k, kw: k, stride, padding: 'same' });
+    else out.push({ batch: 1 + (i % 3), h, w, cin, cout, kh: k, kw: k, stride, padding });
+  }
+  out.push({ batch: 2, h: 28, w: 28, cin: 1, cout: 32, kh: 5, kw: 5, stride: 1, padding: 'same' });
+  out.push({ batch: 2, h: 14, w: 14, cin: 32, cout: 64, kh: 5, kw: 5, stride: 1, padding: 'same' });
+  out.push({ batch: 3, h: 8, w: 6, cin: 3, cout: 5, kh: 3, kw: 2, stride: 2, padding: 'same' });
+  out.push({ batch: 2, h: 9, w: 7, cin: 4, cout: 3, kh: 4, kw: 4, stride: 2, padding: 'valid' });
+  return out;
+}
+
+const name = (s: Conv2dShape) => `x=[${s.batch},${s.h},${s.w},${s.cin}] w=[${s.kh},${s.kw},${s.cin},${s.cout}] s=${s.stride} p=${s.padding}`;
+
+function runAll(engine: Engine, s: Conv2dShape, x: Float32Array, w: Float32Array, bias: Float32Array | null, dy: Float32Array, relu: boolean) {
+  const g = conv2dGeometry(s);
+  return engine.arena.scope(() => {
+    const X = guardedFrom(engine, x), Wt = guardedFrom(engine, w), DY = guardedFrom(engine, dy);
+    const B = bias ? guardedFrom(engine, bias) : null;
+    const Y = guarded(engine, g.ySize), DX = guarded(engine, g.xSize), DW = guarded(engine, g.wSize);
+    conv2dForward(engine, { x: X, w: Wt, bias: B, y: Y, geom: g, relu });
+    conv2dBackwardInput(engine, { dy: DY, w: Wt, dx: DX, geom: g });
+    conv2dBackwardFilter(engine, { x: X, dy: DY, dw: DW, geom: g });
+    for (const [buf, label] of [[Y, 'y'], [DX, 'dx'], [DW, 'dw'], [X, 'x'], [DY, 'dy']] as const) checkGuards(engine, buf, label);
+    return { y: engine.toF32(Y), dx: engine.toF32(DX), dw: engine.toF32(DW) };
+  });
+}
+
+describe('f32_conv2d fwd / bwd_input / bwd_filter: simd vs scalar vs float64', async () => {
+  const simd = await engineFor('simd');
+  const scalar = await engineFor('scalar');
+  it.each(shapes().map((s, i) => ({ s, i, label: name(s) })))('$label', ({ s, i }) => {
+    const g = conv2dGeometry(s);
+    const rand = rng(100 + i);
+    const x = uniform(rand, g.xSize), w = uniform(rand, g.wSize), dy = uniform(rand, g.ySize);
+    const bias = i % 2 ? uniform(rand, g.cout) : null;
+    const relu = i % 3 === 0;
+    const want = { y: conv2dRef(g, x, w, bias, relu), dx: conv2dBackwardInputRef(g, dy, w), dw: conv2dBackwardFilterRef(g, x, dy) };
+    const a = runAll(simd, s, x, w, bias, dy, relu);
+    const b = runAll(scalar, s, x, w, bias, dy, relu);
+    const tol = (terms: number) => ({ atol: 2e-6 * Math.sqrt(terms) * 4, rtol: 1e-4 });
+    const kTerms = g.kh * g.kw * Math.max(g.cin, g.cout);
+    for (const key of ['y', 'dx', 'dw'] as const) {
+      const t = tol(key === 'dw' ? g.batch * g.oh * g.ow : kTerms);
+      assertClose(`${key} simd vs ref`, a[key], want[key], t);
+      assertClose(`${key} scalar vs ref`, b[key], want[key], t);
+      assertClose(`${key} simd vs scalar`, a[key], b[key], t);
+    }
+  });
+});
+
+describe('conv2d adjoint tests', async () => {
+  const engine = await engineFor('simd');
+  it.each([
+    { batch: 2, h: 7, w: 5, cin: 3, cout: 4, kh: 3, kw: 3, stride: 1, padding: 'same' as const },
+    { batch: 2, h: 8, w: 9, cin: 5, cout: 9, kh: 5, kw: 5, stride: 2, padding: 'same' as const },
+    { batch: 1, h: 9, w: 9, cin: 4, cout: 3, kh: 3, kw: 3, stride: 2, padding: 'valid' as const },
+    { batch: 2, h: 14, w: 14, cin: 32, cout: 64, kh: 5, kw: 5, stride: 1, padding: 'same' as const },
+  ])('<conv(x,w), u> = <x, Aᵀ_x u> = <w, Aᵀ_w u>  %o', (s) => {
+    const g = conv2dGeometry(s);
+    const rand = rng(7);
+    const x = uniform(rand, g.xSize), w = uniform(rand, g.wSize), u = uniform(rand, g.ySize);
+    engine.arena.scope(() => {
+      const X = engine.fromF32(x), W = engine.fromF32(w), U = engine.fromF32(u);
+      const Y = engine.arena.allocF32(g.ySize), DX = engine.arena.allocF32(g.xSize), DW = engine.arena.allocF32(g.wSize);
+      conv2dForward(engine, { x: X, w: W, y: Y, geom: g });
+      conv2dBackwardInput(engine, { dy: U, w: W, dx: DX, geom: g });
+      conv2dBackwardFilter(engine, { x: X, dy: U, dw: DW, geom: g });
+      const lhs = dot(engine.toF32(Y), u);
+      const viaInput = dot(x, engine.toF32(DX));
+      const viaFilter = dot(w, engine.toF32(DW));
+      const scale = 1e-4 * Math.sqrt(g.ySize * g.kh * g.kw * g.cin);
+      expect(Math.abs(lhs - viaInput)).toBeLessThan(scale);
+      expect(Math.abs(lhs - viaFilter)).toBeLessThan(scale);
+    });
+  });
+});
+
+describe('conv2d geometry and argument checks', async () => {
+  const engine = await engineFor('simd');
+  it('SAME and VALID output sizes follow TF; explicit padding follows PyTorch', () => {
+    expect(conv2dGeometry({ batch: 1, h: 28, w: 28, cin: 1, cout: 32, kh: 5, kw: 5, padding: 'same' })).toMatchObject({ oh: 28, ow: 28, padTop: 2, padLeft: 2 });
+    expect(conv2dGeometry({ batch: 1, h: 7, w: 8, cin: 1, cout: 1, kh: 3, kw: 3, stride: 2, padding: 'same' })).toMatchObject({ oh: 4, ow: 4, padTop: 1, padLeft: 0 });
+    expect(conv2dGeometry({ batch: 1, h: 7, w: 7, cin: 1, cout: 1, kh: 3, kw: 3, stride: 2, padding: 'valid' })).toMatchObject({ oh: 3, ow: 3, padTop: 0 });
+    expect(conv2dGeometry({ batch: 1, h: 28, w: 28, cin: 1, cout: 1, kh: 5, kw: 5, padding: 2 })).toMatchObject({ oh: 28, ow: 28, padTop: 2 });
+  });
+  it.each([
+    [{ h: 0 }, /h must be an integer ≥ 1/],
+    [{ cin: 1.5 }, /cin must be an integer/],
+    [{ stride: 0 }, /stride must be an integer ≥ 1/],
+    [{ batch: -1 }, /batch must be an integer ≥ 0/],
+    [{ kh: 9, padding: 'valid' }, /larger than the padded input/],
+    [{ padding: 'full' }, /padding must be 'same', 'valid'/],
+  ])('geometry %o', (over, msg) => {
+    expect(() => conv2dGeometry({ batch: 1, h: 5, w: 5, cin: 2, cout: 3, kh: 3, kw: 3, padding: 'same', ...(over as object) } as Conv2dShape)).toThrow(msg);
+  });
+  it('buffers of the wrong length name the argument', () => {
+    const g = conv2dGeometry({ batch: 2, h: 5, w: 5, cin: 2, cout: 3, kh: 3, kw: 3, padding: 'same' });
+    engine.arena.scope(() => {
+      const x = engine.arena.allocF32(g.xSize), w = engine.arena.allocF32(g.wSize), y = engine.arena.allocF32(g.ySize);
+      expect(() => conv2dForward(engine, { x: { ptr: x.ptr, length: g.xSize - 1 }, w, y, geom: g })).toThrow(/conv2dForward: x has 99 floats, expected 100/);
+      expect(() => conv2dForward(engine, { x, w, y, bias: { ptr: y.ptr, length: 2 }, geom: g })).toThrow(/bias has 2 floats, expected 3/);
+      expect(() => conv2dBackwardInput(engine, { dy: x, w, dx: x, geom: g })).toThrow(/conv2dBackwardInput: dy has 100 floats, expected 150/);
+      expect(() => conv2dBackwardFilter(engine, { x, dy: y, dw: y, geom: g })).toThrow(/conv2dBackwardFilter: dw has 150 floats, expected 54/);
+    });
+  });
+});

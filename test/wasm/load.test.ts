@@ -1,0 +1,67 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Engine } from '../../src/wasm/engine.ts';
+import { loadEngine, missingFeatures } from '../../src/wasm/load.ts';
+
+describe('loadEngine', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.unstubAllEnvs();
+  });
+
+  it('picks the SIMD kernels by default and the scalar twins on request', async () => {
+    const simd = await loadEngine();
+    const scalar = await loadEngine({ kernels: 'scalar' });
+    expect(simd.isa).toBe('simd');
+    expect(scalar.isa).toBe('scalar');
+    expect(simd.kernel('f32_gemm')).toBe(simd.exports.f32_gemm__simd);
+    expect(scalar.kernel('f32_gemm')).toBe(scalar.exports.f32_gemm__scalar);
+    expect(simd.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+  });
+
+  it('MULTIROBUST_KERNELS=scalar selects the scalar twins', async () => {
+    vi.stubEnv('MULTIROBUST_KERNELS', 'scalar');
+    expect((await loadEngine()).isa).toBe('scalar');
+    vi.stubEnv('MULTIROBUST_KERNELS', 'avx');
+    await expect(loadEngine()).rejects.toThrow(/kernels must be 'simd' or 'scalar' \(MULTIROBUST_KERNELS\), got 'avx'/);
+  });
+
+  it('every __simd export has a __scalar twin, and the table covers all of them', async () => {
+    const engine = await loadEngine();
+    const exported = Object.keys(engine.exports).filter((k) => /__(simd|scalar)$/.test(k));
+    expect(exported.length).toBe(2 * engine.kernelNames().length);
+    for (const name of engine.kernelNames()) {
+      expect(typeof engine.exports[`${name}__simd`]).toBe('function');
+      expect(typeof engine.exports[`${name}__scalar`]).toBe('function');
+    }
+    expect(() => Engine.kernelNames({ f32_x__simd: () => 0 })).toThrow(/f32_x__simd has no twin f32_x__scalar/);
+    expect(() => engine.kernel('f32_nope')).toThrow(/unknown kernel 'f32_nope'/);
+  });
+
+  it('builds: release, relaxed (when validated) and debug load', async () => {
+    expect((await loadEngine({ build: 'release' })).build).toBe('release');
+    expect((await loadEngine({ build: 'debug' })).build).toBe('debug');
+    await expect(loadEngine({ build: 'fast' as never })).rejects.toThrow(/build must be one of release, relaxed, debug/);
+  });
+
+  it('bad memory options name the option', async () => {
+    await expect(loadEngine({ initialMemoryMiB: 0 })).rejects.toThrow(/initialMemoryMiB must be an integer in \[1, 2048\]/);
+    await expect(loadEngine({ initialMemoryMiB: 64, maximumMemoryMiB: 32 })).rejects.toThrow(/maximumMemoryMiB must be an integer in \[64, 2048\]/);
+  });
+
+  it('a runtime without WASM SIMD gets an error naming the missing feature', async () => {
+    expect(missingFeatures()).toBeNull();
+    vi.spyOn(WebAssembly, 'validate').mockReturnValue(false);
+    expect(missingFeatures()).toMatch(/WebAssembly SIMD/);
+    await expect(loadEngine({ build: 'release' })).rejects.toThrow(/lacks WebAssembly SIMD \(128-bit\)/);
+  });
+
+  it('a kernel precondition failure becomes a JS error naming the kernel (release and debug builds)', async () => {
+    for (const build of ['release', 'debug'] as const) {
+      const engine = await loadEngine({ build });
+      const params = engine.arena.alloc(64);
+      engine.arena.i32(params, 16).fill(0);
+      engine.arena.i32(params, 1)[0] = 4; // M = 4
+      expect(() => engine.kernel('f32_gemm')(params, 0, 5, 0)).toThrow(/f32_gemm: range outside \[0, M\)/);
+    }
+  });
+});
