@@ -1,0 +1,87 @@
+// The `multirobust` command line. Subcommands are plain functions in COMMANDS; flags are parsed
+// with node:util parseArgs (strict: an unknown flag is an error naming it). Results go to stdout,
+// progress and diagnostics to stderr.
+import { parseArgs } from 'node:util';
+import { loadEngine, missingFeatures, supportsRelaxed } from '../wasm/load.ts';
+
+interface Command {
+  summary: string;
+  usage: string;
+  options: NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+  run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<void>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  info: {
+    summary: 'print the engine: module build, kernel variants, WebAssembly features, memory',
+    usage: 'multirobust info [--kernels simd|scalar] [--json]',
+    options: {
+      kernels: { type: 'string', default: 'simd' },
+      json: { type: 'boolean', default: false },
+    },
+    async run(values) {
+      const engine = await loadEngine({ kernels: values.kernels as 'simd' | 'scalar' });
+      const info = {
+        build: engine.build,
+        kernels: engine.isa,
+        relaxedSimd: await supportsRelaxed(),
+        missingFeatures: missingFeatures(),
+        kernelCount: engine.kernelNames().length,
+        kernelNames: engine.kernelNames(),
+        memory: engine.arena.stats(),
+        runtime: typeof (globalThis as { Deno?: unknown }).Deno === 'object' ? 'deno' : `node ${process.version}`,
+      };
+      if (values.json) console.log(JSON.stringify(info, null, 2));
+      else {
+        console.log(`multirobust engine: build ${info.build}, ${info.kernels} kernels, relaxed SIMD ${info.relaxedSimd ? 'available' : 'not available'}, ${info.runtime}`);
+        console.log(`kernels (${info.kernelCount}): ${info.kernelNames.join(', ')}`);
+        console.log(`memory: ${(info.memory.memoryBytes / 2 ** 20).toFixed(0)} MiB reserved, limit ${(info.memory.limitBytes / 2 ** 20).toFixed(0)} MiB`);
+      }
+    },
+  },
+};
+
+function help(): string {
+  const lines = ['usage: multirobust <command> [flags]', '', 'commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
+  lines.push('', 'run `multirobust <command> --help` for its flags.');
+  return lines.join('\n');
+}
+
+function commandHelp(name: string, c: Command): string {
+  const lines = [`usage: ${c.usage}`, '', c.summary, '', 'flags:'];
+  for (const [flag, o] of Object.entries(c.options ?? {})) lines.push(`  --${flag.padEnd(12)} ${o.type}${o.default !== undefined ? ` (default ${o.default})` : ''}`);
+  return lines.join('\n');
+}
+
+/** Runs the CLI on `argv` (without node and script); returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`multirobust: unknown command '${name}'\n\n${help()}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(commandHelp(name, command));
+    return 0;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: command.options, strict: true, allowPositionals: false });
+  } catch (err) {
+    console.error(`multirobust ${name}: ${(err as Error).message}\n\n${commandHelp(name, command)}`);
+    return 2;
+  }
+  try {
+    await command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals);
+    return 0;
+  } catch (err) {
+    console.error(`multirobust ${name}: ${(err as Error).message}`);
+    return 1;
+  }
+}
