@@ -24,6 +24,7 @@
 //     bwd_input:  dx[pixel, ci] = patch(dy)[pixel, (kh,kw,co)] · w'[(kh,kw,co), ci], where
 //                 patch(dy) gathers dy[n, (ih+padTop−kh)/s, (iw+padLeft−kw)/s, :] when the division
 //                 is exact and in range (the adjoint of the forward gather), and w' transposes each tap.
+//                 With Cin < 4 (e.g. MNIST conv1) a direct loop, SIMD over Cout, replaces the GEMM.
 //     bwd_filter: dw[(kh,kw,ci), co] = Σ_pixels patch(x)[pixel, (kh,kw,ci)] · dy[pixel, co].
 // Threading contract:
 //   fwd:        [begin, end) over output rows n·OH + oh; independent.
@@ -32,13 +33,15 @@
 //               floats) with the sum over its images; the caller sums partials in a fixed order.
 // Scratch: f32_conv2d_<pass>_scratch(params) bytes per thread.
 import { GEMM_KC, GEMM_MC, GEMM_MR, GEMM_NR, gemmPackedBlock, packB } from "./gemm";
-import { paramI32, paramPtr } from "./simd";
+import { hsum, madd, paramI32, paramPtr } from "./simd";
 
 const FLAG_RELU: i32 = 2;
 /** Pixels gathered per chunk (fwd and bwd_input): one packed-A block. */
 const CHUNK: i32 = 64;
 /** Pixels per chunk in bwd_filter: the GEMM's K dimension, one KC block. */
 const CHUNK_FILTER: i32 = GEMM_KC;
+/** Below this many input channels bwd_input skips the GEMM (see bwdInputDirect). */
+const SMALL_CIN: i32 = 4;
 
 // ---------------------------------------------------------------------------------------------
 // Scalar references
@@ -173,6 +176,28 @@ export function f32_conv2d_bwd_filter_scratch(params: usize): i32 {
   return (packedBFloats(CHUNK_FILTER, paramI32(params, 10)) + CHUNK_FILTER * K + workFloats()) << 2;
 }
 
+/** Copies n floats; short runs (MNIST conv1 copies 5 floats at a time) skip the bulk-memory call. */
+// @ts-ignore: decorator
+@inline function copyRun(dst: usize, src: usize, n: i32): void {
+  if (n >= 16) {
+    memory.copy(dst, src, <usize>n << 2);
+    return;
+  }
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
+}
+
+/** Writes n zero floats. */
+// @ts-ignore: decorator
+@inline function zeroRun(dst: usize, n: i32): void {
+  if (n >= 16) {
+    memory.fill(dst, 0, <usize>n << 2);
+    return;
+  }
+  for (let i = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), 0);
+}
+
 /**
  * Gathers forward patches of pixels [p0, p0+count) (p = (n·OH + oh)·OW + ow) into rows of
  * K = KH·KW·Cin floats at dst, ordered (kh, kw, ci), zeros where the window leaves the image.
@@ -193,14 +218,14 @@ function gatherForwardPatches(x: usize, p0: i32, count: i32, dst: usize,
       const ih = oh * s + kh - padTop;
       const row = out + ((<usize>kh * rowFloats) << 2);
       if (ih < 0 || ih >= H || kwLo >= kwHi) {
-        memory.fill(row, 0, <usize>rowFloats << 2);
+        zeroRun(row, rowFloats);
         continue;
       }
-      if (kwLo > 0) memory.fill(row, 0, <usize>(kwLo * Cin) << 2);
+      if (kwLo > 0) zeroRun(row, kwLo * Cin);
       // The valid taps kw ∈ [kwLo, kwHi) read one contiguous run of x.
       const src = x + ((<usize>((n * H + ih) * W + iw0 + kwLo) * Cin) << 2);
-      memory.copy(row + ((<usize>kwLo * Cin) << 2), src, <usize>((kwHi - kwLo) * Cin) << 2);
-      if (kwHi < KW) memory.fill(row + ((<usize>kwHi * Cin) << 2), 0, <usize>((KW - kwHi) * Cin) << 2);
+      copyRun(row + ((<usize>kwLo * Cin) << 2), src, (kwHi - kwLo) * Cin);
+      if (kwHi < KW) zeroRun(row + ((<usize>kwHi * Cin) << 2), (KW - kwHi) * Cin);
     }
   }
 }
@@ -227,9 +252,9 @@ function gatherBackwardPatches(dy: usize, q0: i32, count: i32, dst: usize,
       for (let kw = 0; kw < KW; kw++) {
         const ows = iw + padLeft - kw;
         if (rowOk && ows >= 0 && ows % s == 0 && ows / s < OW) {
-          memory.copy(out, dyRow + ((<usize>(ows / s) * Cout) << 2), runBytes);
+          copyRun(out, dyRow + ((<usize>(ows / s) * Cout) << 2), Cout);
         } else {
-          memory.fill(out, 0, runBytes);
+          zeroRun(out, Cout);
         }
         out += runBytes;
       }
@@ -316,6 +341,10 @@ export function f32_conv2d_bwd_input__simd(params: usize, begin: i32, end: i32, 
   const KH = paramI32(params, 11), KW = paramI32(params, 12), s = paramI32(params, 13);
   const padTop = paramI32(params, 14), padLeft = paramI32(params, 15);
   if (begin >= end) return;
+  if (Cin < SMALL_CIN) {
+    bwdInputDirect(dx, w, dy, begin, end, H, W, Cin, OH, OW, Cout, KH, KW, s, padTop, padLeft);
+    return;
+  }
   const K = KH * KW * Cout;
   const panelsFloats = ((Cin + GEMM_NR - 1) / GEMM_NR) * GEMM_NR;
   const packed = scratch;
@@ -334,6 +363,39 @@ export function f32_conv2d_bwd_input__simd(params: usize, begin: i32, end: i32, 
       gemmPackedBlock(patches, K, 0, 0, count, pc, kc, packed + ((<usize>pc * panelsFloats) << 2), Cin, c, Cin, pc == 0, work);
     }
     if (K == 0) memory.fill(c, 0, <usize>(count * Cin) << 2);
+  }
+}
+
+/**
+ * bwd_input for few input channels (MNIST's conv1 has Cin = 1), where the GEMM's 8-wide column
+ * panels would be mostly padding: for each input pixel and channel, sum over the valid taps the
+ * dot product of dy's pixel vector with the filter's (tap, ci) row, SIMD over Cout.
+ */
+function bwdInputDirect(dx: usize, w: usize, dy: usize, begin: i32, end: i32,
+                        H: i32, W: i32, Cin: i32, OH: i32, OW: i32, Cout: i32,
+                        KH: i32, KW: i32, s: i32, padTop: i32, padLeft: i32): void {
+  for (let r = begin; r < end; r++) {
+    const n = r / H, ih = r % H;
+    for (let iw = 0; iw < W; iw++) {
+      for (let ci = 0; ci < Cin; ci++) {
+        let vacc = f32x4.splat(0);
+        let tail: f32 = 0;
+        for (let kh = 0; kh < KH; kh++) {
+          const ohs = ih + padTop - kh;
+          if (ohs < 0 || ohs % s != 0 || ohs / s >= OH) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            const ows = iw + padLeft - kw;
+            if (ows < 0 || ows % s != 0 || ows / s >= OW) continue;
+            const g = dy + ((<usize>((n * OH + ohs / s) * OW + ows / s) * Cout) << 2);
+            const f = w + ((<usize>((kh * KW + kw) * Cin + ci) * Cout) << 2);
+            let co = 0;
+            for (; co + 4 <= Cout; co += 4) vacc = madd(v128.load(g + (<usize>co << 2)), v128.load(f + (<usize>co << 2)), vacc);
+            for (; co < Cout; co++) tail += load<f32>(g + (<usize>co << 2)) * load<f32>(f + (<usize>co << 2));
+          }
+        }
+        store<f32>(dx + ((<usize>(r * W + iw) * Cin + ci) << 2), hsum(vacc) + tail);
+      }
+    }
   }
 }
 

@@ -51,7 +51,7 @@ function convCases(label: string, shape: Conv2dShape, passes: ('fwd' | 'bwd_inpu
 
 const CASES: Case[] = [
   gemmCase('gemm 512×512×512', GEMM_SQUARE),
-  ...convCases('conv1 28×28×1→32 k5', CONV1, ['fwd', 'bwd_filter']),
+  ...convCases('conv1 28×28×1→32 k5', CONV1, ['fwd', 'bwd_input', 'bwd_filter']),
   ...convCases('conv2 14×14×32→64 k5', CONV2, ['fwd', 'bwd_input', 'bwd_filter']),
   gemmCase('fc1 fwd 100×3136→1024', FC1),
   gemmCase('fc1 bwd_input (dY·Wᵀ)', { M: FC1.M, K: FC1.N, N: FC1.K }, false, true),
