@@ -14,3 +14,13 @@ export {
   f32_conv2d_bwd_input__scalar, f32_conv2d_bwd_input__simd, f32_conv2d_bwd_input_scratch,
   f32_conv2d_bwd_filter__scalar, f32_conv2d_bwd_filter__simd, f32_conv2d_bwd_filter_scratch,
 } from "./conv2d";
+export {
+  f32_bias_add_fwd__scalar, f32_bias_add_fwd__simd, f32_bias_add_bwd__scalar, f32_bias_add_bwd__simd,
+  f32_relu_fwd__scalar, f32_relu_fwd__simd, f32_relu_bwd__scalar, f32_relu_bwd__simd,
+} from "./activation";
+export { f32_maxpool2d_fwd__scalar, f32_maxpool2d_fwd__simd, f32_maxpool2d_bwd__scalar, f32_maxpool2d_bwd__simd } from "./pool";
+export {
+  f32_softmax_xent_fwd__scalar, f32_softmax_xent_fwd__simd, f32_softmax_xent_bwd__scalar, f32_softmax_xent_bwd__simd,
+  f32_margin_loss_fwd__scalar, f32_margin_loss_fwd__simd, f32_margin_loss_bwd__scalar, f32_margin_loss_bwd__simd,
+} from "./loss";
+export { f32_adam_update__scalar, f32_adam_update__simd, f32_sgd_update__scalar, f32_sgd_update__simd } from "./optim";

@@ -4,3 +4,7 @@ export { Engine, Params, type KernelFn } from './wasm/engine.ts';
 export { Arena, OutOfMemoryError, type F32Buf } from './wasm/memory.ts';
 export { gemm, type GemmArgs } from './kernels/gemm.ts';
 export { conv2dGeometry, conv2dForward, conv2dBackwardInput, conv2dBackwardFilter, type Conv2dGeometry, type Conv2dShape, type Padding } from './kernels/conv2d.ts';
+export { biasAdd, biasBackward, relu, reluBackward, type BiasAddArgs, type BiasBackwardArgs, type ReluArgs, type ReluBackwardArgs } from './kernels/activation.ts';
+export { maxPool2x2, maxPool2x2Backward, maxPool2x2Shape, type MaxPool2x2Args, type MaxPool2x2BackwardArgs } from './kernels/pool.ts';
+export { softmaxCrossEntropy, softmaxCrossEntropyBackward, marginLoss, marginLossBackward, labelsFrom, type LossArgs, type LossBackwardArgs, type I32Buf } from './kernels/loss.ts';
+export { adamStep, sgdStep, type AdamStepArgs, type SgdStepArgs } from './kernels/optim.ts';
