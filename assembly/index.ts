@@ -24,3 +24,20 @@ export {
   f32_margin_loss_fwd__scalar, f32_margin_loss_fwd__simd, f32_margin_loss_bwd__scalar, f32_margin_loss_bwd__simd,
 } from "./loss";
 export { f32_adam_update__scalar, f32_adam_update__simd, f32_sgd_update__scalar, f32_sgd_update__simd } from "./optim";
+export {
+  f32_proj_linf__scalar, f32_proj_linf__simd, f32_proj_l2__scalar, f32_proj_l2__simd,
+  f32_proj_l1__scalar, f32_proj_l1__simd, f32_proj_l1_scratch,
+  f32_proj_l1_box__scalar, f32_proj_l1_box__simd, f32_proj_l1_box_scratch,
+} from "./proj";
+export {
+  f32_norms__scalar, f32_norms__simd, f32_sign__scalar, f32_sign__simd,
+  f32_slide_dir__scalar, f32_slide_dir__simd, f32_slide_dir_scratch,
+} from "./norms";
+export {
+  f32_rand_linf__scalar, f32_rand_linf__simd, f32_rand_l2__scalar, f32_rand_l2__simd, f32_rand_l1__scalar, f32_rand_l1__simd,
+} from "./random";
+export {
+  f32_bilinear_fwd__scalar, f32_bilinear_fwd__simd, f32_bilinear_fwd_scratch,
+  f32_bilinear_bwd_input__scalar, f32_bilinear_bwd_input__simd, f32_bilinear_bwd_input_scratch,
+  f32_bilinear_bwd_params__scalar, f32_bilinear_bwd_params__simd, f32_bilinear_bwd_params_scratch,
+} from "./bilinear";

@@ -8,3 +8,7 @@ export { biasAdd, biasBackward, relu, reluBackward, type BiasAddArgs, type BiasB
 export { maxPool2x2, maxPool2x2Backward, maxPool2x2Shape, type MaxPool2x2Args, type MaxPool2x2BackwardArgs } from './kernels/pool.ts';
 export { softmaxCrossEntropy, softmaxCrossEntropyBackward, marginLoss, marginLossBackward, labelsFrom, type LossArgs, type LossBackwardArgs, type I32Buf } from './kernels/loss.ts';
 export { adamStep, sgdStep, type AdamStepArgs, type SgdStepArgs } from './kernels/optim.ts';
+export { projectLinf, projectL2, projectL1, projectL1Box, spatialTransform, type Eps } from './perturb.ts';
+export { projLinf, projL2, projL1, projL1Box, type ProjArgs } from './kernels/proj.ts';
+export { norms, sign, slideDirection, randomStart, type SlideArgs, type RandomStartArgs, type RandomStartKind } from './kernels/norms.ts';
+export { spatialForward, spatialBackwardInput, spatialBackwardParams, type SpatialShape } from './kernels/spatial.ts';

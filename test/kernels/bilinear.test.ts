@@ -1,0 +1,187 @@
+import { describe, expect, it } from 'vitest';
+import { spatialBackwardInput, spatialBackwardParams, spatialForward } from '../../src/kernels/spatial.ts';
+import type { Engine } from '../../src/wasm/engine.ts';
+import { assertClose } from '../_helpers/close.ts';
+import { checkGuards, engineFor, guarded, guardedFrom } from '../_helpers/engine.ts';
+import { sampleAt, spatialRef } from '../_helpers/perturb_reference.ts';
+import { dot, rng, uniform } from '../_helpers/rng.ts';
+
+type Shape = [number, number, number, number];
+
+function forward(engine: Engine, x: Float32Array, s: Shape, p: Float32Array): Float32Array {
+  const [batch, h, w, c] = s;
+  return engine.arena.scope(() => {
+    const X = guardedFrom(engine, x), P = guardedFrom(engine, p), Y = guarded(engine, x.length);
+    spatialForward(engine, { batch, h, w, c, params: P, x: X, y: Y });
+    checkGuards(engine, Y, 'y');
+    return engine.toF32(Y);
+  });
+}
+
+function backwardInput(engine: Engine, gy: Float32Array, s: Shape, p: Float32Array): Float32Array {
+  const [batch, h, w, c] = s;
+  return engine.arena.scope(() => {
+    const G = guardedFrom(engine, gy), P = guardedFrom(engine, p), GX = guarded(engine, gy.length);
+    spatialBackwardInput(engine, { batch, h, w, c, params: P, gy: G, gx: GX });
+    checkGuards(engine, GX, 'gx');
+    return engine.toF32(GX);
+  });
+}
+
+function backwardParams(engine: Engine, x: Float32Array, gy: Float32Array, s: Shape, p: Float32Array): Float32Array {
+  const [batch, h, w, c] = s;
+  return engine.arena.scope(() => {
+    const X = guardedFrom(engine, x), G = guardedFrom(engine, gy), P = guardedFrom(engine, p), GP = guarded(engine, 3 * batch);
+    spatialBackwardParams(engine, { batch, h, w, c, params: P, x: X, gy: G, gradParams: GP });
+    checkGuards(engine, GP, 'gradParams');
+    return engine.toF32(GP);
+  });
+}
+
+function randomParams(rand: () => number, batch: number): Float32Array {
+  const p = new Float32Array(3 * batch);
+  for (let n = 0; n < batch; n++) {
+    p[3 * n] = (rand() - 0.5) * 1.2; // θ within ±34°
+    p[3 * n + 1] = (rand() - 0.5) * 6.5;
+    p[3 * n + 2] = (rand() - 0.5) * 6.5;
+  }
+  return p;
+}
+
+// Odd and vector-width-straddling sizes; channels 1, 3, 4, 5, 32.
+const SHAPES: Shape[] = [[3, 1, 1, 1], [2, 3, 5, 1], [3, 4, 4, 3], [2, 7, 9, 4], [2, 5, 6, 5], [4, 28, 28, 1], [1, 9, 7, 32], [2, 8, 13, 2]];
+
+describe('bilinear forward: simd vs scalar vs float64 reference', async () => {
+  const simd = await engineFor('simd');
+  const scalar = await engineFor('scalar');
+  it.each(SHAPES)('batch %i, %i×%i×%i', (...s) => {
+    const rand = rng(s.reduce((a, b) => a * 31 + b, 7));
+    const x = uniform(rand, s[0] * s[1] * s[2] * s[3], 0, 1), p = randomParams(rand, s[0]);
+    const want = spatialRef(x, ...s, p);
+    const a = forward(simd, x, s, p), b = forward(scalar, x, s, p);
+    assertClose('simd vs reference', a, want, { atol: 2e-5, rtol: 1e-4 });
+    assertClose('scalar vs reference', b, want, { atol: 2e-5, rtol: 1e-4 });
+    assertClose('simd vs scalar', a, b, { atol: 1e-6, rtol: 1e-5 });
+  });
+
+  it('identity parameters give the identity; integer translations give exact shifts', () => {
+    for (const s of SHAPES) for (const e of [simd, scalar]) {
+      const [batch, h, w, c] = s;
+      const x = uniform(rng(h * w), batch * h * w * c, 0, 1);
+      expect(forward(e, x, s, new Float32Array(3 * batch))).toEqual(x);
+      const p = new Float32Array(3 * batch);
+      for (let n = 0; n < batch; n++) { p[3 * n + 1] = (n % 3) - 1 + 2 * (n % 2); p[3 * n + 2] = 1 - (n % 4); }
+      const y = forward(e, x, s, p);
+      for (let n = 0; n < batch; n++) for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) for (let ch = 0; ch < c; ch++) {
+        // Content moves by +(tx, ty): y[i][j] = x[i − ty][j − tx].
+        const si = i - p[3 * n + 2], sj = j - p[3 * n + 1];
+        const want = si < 0 || si >= h || sj < 0 || sj >= w ? 0 : x[((n * h + si) * w + sj) * c + ch];
+        if (y[((n * h + i) * w + j) * c + ch] !== want) throw new Error(`shift ${s}: (${n},${i},${j},${ch}) got ${y[((n * h + i) * w + j) * c + ch]} want ${want}`);
+      }
+    }
+  });
+
+  it('rotation by π/2 about the centre of a square image permutes pixels (tf convention)', () => {
+    const h = 5, w = 5;
+    const x = uniform(rng(3), h * w, 0, 1);
+    for (const e of [simd, scalar]) {
+      const y = forward(e, x, [1, h, w, 1], Float32Array.of(Math.PI / 2, 0, 0));
+      // s = R(π/2)(p − c) + c: sx = −(i − cy) + cx, sy = (j − cx) + cy.
+      for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) {
+        const [sx, sy] = sampleAt(i, j, h, w, Math.PI / 2, 0, 0);
+        expect(y[i * w + j]).toBeCloseTo(x[Math.round(sy) * w + Math.round(sx)], 5);
+      }
+    }
+  });
+
+  it('rotation sends content outside to zero; a far translation gives all zeros', () => {
+    for (const e of [simd, scalar]) {
+      const x = new Float32Array(4 * 6 * 2).fill(1);
+      expect([...forward(e, x, [1, 4, 6, 2], Float32Array.of(0.3, 100, -50))].every((v) => v === 0)).toBe(true);
+      expect([...forward(e, x, [1, 4, 6, 2], Float32Array.of(0, 1e30, 0))].every((v) => v === 0)).toBe(true);
+    }
+  });
+});
+
+describe('bilinear backward to the image: adjoint test ⟨T x, u⟩ = ⟨x, Tᵀ u⟩', async () => {
+  const simd = await engineFor('simd');
+  const scalar = await engineFor('scalar');
+  it.each(SHAPES)('batch %i, %i×%i×%i', (...s) => {
+    const rand = rng(s.reduce((a, b) => a * 17 + b, 3));
+    const n = s[0] * s[1] * s[2] * s[3];
+    const x = uniform(rand, n), u = uniform(rand, n), p = randomParams(rand, s[0]);
+    const outs = [simd, scalar].map((e) => {
+      const tx = forward(e, x, s, p), ttu = backwardInput(e, u, s, p);
+      // Per example: the transform acts on each image separately.
+      const per = s[1] * s[2] * s[3];
+      for (let b = 0; b < s[0]; b++) {
+        const lhs = dot(tx.subarray(b * per, (b + 1) * per), u.subarray(b * per, (b + 1) * per));
+        const rhs = dot(x.subarray(b * per, (b + 1) * per), ttu.subarray(b * per, (b + 1) * per));
+        expect(Math.abs(lhs - rhs)).toBeLessThan(1e-5 * (1 + Math.abs(lhs)) * Math.sqrt(per));
+      }
+      return ttu;
+    });
+    assertClose('simd vs scalar', outs[0], outs[1], { atol: 1e-5, rtol: 1e-4 });
+  });
+});
+
+describe('bilinear backward to (θ, tx, ty): central differences on the float64 path', async () => {
+  const simd = await engineFor('simd');
+  const scalar = await engineFor('scalar');
+  const H = 1e-6;
+
+  /** Distance of the nearest sample coordinate (of pixels that see the image) to the pixel grid. */
+  function gridDistance(h: number, w: number, t: number, tx: number, ty: number): number {
+    let d = Infinity;
+    for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) {
+      const [sx, sy] = sampleAt(i, j, h, w, t, tx, ty);
+      if (sx < -1 || sx > w || sy < -1 || sy > h) continue;
+      d = Math.min(d, Math.abs(sx - Math.round(sx)), Math.abs(sy - Math.round(sy)));
+    }
+    return d;
+  }
+
+  it.each(SHAPES.filter((s) => s[1] * s[2] <= 200))('batch %i, %i×%i×%i', (...s) => {
+    const [batch, h, w, c] = s;
+    const rand = rng(s.reduce((a, b) => a * 13 + b, 11));
+    const x = uniform(rand, batch * h * w * c, 0, 1), gy = uniform(rand, batch * h * w * c);
+    // Parameters whose sample points stay ≥ 1e-3 from the grid (bilinear kinks): resample until so.
+    const p = new Float32Array(3 * batch);
+    for (let n = 0; n < batch; n++) {
+      do {
+        p.set(randomParams(rand, 1), 3 * n);
+      } while (gridDistance(h, w, p[3 * n], p[3 * n + 1], p[3 * n + 2]) < 1e-3);
+    }
+    const loss = (pp: Float64Array | Float32Array) => {
+      const y = spatialRef(x, batch, h, w, c, pp);
+      const per = h * w * c, out = new Float64Array(batch);
+      for (let n = 0; n < batch; n++) out[n] = dot(y.subarray(n * per, (n + 1) * per), gy.subarray(n * per, (n + 1) * per));
+      return out;
+    };
+    const numeric = new Float64Array(3 * batch);
+    for (let k = 0; k < 3; k++) {
+      const plus = Float64Array.from(p), minus = Float64Array.from(p);
+      for (let n = 0; n < batch; n++) { plus[3 * n + k] += H; minus[3 * n + k] -= H; }
+      const lp = loss(plus), lm = loss(minus);
+      for (let n = 0; n < batch; n++) numeric[3 * n + k] = (lp[n] - lm[n]) / (2 * H);
+    }
+    const scale = Math.sqrt(h * w * c);
+    for (const e of [simd, scalar]) {
+      assertClose(`${e.isa} analytic vs central differences`, backwardParams(e, x, gy, s, p), numeric, { atol: 2e-4 * scale, rtol: 1e-3 });
+    }
+  });
+});
+
+describe('spatial argument checks', async () => {
+  const engine = await engineFor('simd');
+  const x = engine.fromF32(new Float32Array(24)), y = engine.fromF32(new Float32Array(24)), p = engine.fromF32(new Float32Array(6));
+  it.each([
+    [{ h: 0 }, /h must be an integer ≥ 1/],
+    [{ c: 1.5 }, /c must be an integer ≥ 1/],
+    [{ params: { ptr: p.ptr, length: 5 } }, /params has 5 floats/],
+    [{ x: { ptr: x.ptr, length: 23 } }, /x has 23 floats/],
+    [{ y: x }, /y must not alias x/],
+  ])('%o', (over, msg) => {
+    expect(() => spatialForward(engine, { batch: 2, h: 3, w: 2, c: 2, params: p, x, y, ...(over as object) } as never)).toThrow(msg);
+  });
+});
