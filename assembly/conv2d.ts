@@ -32,7 +32,7 @@
 //   bwd_filter: [begin, end) over images n; a REDUCTION: the kernel overwrites `partial` (KH·KW·Cin·Cout
 //               floats) with the sum over its images; the caller sums partials in a fixed order.
 // Scratch: f32_conv2d_<pass>_scratch(params) bytes per thread.
-import { GEMM_KC, GEMM_MC, GEMM_MR, GEMM_NR, gemmPackedBlock, packB } from "./gemm";
+import { GEMM_KC, GEMM_MR, GEMM_NR, gemmPackedBlock, packB } from "./gemm";
 import { hsum, madd, paramI32, paramPtr } from "./simd";
 
 const FLAG_RELU: i32 = 2;
@@ -155,10 +155,10 @@ export function f32_conv2d_bwd_filter__scalar(params: usize, begin: i32, end: i3
   return ((N + GEMM_NR - 1) / GEMM_NR) * GEMM_NR * K;
 }
 
-/** Floats of the GEMM work area gemmPackedBlock needs (packed A block + one tile). */
+/** Floats of the GEMM work area gemmPackedBlock needs (one packed edge panel + one tile). */
 // @ts-ignore: decorator
 @inline function workFloats(): i32 {
-  return GEMM_MC * GEMM_KC + GEMM_MR * GEMM_NR;
+  return GEMM_MR * GEMM_KC + GEMM_MR * GEMM_NR;
 }
 
 export function f32_conv2d_fwd_scratch(params: usize): i32 {

@@ -9,14 +9,15 @@
 //   11 flags (bit 0: accumulate into C, bit 1: ReLU), 12 bias pointer (0 = none).
 // Variants:
 //   f32_gemm__scalar  the reference: a plain i-j-k triple loop, one running sum per C element.
-//   f32_gemm__simd    packed GEMM (Goto/BLIS structure): B packed in 8-column panels per
-//                     KC block, A packed in 4-row panels per MC×KC block, a 4×8 register-blocked
+//   f32_gemm__simd    GEMM in the Goto/BLIS structure: B packed in 8-column panels per KC
+//                     block, A read in place in 4-row panels (only a partial last panel is
+//                     packed), MC×KC blocks of A kept in L2, a 4×8 register-blocked
 //                     micro-kernel of f32x4 multiply-adds (8 accumulators; fused in the
 //                     relaxed-SIMD build, see simd.ts `madd`). Both variants add the products of
 //                     one C element in increasing k.
 // Threading contract: [begin, end) splits the rows of C (0 <= begin <= end <= M). Rows are
 //   independent, so results do not depend on the split. Scratch: gemmScratchBytes() bytes,
-//   private to the caller (packed B block, packed A block, one edge tile).
+//   private to the caller (packed B block, one packed edge panel of A, one edge tile).
 // Sources: K. Goto, R. van de Geijn, "Anatomy of high-performance matrix multiplication" (2008);
 //   BLIS micro-kernel design (Van Zee & van de Geijn 2015).
 import { madd, paramI32, paramPtr } from "./simd";
@@ -71,7 +72,7 @@ export function f32_gemm_scratch(params: usize): i32 {
 export function gemmScratchBytes(N: i32): i32 {
   const nc = min(N, GEMM_NC);
   const panels = (nc + GEMM_NR - 1) / GEMM_NR;
-  return (panels * GEMM_NR * GEMM_KC + GEMM_MC * GEMM_KC + GEMM_MR * GEMM_NR) << 2;
+  return (panels * GEMM_NR * GEMM_KC + GEMM_MR * GEMM_KC + GEMM_MR * GEMM_NR) << 2;
 }
 
 export function f32_gemm__simd(params: usize, begin: i32, end: i32, scratch: usize): void {
@@ -151,109 +152,75 @@ export function packB(B: usize, ldb: i32, transB: i32, pc: i32, kc: i32, jc: i32
 }
 
 /**
- * Packs op(A)[ic:ic+mc, pc:pc+kc] into panels of GEMM_MR rows: dst[panel][k][0..4),
- * zero-padding the last panel.
+ * Packs the last rows (fewer than GEMM_MR) of op(A)[i0:i0+rows, pc:pc+kc] into one panel
+ * dst[k][0..4), zero-padding the missing rows.
  */
-export function packA(A: usize, lda: i32, transA: i32, ic: i32, mc: i32, pc: i32, kc: i32, dst: usize): void {
-  for (let ip = 0; ip < mc; ip += GEMM_MR) {
-    const mr = min(GEMM_MR, mc - ip);
-    const panel = dst + ((<usize>ip * kc) << 2);
-    if (transA && mr == GEMM_MR) {
-      // op(A)[i][k] = A[k*lda + i]: four consecutive i are contiguous.
-      for (let k = 0; k < kc; k++) {
-        v128.store(panel + (<usize>k << 4), v128.load(A + ((<usize>(pc + k) * lda + ic + ip) << 2)));
+function packEdgePanel(A: usize, lda: i32, transA: i32, i0: i32, rows: i32, pc: i32, kc: i32, dst: usize): void {
+  for (let k = 0; k < kc; k++) {
+    const out = dst + (<usize>k << 4);
+    for (let ii = 0; ii < GEMM_MR; ii++) {
+      let v: f32 = 0;
+      if (ii < rows) {
+        const i = i0 + ii;
+        v = transA ? load<f32>(A + ((<usize>(pc + k) * lda + i) << 2)) : load<f32>(A + ((<usize>i * lda + pc + k) << 2));
       }
-    } else if (!transA && mr == GEMM_MR) {
-      const r0 = A + ((<usize>(ic + ip) * lda + pc) << 2);
-      const r1 = r0 + (<usize>lda << 2), r2 = r1 + (<usize>lda << 2), r3 = r2 + (<usize>lda << 2);
-      let k = 0;
-      // 4×4 transposes: rows r0..r3 at k..k+3 become four packed k-slices.
-      for (; k + 4 <= kc; k += 4) {
-        const off = <usize>k << 2;
-        const va = v128.load(r0 + off), vb = v128.load(r1 + off);
-        const vc = v128.load(r2 + off), vd = v128.load(r3 + off);
-        const vab_lo = v128.shuffle<i32>(va, vb, 0, 4, 1, 5);
-        const vab_hi = v128.shuffle<i32>(va, vb, 2, 6, 3, 7);
-        const vcd_lo = v128.shuffle<i32>(vc, vd, 0, 4, 1, 5);
-        const vcd_hi = v128.shuffle<i32>(vc, vd, 2, 6, 3, 7);
-        const out = panel + (<usize>k << 4);
-        v128.store(out, v128.shuffle<i64>(vab_lo, vcd_lo, 0, 2));
-        v128.store(out, v128.shuffle<i64>(vab_lo, vcd_lo, 1, 3), 16);
-        v128.store(out, v128.shuffle<i64>(vab_hi, vcd_hi, 0, 2), 32);
-        v128.store(out, v128.shuffle<i64>(vab_hi, vcd_hi, 1, 3), 48);
-      }
-      for (; k < kc; k++) {
-        const off = <usize>k << 2, out = panel + (<usize>k << 4);
-        store<f32>(out, load<f32>(r0 + off));
-        store<f32>(out, load<f32>(r1 + off), 4);
-        store<f32>(out, load<f32>(r2 + off), 8);
-        store<f32>(out, load<f32>(r3 + off), 12);
-      }
-    } else {
-      for (let k = 0; k < kc; k++) {
-        const out = panel + (<usize>k << 4);
-        for (let ii = 0; ii < GEMM_MR; ii++) {
-          let v: f32 = 0;
-          if (ii < mr) {
-            const i = ic + ip + ii;
-            v = transA ? load<f32>(A + ((<usize>(pc + k) * lda + i) << 2)) : load<f32>(A + ((<usize>i * lda + pc + k) << 2));
-          }
-          store<f32>(out + (<usize>ii << 2), v);
-        }
-      }
+      store<f32>(out + (<usize>ii << 2), v);
     }
   }
 }
 
 /**
  * C[begin:end, 0:nc] (+)= op(A)[begin:end, pc:pc+kc] · packedB, with packedB one packB() block.
- * `first`: overwrite C instead of adding to it. `work`: GEMM_MC*GEMM_KC + 32 floats of scratch.
+ * `first`: overwrite C instead of adding to it. `work`: GEMM_MR*GEMM_KC + 32 floats of scratch.
+ * Full 4-row panels of op(A) are read in place (a packing pass cost more than it saved: ~10 % on
+ * 512³); only a last partial panel is packed, zero-padded, into `work`.
  */
 export function gemmPackedBlock(A: usize, lda: i32, transA: i32, begin: i32, end: i32, pc: i32, kc: i32,
                                 packedB: usize, nc: i32, C: usize, ldc: i32, first: bool, work: usize): void {
-  const packedA = work;
-  const tile = work + ((<usize>GEMM_MC * GEMM_KC) << 2);
+  const edgePanel = work;
+  const tile = work + ((<usize>GEMM_MR * GEMM_KC) << 2);
+  // Element (ii, k) of a 4-row panel of op(A) sits at a + ii·aRow + k·aK.
+  const aRow: usize = transA ? 4 : <usize>lda << 2;
+  const aK: usize = transA ? <usize>lda << 2 : 4;
+  const fullCols = nc & ~(GEMM_NR - 1);
   for (let ic = begin; ic < end; ic += GEMM_MC) {
     const mc = min(GEMM_MC, end - ic);
-    packA(A, lda, transA, ic, mc, pc, kc, packedA);
-    gemmPackedAB(packedA, mc, kc, packedB, nc, C + ((<usize>ic * ldc) << 2), ldc, first, tile);
-  }
-}
-
-/** C[0:mc, 0:nc] (+)= packedA (mc×kc) · packedB (kc×nc), tiles of 4×8; edge tiles go through `tile`. */
-export function gemmPackedAB(packedA: usize, mc: i32, kc: i32, packedB: usize, nc: i32, C: usize, ldc: i32, first: bool, tile: usize): void {
-  const ldcBytes = <usize>ldc << 2;
-  for (let jr = 0; jr < nc; jr += GEMM_NR) {
-    const nr = min(GEMM_NR, nc - jr);
-    const bPanel = packedB + ((<usize>jr * kc) << 2);
-    for (let ir = 0; ir < mc; ir += GEMM_MR) {
-      const mr = min(GEMM_MR, mc - ir);
-      const aPanel = packedA + ((<usize>ir * kc) << 2);
-      const c = C + <usize>ir * ldcBytes + (<usize>jr << 2);
-      if (mr == GEMM_MR && nr == GEMM_NR) {
-        micro4x8(kc, aPanel, bPanel, c, ldcBytes, first);
-      } else {
-        // Edge tile: compute into a dense 4×8 tile, then copy the valid part.
-        for (let ii = 0; ii < GEMM_MR; ii++) {
-          for (let jj = 0; jj < GEMM_NR; jj++) {
-            const v: f32 = !first && ii < mr && jj < nr ? load<f32>(c + <usize>ii * ldcBytes + (<usize>jj << 2)) : 0;
-            store<f32>(tile + (<usize>(ii * GEMM_NR + jj) << 2), v);
-          }
-        }
-        micro4x8(kc, aPanel, bPanel, tile, 32, false);
-        for (let ii = 0; ii < mr; ii++) {
-          for (let jj = 0; jj < nr; jj++) {
-            store<f32>(c + <usize>ii * ldcBytes + (<usize>jj << 2), load<f32>(tile + (<usize>(ii * GEMM_NR + jj) << 2)));
-          }
-        }
+    const fullRows = mc & ~(GEMM_MR - 1);
+    const a = transA ? A + ((<usize>pc * lda + ic) << 2) : A + ((<usize>ic * lda + pc) << 2);
+    const c = C + ((<usize>ic * ldc) << 2);
+    if (transA) fullTilesStrided(kc, a, aK, fullRows, packedB, fullCols, c, ldc, first);
+    else fullTilesRowMajor(a, lda, fullRows, kc, packedB, fullCols, c, ldc, first);
+    // Right edge (nc % 8 columns) of the full rows, then the bottom edge (mc % 4 rows) of all columns.
+    for (let ir = 0; ir < fullRows; ir += GEMM_MR) {
+      if (fullCols < nc) edgeTile(kc, a + <usize>ir * aRow, aRow, aK, GEMM_MR, packedB, fullCols, nc, c + ((<usize>ir * ldc) << 2), ldc, first, tile);
+    }
+    if (fullRows < mc) {
+      packEdgePanel(A, lda, transA, ic + fullRows, mc - fullRows, pc, kc, edgePanel);
+      for (let jr = 0; jr < nc; jr += GEMM_NR) {
+        edgeTile(kc, edgePanel, 4, 16, mc - fullRows, packedB, jr, min(jr + GEMM_NR, nc), c + ((<usize>fullRows * ldc) << 2), ldc, first, tile);
       }
     }
   }
 }
 
-/** The 4×8 micro-kernel: C tile (+)= Σ_k a[k][0..4) ⊗ b[k][0..8). */
+/**
+ * All full 4×8 tiles of a rows × cols block of row-major A (rows % 4 == 0, cols % 8 == 0), B panels
+ * outer so each stays in L1. Its own micro-kernel copy (A rows read in place, constant k step)
+ * measured ~12 % faster than the shared strided one on 512³ (V8's register allocation).
+ */
+function fullTilesRowMajor(A: usize, lda: i32, mc: i32, kc: i32, packedB: usize, nc: i32, C: usize, ldc: i32, first: bool): void {
+  const ldcBytes = <usize>ldc << 2, ldaBytes = <usize>lda << 2;
+  for (let jr = 0; jr < nc; jr += GEMM_NR) {
+    const bPanel = packedB + ((<usize>jr * kc) << 2);
+    for (let ir = 0; ir < mc; ir += GEMM_MR) {
+      microRowMajor(kc, A + <usize>ir * ldaBytes, ldaBytes, bPanel, C + <usize>ir * ldcBytes + (<usize>jr << 2), ldcBytes, first);
+    }
+  }
+}
+
+/** 4×8 micro-kernel on four rows of row-major A: C tile (+)= A[0..4, k] ⊗ b[k][0..8). */
 // @ts-ignore: decorator
-@inline function micro4x8(kc: i32, a: usize, b: usize, c: usize, ldcBytes: usize, first: bool): void {
+@inline function microRowMajor(kc: i32, a0: usize, ldaBytes: usize, b: usize, c: usize, ldcBytes: usize, first: bool): void {
   let vc00 = f32x4.splat(0), vc01 = f32x4.splat(0);
   let vc10 = f32x4.splat(0), vc11 = f32x4.splat(0);
   let vc20 = f32x4.splat(0), vc21 = f32x4.splat(0);
@@ -265,21 +232,97 @@ export function gemmPackedAB(packedA: usize, mc: i32, kc: i32, packedB: usize, n
     vc20 = v128.load(c2); vc21 = v128.load(c2, 16);
     vc30 = v128.load(c3); vc31 = v128.load(c3, 16);
   }
+  let a1 = a0 + ldaBytes, a2 = a1 + ldaBytes, a3 = a2 + ldaBytes;
   for (let k = 0; k < kc; k++) {
     const vb0 = v128.load(b), vb1 = v128.load(b, 16);
-    const va0 = v128.load32_splat(a);
+    const va0 = v128.load32_splat(a0);
     vc00 = madd(va0, vb0, vc00);
     vc01 = madd(va0, vb1, vc01);
-    const va1 = v128.load32_splat(a, 4);
+    const va1 = v128.load32_splat(a1);
     vc10 = madd(va1, vb0, vc10);
     vc11 = madd(va1, vb1, vc11);
-    const va2 = v128.load32_splat(a, 8);
+    const va2 = v128.load32_splat(a2);
     vc20 = madd(va2, vb0, vc20);
     vc21 = madd(va2, vb1, vc21);
-    const va3 = v128.load32_splat(a, 12);
+    const va3 = v128.load32_splat(a3);
     vc30 = madd(va3, vb0, vc30);
     vc31 = madd(va3, vb1, vc31);
-    a += 16;
+    a0 += 4; a1 += 4; a2 += 4; a3 += 4;
+    b += 32;
+  }
+  v128.store(c, vc00); v128.store(c, vc01, 16);
+  v128.store(c1, vc10); v128.store(c1, vc11, 16);
+  v128.store(c2, vc20); v128.store(c2, vc21, 16);
+  v128.store(c3, vc30); v128.store(c3, vc31, 16);
+}
+
+/** As fullTilesRowMajor, for transposed A (4 consecutive rows of op(A) are contiguous, k strided). */
+function fullTilesStrided(kc: i32, a: usize, aK: usize, rows: i32, packedB: usize, cols: i32, C: usize, ldc: i32, first: bool): void {
+  const ldcBytes = <usize>ldc << 2;
+  for (let jr = 0; jr < cols; jr += GEMM_NR) {
+    const bPanel = packedB + ((<usize>jr * kc) << 2);
+    let ap = a, cp = C + (<usize>jr << 2);
+    for (let ir = 0; ir < rows; ir += GEMM_MR) {
+      micro4x8(kc, ap, 4, aK, bPanel, cp, ldcBytes, first);
+      ap += 16;
+      cp += ldcBytes << 2;
+    }
+  }
+}
+
+/** One edge tile: rows < 4 and/or columns [j0, j1) narrower than 8, computed in `tile` and copied out. */
+function edgeTile(kc: i32, a: usize, aRow: usize, aK: usize, rows: i32, packedB: usize, j0: i32, j1: i32,
+                  c: usize, ldc: i32, first: bool, tile: usize): void {
+  const ldcBytes = <usize>ldc << 2;
+  const cols = j1 - j0;
+  c += <usize>j0 << 2;
+  for (let ii = 0; ii < GEMM_MR; ii++) {
+    for (let jj = 0; jj < GEMM_NR; jj++) {
+      const v: f32 = !first && ii < rows && jj < cols ? load<f32>(c + <usize>ii * ldcBytes + (<usize>jj << 2)) : 0;
+      store<f32>(tile + (<usize>(ii * GEMM_NR + jj) << 2), v);
+    }
+  }
+  micro4x8(kc, a, aRow, aK, packedB + ((<usize>j0 * kc) << 2), tile, 32, false);
+  for (let ii = 0; ii < rows; ii++) {
+    for (let jj = 0; jj < cols; jj++) {
+      store<f32>(c + <usize>ii * ldcBytes + (<usize>jj << 2), load<f32>(tile + (<usize>(ii * GEMM_NR + jj) << 2)));
+    }
+  }
+}
+
+/**
+ * The 4×8 micro-kernel: C tile (+)= Σ_k a(·, k) ⊗ b[k][0..8), where a(ii, k) = a + ii·aRow + k·aK
+ * (row-major A: aRow = lda·4, aK = 4; transposed or packed A: aRow = 4).
+ */
+// @ts-ignore: decorator
+@inline function micro4x8(kc: i32, a: usize, aRow: usize, aK: usize, b: usize, c: usize, ldcBytes: usize, first: bool): void {
+  let vc00 = f32x4.splat(0), vc01 = f32x4.splat(0);
+  let vc10 = f32x4.splat(0), vc11 = f32x4.splat(0);
+  let vc20 = f32x4.splat(0), vc21 = f32x4.splat(0);
+  let vc30 = f32x4.splat(0), vc31 = f32x4.splat(0);
+  const c1 = c + ldcBytes, c2 = c1 + ldcBytes, c3 = c2 + ldcBytes;
+  if (!first) {
+    vc00 = v128.load(c); vc01 = v128.load(c, 16);
+    vc10 = v128.load(c1); vc11 = v128.load(c1, 16);
+    vc20 = v128.load(c2); vc21 = v128.load(c2, 16);
+    vc30 = v128.load(c3); vc31 = v128.load(c3, 16);
+  }
+  let a0 = a, a1 = a + aRow, a2 = a1 + aRow, a3 = a2 + aRow;
+  for (let k = 0; k < kc; k++) {
+    const vb0 = v128.load(b), vb1 = v128.load(b, 16);
+    const va0 = v128.load32_splat(a0);
+    vc00 = madd(va0, vb0, vc00);
+    vc01 = madd(va0, vb1, vc01);
+    const va1 = v128.load32_splat(a1);
+    vc10 = madd(va1, vb0, vc10);
+    vc11 = madd(va1, vb1, vc11);
+    const va2 = v128.load32_splat(a2);
+    vc20 = madd(va2, vb0, vc20);
+    vc21 = madd(va2, vb1, vc21);
+    const va3 = v128.load32_splat(a3);
+    vc30 = madd(va3, vb0, vc30);
+    vc31 = madd(va3, vb1, vc31);
+    a0 += aK; a1 += aK; a2 += aK; a3 += aK;
     b += 32;
   }
   v128.store(c, vc00); v128.store(c, vc01, 16);

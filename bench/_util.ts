@@ -45,3 +45,18 @@ export function markdownTable(header: string[], rows: (string | number)[][]): st
 }
 
 export const fmt = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : '—');
+
+/**
+ * A tinybench timestamp provider reading the process's CPU time (user + system, µs resolution).
+ * For single-threaded benches on a shared machine: time spent descheduled while other processes
+ * run does not count against the code being measured. Do not use it for multi-threaded timing.
+ */
+export const cpuTimeProvider = {
+  name: 'process-cpu-time',
+  fn: () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  },
+  toMs: (v: number | bigint) => Number(v),
+  fromMs: (v: number) => v,
+};

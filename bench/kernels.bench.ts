@@ -1,12 +1,14 @@
 // npm run bench:kernels — per-kernel GFLOP/s on one thread: the scalar twins vs the SIMD kernels
 // (and the relaxed-SIMD build where the runtime validates it), on GEMM 512³ and the paper's MNIST
 // CNN shapes at batch 100. Every variant's output is validated against the scalar twin first.
+// Timing uses the process's CPU time (bench/_util.ts cpuTimeProvider): the kernels run on the
+// calling thread only, and a shared machine's other load then does not distort the ratios.
 import { Bench } from 'tinybench';
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, type Conv2dShape } from '../src/kernels/conv2d.ts';
 import { gemm } from '../src/kernels/gemm.ts';
 import type { Engine } from '../src/wasm/engine.ts';
 import { loadEngine, supportsRelaxed, type EngineOptions } from '../src/wasm/load.ts';
-import { fmt, markdownTable, medianMs, randomArray, validate } from './_util.ts';
+import { cpuTimeProvider, fmt, markdownTable, medianMs, randomArray, validate } from './_util.ts';
 import { CONV1, CONV2, FC1, FC2, GEMM_SQUARE } from './shapes.ts';
 
 type Variant = 'scalar' | 'simd' | 'relaxed';
@@ -69,7 +71,7 @@ async function main(): Promise<void> {
   if (relaxed) engines.relaxed = await loadEngine({ ...base, kernels: 'simd', build: 'relaxed' });
   const variants = Object.keys(engines) as Variant[];
 
-  const bench = new Bench({ time: 1500, iterations: 3, warmupTime: 200, warmupIterations: 1 });
+  const bench = new Bench({ time: 1500, iterations: 3, warmupTime: 200, warmupIterations: 1, timestampProvider: cpuTimeProvider });
   for (const c of CASES) {
     const runs = Object.fromEntries(variants.map((v) => [v, c.setup(engines[v]!)])) as Record<Variant, ReturnType<Case['setup']>>;
     for (const v of variants) runs[v].run();
@@ -87,7 +89,7 @@ async function main(): Promise<void> {
   });
   const header = ['kernel (batch 100)', 'scalar GFLOP/s', 'SIMD GFLOP/s', 'SIMD / scalar'];
   if (relaxed) header.push('relaxed-SIMD GFLOP/s', 'relaxed / scalar');
-  console.log(`\nbench:kernels — one thread, median of tinybench samples, ${new Date().toISOString()}`);
+  console.log(`\nbench:kernels — one thread, median of tinybench samples timed in process CPU time (other processes on the machine do not count), ${new Date().toISOString()}`);
   console.log(markdownTable(header, rows));
   if (!relaxed) console.log('\n(relaxed-SIMD build not validated by this runtime: run with node --experimental-wasm-relaxed-simd, Node ≥ 22, or Deno)');
 }
