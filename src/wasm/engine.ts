@@ -5,9 +5,16 @@
 //   kernel(params, begin, end, scratch, partial)   for reductions across [begin, end)
 // where `params` points at a block of 4-byte fields written by `Params`, `scratch` is private
 // workspace of `<name>_scratch(params)` bytes, and `partial` receives the reduction of [begin, end).
-// `run`/`reduce` are the only way src/ calls kernels; a thread pool replaces `dispatch`.
-import { Arena, type F32Buf } from './memory.ts';
+// `run`/`reduce` are the only way src/ calls kernels.
+//
+// Threads (pool.ts): with `threads` > 1 a call is split into `threads` contiguous chunks of
+// [0, total), chunk 0 on the calling thread and one per worker, each with its own scratch region.
+// A reduction's partials (thread 0: `out` itself, thread t: its own region of out.length floats)
+// are summed into `out` in thread order, so results depend only on the thread count.
+// Calls whose estimated `cost` (flops) is below `minParallelCost` run on the calling thread alone.
+import { Arena, alignUp, type F32Buf } from './memory.ts';
 import type { BuildName, KernelIsa } from './load.ts';
+import { WorkerPool, kernelError, type Regions } from './pool.ts';
 
 export type KernelFn = (params: number, begin: number, end: number, scratch: number, partial?: number) => void;
 
@@ -44,6 +51,18 @@ export type KernelCalls = Map<string, number>;
 
 const PARAM_BYTES = 1024;
 
+/**
+ * Default minimum estimated cost of a call worth splitting across threads, in flops (GEMM-like
+ * kernels run ≈ 30 flop/ns per thread; for streaming kernels pass ≈ 30 × the expected ns, i.e.
+ * ≈ 40 × the floats touched).
+ * NOTE: measured on the idle 2-core machine (`npm run bench:threads`, Node 20): one dispatch
+ * round trip (wake a worker, wait for it) ≈ 11 µs (Deno ≈ 6 µs); GEMM split over 2 threads vs
+ * one: 64³ (0.5 Mflop) 0.6×, 80³ (1.0 Mflop) 1.0×, 96³ (1.8 Mflop) 1.4×, 128³ (4.2 Mflop) 1.5×.
+ * Messages instead of Atomics cost ≈ 150 µs (Node 20) / ≈ 50 µs (Deno) per round trip, and the
+ * caller would have to return to its event loop.
+ */
+export const MIN_PARALLEL_COST = 1e6;
+
 export class Engine {
   readonly module: WebAssembly.Module;
   readonly memory: WebAssembly.Memory;
@@ -52,10 +71,16 @@ export class Engine {
   readonly isa: KernelIsa;
   readonly build: BuildName;
   readonly calls: KernelCalls = new Map();
+  /** Calls with an estimated cost (flops) below this run on the calling thread alone. */
+  minParallelCost = MIN_PARALLEL_COST;
   private readonly table = new Map<string, KernelFn>();
+  private readonly indices = new Map<string, number>();
   private readonly scratchSizers = new Map<string, (params: number) => number>();
   private readonly paramPtr: number;
+  private pool: WorkerPool | null = null;
+  private closed = false;
   private scratch = { ptr: 0, bytes: 0 };
+  private partials = { ptr: 0, bytes: 0 };
 
   constructor(init: { module: WebAssembly.Module; memory: WebAssembly.Memory; exports: EngineExports; kernels: KernelIsa; build: BuildName; limitBytes: number }) {
     this.module = init.module;
@@ -67,6 +92,7 @@ export class Engine {
     this.paramPtr = this.arena.alloc(PARAM_BYTES, false);
     for (const name of Engine.kernelNames(this.exports)) {
       const fn = this.exports[`${name}__${this.isa}`] as KernelFn;
+      this.indices.set(name, this.table.size);
       this.table.set(name, fn);
       const sizer = this.exports[`${name}_scratch`];
       if (typeof sizer === 'function') this.scratchSizers.set(name, sizer as (params: number) => number);
@@ -97,33 +123,68 @@ export class Engine {
     return fn;
   }
 
-  /** Runs kernel `name` over [0, total) with the given parameter block. */
-  run(name: string, params: Params, total: number): void {
-    const fn = this.kernel(name);
-    this.count(name);
-    const p = this.writeParams(params);
-    this.dispatch(name, fn, p, total, this.scratchFor(name, p), null);
-  }
-
-  /** Runs reduction kernel `name` over [0, total); the reduction lands in `out`. */
-  reduce(name: string, params: Params, total: number, out: F32Buf): void {
-    const fn = this.kernel(name);
-    this.count(name);
-    const p = this.writeParams(params);
-    this.dispatch(name, fn, p, total, this.scratchFor(name, p), out);
+  /** Threads a call may use: 1 (the calling thread only) or 1 + the number of workers. */
+  get threads(): number {
+    return this.pool ? this.pool.threads : 1;
   }
 
   /**
-   * Executes one kernel call. Single-threaded here: the whole range on the calling thread.
-   * The worker pool (src/wasm/pool.ts) overrides this to split [0, total).
+   * Runs kernel `name` over [0, total) with the given parameter block.
+   * `cost`: estimated flops of the whole call (see MIN_PARALLEL_COST); omitted: split whenever total ≥ 2.
    */
-  protected dispatch(_name: string, fn: KernelFn, params: number, total: number, scratch: number, out: F32Buf | null): void {
+  run(name: string, params: Params, total: number, cost?: number): void {
+    const fn = this.kernel(name);
+    this.count(name);
+    const p = this.writeParams(params);
+    this.dispatch(name, fn, p, total, null, cost);
+  }
+
+  /** Runs reduction kernel `name` over [0, total); the reduction lands in `out`. `cost` as in `run`. */
+  reduce(name: string, params: Params, total: number, out: F32Buf, cost?: number): void {
+    const fn = this.kernel(name);
+    this.count(name);
+    const p = this.writeParams(params);
+    this.dispatch(name, fn, p, total, out, cost);
+  }
+
+  /** Starts `threads` − 1 workers (loadEngine does this); 1 = none. */
+  async startThreads(threads: number): Promise<void> {
+    if (this.pool) throw new Error('multirobust: this engine already has workers');
+    if (threads <= 1) return;
+    this.pool = await WorkerPool.start({ module: this.module, memory: this.memory, arena: this.arena, threads, isa: this.isa, names: this.kernelNames() });
+  }
+
+  /** Stops the workers; kernel calls on a closed engine throw. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.pool?.close();
+  }
+
+  /** The worker pool, if any (tests and benchmarks). */
+  get workerPool(): WorkerPool | null {
+    return this.pool;
+  }
+
+  /** Executes one kernel call: on the calling thread, or split across the pool. */
+  protected dispatch(name: string, fn: KernelFn, params: number, total: number, out: F32Buf | null, cost: number | undefined): void {
+    if (this.closed) throw new Error(`multirobust: kernel '${name}' called on a closed engine`);
     if (total <= 0) {
       if (out) this.arena.f32(out.ptr, out.length).fill(0);
       return;
     }
-    if (out) fn(params, 0, total, scratch, out.ptr);
-    else fn(params, 0, total, scratch);
+    const pool = this.pool;
+    const split = pool !== null && total >= 2 && (cost === undefined || cost >= this.minParallelCost);
+    const scratch = this.scratchFor(name, params, split ? pool.threads : 1);
+    if (split) {
+      pool.parallelFor(name, this.indices.get(name)!, fn, params, total, scratch, out ? { out, partials: this.partialsFor(out, pool.threads) } : null);
+      return;
+    }
+    try {
+      if (out) fn(params, 0, total, scratch.ptr, out.ptr);
+      else fn(params, 0, total, scratch.ptr);
+    } catch (err) {
+      throw kernelError(name, 0, 1, err);
+    }
   }
 
   private count(name: string): void {
@@ -142,15 +203,27 @@ export class Engine {
     return this.paramPtr;
   }
 
-  /** Scratch for one call: one region kept across calls, grown when a kernel needs more. */
-  private scratchFor(name: string, params: number): number {
+  /** Scratch for one call, one region per thread: kept across calls, grown when a kernel needs more. */
+  private scratchFor(name: string, params: number, threads: number): Regions {
     const sizer = this.scratchSizers.get(name);
-    const bytes = sizer ? sizer(params) : 0;
+    const stride = alignUp(sizer ? sizer(params) : 0);
+    const bytes = stride * threads;
     if (bytes > this.scratch.bytes) {
       if (this.scratch.ptr) this.arena.free(this.scratch.ptr);
       this.scratch = { ptr: this.arena.alloc(bytes, false), bytes };
     }
-    return this.scratch.ptr;
+    return { ptr: this.scratch.ptr, stride };
+  }
+
+  /** Partial-result regions of threads 1 … threads−1 for a reduction into `out`. */
+  private partialsFor(out: F32Buf, threads: number): Regions {
+    const stride = alignUp(out.length * 4);
+    const bytes = stride * (threads - 1);
+    if (bytes > this.partials.bytes) {
+      if (this.partials.ptr) this.arena.free(this.partials.ptr);
+      this.partials = { ptr: this.arena.alloc(bytes, false), bytes };
+    }
+    return { ptr: this.partials.ptr, stride };
   }
 
   /** Copies floats into a new arena buffer. */

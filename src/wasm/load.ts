@@ -9,6 +9,7 @@
 // instantiated with @assemblyscript/loader on one shared WebAssembly.Memory.
 import { instantiate } from '@assemblyscript/loader';
 import { Engine, type EngineExports } from './engine.ts';
+import { defaultThreads } from './pool.ts';
 
 export type KernelIsa = 'simd' | 'scalar';
 export type BuildName = 'release' | 'relaxed' | 'debug';
@@ -22,7 +23,16 @@ export interface EngineOptions {
   initialMemoryMiB?: number;
   /** Growth limit, MiB (default 2048, the module's maximum). */
   maximumMemoryMiB?: number;
+  /**
+   * Threads per kernel call, the calling thread included: 1 = no workers at all.
+   * Env: MULTIROBUST_THREADS. Default: os.availableParallelism() (navigator.hardwareConcurrency).
+   */
+  threads?: number;
+  /** Calls estimated below this many flops run on the calling thread (default MIN_PARALLEL_COST). */
+  minParallelCost?: number;
 }
+
+const MAX_THREADS = 256;
 
 const MODULE_MAX_MIB = 2048;
 const FILES: Record<BuildName, string> = {
@@ -130,10 +140,23 @@ export async function loadEngine(options: EngineOptions = {}): Promise<Engine> {
   const initialMiB = checkMiB('initialMemoryMiB', options.initialMemoryMiB ?? 64, 1, MODULE_MAX_MIB);
   const maximumMiB = checkMiB('maximumMemoryMiB', options.maximumMemoryMiB ?? MODULE_MAX_MIB, initialMiB, MODULE_MAX_MIB);
 
+  const threadsEnv = env('MULTIROBUST_THREADS');
+  const threads = options.threads ?? (threadsEnv !== undefined && threadsEnv !== '' ? Number(threadsEnv) : await defaultThreads());
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new RangeError(`loadEngine: threads must be an integer in [1, ${MAX_THREADS}] (MULTIROBUST_THREADS), got ${options.threads ?? threadsEnv}`);
+  }
+  const minParallelCost = options.minParallelCost;
+  if (minParallelCost !== undefined && !(minParallelCost >= 0)) {
+    throw new RangeError(`loadEngine: minParallelCost must be a number ≥ 0, got ${minParallelCost}`);
+  }
+
   const module = await compileBuild(build);
   const memory = new WebAssembly.Memory({ initial: initialMiB * 16, maximum: maximumMiB * 16, shared: true });
   const { exports } = await instantiate<EngineExports>(module, { env: { memory } });
-  return new Engine({ module, memory, exports: exports as unknown as EngineExports, kernels, build, limitBytes: maximumMiB * 2 ** 20 });
+  const engine = new Engine({ module, memory, exports: exports as unknown as EngineExports, kernels, build, limitBytes: maximumMiB * 2 ** 20 });
+  if (minParallelCost !== undefined) engine.minParallelCost = minParallelCost;
+  await engine.startThreads(threads);
+  return engine;
 }
 
 let defaultEngine: Promise<Engine> | null = null;

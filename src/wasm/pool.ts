@@ -1,0 +1,302 @@
+// The worker pool: threads − 1 workers (worker.js), each with its own instance of the kernel
+// module on the engine's one shared memory, plus the calling thread, which runs chunk 0 itself.
+//
+// A call splits [0, total) into `threads` contiguous chunks by thread index only
+// (chunk t = [⌊total·t/T⌋, ⌊total·(t+1)/T⌋)), so results depend on the thread count, never on timing.
+// Signalling is Atomics.wait/notify on a control block in shared memory (messages would need the
+// calling thread to return to its event loop, and calls are synchronous): the caller writes the
+// call into the block, bumps `gen` and wakes the workers, runs chunk 0, then blocks on `pending`
+// until every worker has counted itself done. Blocking the main thread is allowed in Node and Deno.
+// Errors: a worker catches a kernel trap and writes its message into its slot; a worker that dies
+// marks its slot dead from its exit handler, so the caller never waits for it; a worker that
+// neither finishes nor dies within HANG_MS (+ 50× the caller's own chunk time) counts as hung.
+// After a death or a hang the pool is broken and every later call throws (load a new engine).
+import { Arena, type F32Buf } from './memory.ts';
+import type { KernelFn } from './engine.ts';
+
+type WorkerLike = {
+  on(event: string, fn: (arg: unknown) => void): unknown;
+  once(event: string, fn: (arg: unknown) => void): unknown;
+  unref(): void;
+  terminate(): Promise<number>;
+};
+type WorkerCtor = new (url: URL, options: { workerData: unknown }) => WorkerLike;
+
+/** Control block layout, in Int32 fields (shared with worker.js through workerData). */
+export const LAYOUT = {
+  // header
+  gen: 0, pending: 1, command: 2, kernel: 3, params: 4, reduce: 5, crashSlot: 6,
+  header: 8,
+  // one slot per thread index (slot 0, the caller's, is unused)
+  begin: 0, end: 1, scratch: 2, partial: 3, status: 4, messageLength: 5, message: 8,
+  messageBytes: 1024,
+  slotInts: 8 + 1024 / 4,
+  totalInts: 0,
+  // commands and statuses
+  run: 1, exit: 2, crash: 3, noop: 4, hang: 5,
+  ok: 0, error: 1, dead: 2,
+};
+
+/** Time a worker may take beyond the caller's own chunk before it counts as hung. */
+const HANG_MS = 5000;
+const STARTUP_MS = 30_000;
+
+const warned = new Set<string>();
+/** console.warn, once per message per process. */
+export function warnOnce(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  console.warn(message);
+}
+
+/** Available parallelism: os.availableParallelism() (Node, Deno), else navigator.hardwareConcurrency, else 1. */
+export async function defaultThreads(): Promise<number> {
+  try {
+    const os = await import('node:os');
+    if (typeof os.availableParallelism === 'function') return Math.max(1, os.availableParallelism());
+    return Math.max(1, os.cpus().length);
+  } catch {
+    const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+    return Math.max(1, nav?.hardwareConcurrency ?? 1);
+  }
+}
+
+/** Chunk t of [0, total) split into `threads` parts. */
+export function chunk(total: number, threads: number, t: number): [number, number] {
+  return [Math.floor((total * t) / threads), Math.floor((total * (t + 1)) / threads)];
+}
+
+export interface PoolInit {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  arena: Arena;
+  threads: number;
+  isa: string;
+  /** Kernel base names in table order (a call names its kernel by index). */
+  names: string[];
+}
+
+/** Per-thread regions: thread t uses ptr + t·stride. */
+export interface Regions {
+  ptr: number;
+  stride: number;
+}
+
+export class WorkerPool {
+  readonly threads: number;
+  /** Calls split across the threads so far (tests check that a call really was split). */
+  splits = 0;
+  private readonly ctl: Int32Array;
+  private readonly memory: WebAssembly.Memory;
+  private readonly workers: WorkerLike[];
+  private broken: string | null = null;
+  private closed = false;
+
+  private constructor(threads: number, memory: WebAssembly.Memory, ctl: Int32Array, workers: WorkerLike[]) {
+    this.threads = threads;
+    this.memory = memory;
+    this.ctl = ctl;
+    this.workers = workers;
+  }
+
+  /**
+   * Starts threads − 1 workers and waits until each has instantiated the module.
+   * Returns null (after one warning) where worker_threads is unavailable.
+   */
+  static async start(init: PoolInit): Promise<WorkerPool | null> {
+    let Worker: WorkerCtor;
+    try {
+      ({ Worker } = (await import('node:worker_threads')) as unknown as { Worker: WorkerCtor });
+    } catch (err) {
+      warnOnce(`multirobust: worker threads are unavailable in this runtime (${(err as Error).message}); running single-threaded`);
+      return null;
+    }
+    const L = LAYOUT;
+    const totalInts = L.header + init.threads * L.slotInts;
+    const control = init.arena.alloc(totalInts * 4, false);
+    const ctl = new Int32Array(init.memory.buffer, control, totalInts);
+    ctl.fill(0);
+    const layout = { ...L, totalInts };
+    const url = new URL('./worker.js', import.meta.url);
+    const workers: WorkerLike[] = [];
+    const ready: Promise<void>[] = [];
+    for (let slot = 1; slot < init.threads; slot++) {
+      const w = new Worker(url, {
+        workerData: { module: init.module, memory: init.memory, control, slot, names: init.names, isa: init.isa, gen: 0, layout },
+      });
+      workers.push(w);
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`multirobust: worker ${slot} did not start within ${STARTUP_MS / 1000} s`)), STARTUP_MS);
+          w.once('message', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          w.once('error', (err) => {
+            clearTimeout(timer);
+            reject(new Error(`multirobust: worker ${slot} failed to start: ${(err as Error)?.message ?? err}`));
+          });
+          w.once('exit', (code) => {
+            clearTimeout(timer);
+            reject(new Error(`multirobust: worker ${slot} exited with code ${code} while starting`));
+          });
+        }),
+      );
+      // Errors after start are reported through the control block; keep them from crashing the process.
+      w.on('error', () => {});
+    }
+    try {
+      await Promise.all(ready);
+    } catch (err) {
+      await Promise.all(workers.map((w) => w.terminate()));
+      init.arena.free(control);
+      throw err;
+    }
+    for (const w of workers) w.unref();
+    return new WorkerPool(init.threads, init.memory, ctl, workers);
+  }
+
+  /**
+   * Runs `fn` over [0, total) on all threads; thread t takes chunk t, scratch.ptr + t·scratch.stride
+   * and, for reductions, writes its partial to `out` (t = 0) or partials.ptr + (t−1)·partials.stride,
+   * which are then summed into `out` in thread order. Throws with the kernel's name on any failure.
+   */
+  parallelFor(name: string, kernel: number, fn: KernelFn, params: number, total: number, scratch: Regions, reduce: { out: F32Buf; partials: Regions } | null): void {
+    this.splits++;
+    this.post(LAYOUT.run, { kernel, params, total, scratch, partials: reduce?.partials ?? null });
+    let callerError: unknown = null;
+    const t0 = performance.now();
+    const [b0, e0] = chunk(total, this.threads, 0);
+    try {
+      if (reduce) {
+        if (b0 < e0) fn(params, b0, e0, scratch.ptr, reduce.out.ptr);
+        else new Float32Array(this.memory.buffer, reduce.out.ptr, reduce.out.length).fill(0);
+      } else if (b0 < e0) fn(params, b0, e0, scratch.ptr);
+    } catch (err) {
+      callerError = err;
+    }
+    this.wait(name, performance.now() - t0);
+    const workerError = this.collectErrors(name);
+    if (callerError) throw kernelError(name, 0, this.threads, callerError);
+    if (workerError) throw workerError;
+    if (reduce) this.sumPartials(total, reduce.out, reduce.partials);
+  }
+
+  /** Wakes every worker with a no-op call and waits for all of them (to measure dispatch cost). */
+  ping(): void {
+    this.post(LAYOUT.noop, null);
+    this.wait('(ping)', 0);
+  }
+
+  /** Test-only: makes worker `slot` die (process.exit) at the next call. */
+  crashForTest(slot: number): void {
+    this.post(LAYOUT.crash, null, slot);
+    this.wait('(crash test)', 0);
+  }
+
+  /** Test-only: makes worker `slot` block for a minute at the next call (the caller gives up after HANG_MS). */
+  hangForTest(slot: number): void {
+    this.post(LAYOUT.hang, null, slot);
+    this.wait('(hang test)', 0);
+  }
+
+  /** Stops the workers; the pool cannot be used afterwards. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (!this.broken) {
+      this.ctl[LAYOUT.command] = LAYOUT.exit;
+      Atomics.add(this.ctl, LAYOUT.gen, 1);
+      Atomics.notify(this.ctl, LAYOUT.gen);
+    }
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private post(command: number, call: { kernel: number; params: number; total: number; scratch: Regions; partials: Regions | null } | null, crashSlot = 0): void {
+    if (this.closed) throw new Error('multirobust: this engine was closed');
+    if (this.broken) throw new Error(`multirobust: the worker pool is broken (${this.broken}); load a new engine`);
+    const L = LAYOUT;
+    const ctl = this.ctl;
+    ctl[L.command] = command;
+    ctl[L.crashSlot] = crashSlot;
+    if (call) {
+      ctl[L.kernel] = call.kernel;
+      ctl[L.params] = call.params;
+      ctl[L.reduce] = call.partials ? 1 : 0;
+      for (let t = 1; t < this.threads; t++) {
+        const s = L.header + t * L.slotInts;
+        const [b, e] = chunk(call.total, this.threads, t);
+        ctl[s + L.begin] = b;
+        ctl[s + L.end] = e;
+        ctl[s + L.scratch] = call.scratch.ptr + t * call.scratch.stride;
+        ctl[s + L.partial] = call.partials ? call.partials.ptr + (t - 1) * call.partials.stride : 0;
+      }
+    }
+    Atomics.store(ctl, L.pending, this.threads - 1);
+    Atomics.add(ctl, L.gen, 1);
+    Atomics.notify(ctl, L.gen);
+  }
+
+  /** Blocks until every worker is done, one has died, or one hangs. */
+  private wait(name: string, callerMs: number): void {
+    const L = LAYOUT;
+    const ctl = this.ctl;
+    const limit = HANG_MS + 50 * callerMs;
+    const t0 = performance.now();
+    for (;;) {
+      const pending = Atomics.load(ctl, L.pending);
+      for (let t = 1; t < this.threads; t++) {
+        if (Atomics.load(ctl, L.header + t * L.slotInts + L.status) === L.dead) {
+          this.broken = this.message(t);
+          throw kernelError(name, t, this.threads, this.broken);
+        }
+      }
+      if (pending === 0) return;
+      const waited = performance.now() - t0;
+      if (waited > limit) {
+        this.broken = `a worker did not finish kernel '${name}' within ${Math.round(waited)} ms (hung?)`;
+        throw new Error(`multirobust: ${this.broken}`);
+      }
+      Atomics.wait(ctl, L.pending, pending, Math.min(500, limit - waited + 1));
+    }
+  }
+
+  /** The first worker error of the last call, if any; clears every worker's error status. */
+  private collectErrors(name: string): Error | null {
+    const L = LAYOUT;
+    let first: Error | null = null;
+    for (let t = 1; t < this.threads; t++) {
+      const status = L.header + t * L.slotInts + L.status;
+      if (Atomics.load(this.ctl, status) === L.error) {
+        first ??= kernelError(name, t, this.threads, this.message(t));
+        Atomics.store(this.ctl, status, L.ok);
+      }
+    }
+    return first;
+  }
+
+  private message(t: number): string {
+    const s = LAYOUT.header + t * LAYOUT.slotInts;
+    const n = this.ctl[s + LAYOUT.messageLength];
+    const bytes = new Uint8Array(this.ctl.buffer, this.ctl.byteOffset + (s + LAYOUT.message) * 4, n).slice();
+    return new TextDecoder().decode(bytes);
+  }
+
+  /** out += partial of thread 1, then thread 2, …: a fixed order, in f32. Empty chunks are skipped. */
+  private sumPartials(total: number, out: F32Buf, partials: Regions): void {
+    const acc = new Float32Array(this.memory.buffer, out.ptr, out.length);
+    for (let t = 1; t < this.threads; t++) {
+      const [b, e] = chunk(total, this.threads, t);
+      if (b >= e) continue;
+      const p = new Float32Array(this.memory.buffer, partials.ptr + (t - 1) * partials.stride, out.length);
+      for (let i = 0; i < acc.length; i++) acc[i] += p[i];
+    }
+  }
+}
+
+/** The error a failed call throws: names the kernel and the thread. */
+export function kernelError(name: string, thread: number, threads: number, cause: unknown): Error {
+  const what = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+  const where = thread === 0 ? 'the calling thread' : `worker ${thread}`;
+  return new Error(`multirobust: kernel '${name}' failed on ${where} (of ${threads} threads): ${what}`, { cause });
+}

@@ -1,0 +1,67 @@
+// One worker of the kernel pool (pool.ts): its own instance of the kernel module on the engine's
+// shared memory. Plain JavaScript on purpose: Node 20 cannot start a worker from a .ts file.
+// It waits on the control block in shared memory (layout: pool.ts), runs its chunk of each call,
+// reports errors in its slot and counts the call done. It never returns to its event loop.
+import { workerData, parentPort } from 'node:worker_threads';
+import process from 'node:process';
+import { instantiate } from '@assemblyscript/loader';
+
+const { module, memory, control, slot, names, isa, gen: startGen, layout: L } = workerData;
+const ctl = new Int32Array(memory.buffer, control, L.totalInts);
+const base = L.header + slot * L.slotInts;
+
+function report(status, message) {
+  const bytes = new TextEncoder().encode(message.slice(0, L.messageBytes / 4));
+  const n = Math.min(bytes.length, L.messageBytes);
+  new Uint8Array(memory.buffer, control + (base + L.message) * 4, n).set(bytes.subarray(0, n));
+  ctl[base + L.messageLength] = n;
+  Atomics.store(ctl, base + L.status, status);
+}
+
+function done() {
+  if (Atomics.sub(ctl, L.pending, 1) === 1) Atomics.notify(ctl, L.pending);
+}
+
+let inCall = false;
+let closing = false;
+// A worker that dies (process.exit, uncaught error) says so, so the caller never waits for it.
+process.on('exit', (code) => {
+  if (!closing && Atomics.load(ctl, base + L.status) !== L.dead) {
+    report(L.dead, `worker ${slot} exited with code ${code}`);
+    if (inCall) done();
+    else Atomics.notify(ctl, L.pending);
+  }
+});
+
+const { exports } = await instantiate(module, { env: { memory } });
+const kernels = names.map((name) => exports[`${name}__${isa}`]);
+parentPort.postMessage('ready');
+
+let seen = startGen;
+for (;;) {
+  Atomics.wait(ctl, L.gen, seen);
+  const gen = Atomics.load(ctl, L.gen);
+  if (gen === seen) continue;
+  seen = gen;
+  const command = ctl[L.command];
+  if (command === L.exit) {
+    closing = true;
+    break;
+  }
+  inCall = true;
+  // Test-only: a simulated death, and a simulated hang (blocks for a minute).
+  if (command === L.crash && ctl[L.crashSlot] === slot) process.exit(70);
+  if (command === L.hang && ctl[L.crashSlot] === slot) Atomics.wait(ctl, L.crashSlot, slot, 60_000);
+  const begin = ctl[base + L.begin], end = ctl[base + L.end];
+  if (command === L.run && begin < end) {
+    const fn = kernels[ctl[L.kernel]];
+    try {
+      if (ctl[L.reduce]) fn(ctl[L.params], begin, end, ctl[base + L.scratch], ctl[base + L.partial]);
+      else fn(ctl[L.params], begin, end, ctl[base + L.scratch]);
+    } catch (err) {
+      report(L.error, err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+    }
+  }
+  inCall = false;
+  done();
+}
