@@ -28,7 +28,7 @@ export function biasAdd(engine: Engine, args: BiasAddArgs): void {
   checkDisjoint(fn, 'x', args.x, n, 'y', args.y, n, true);
   checkDisjoint(fn, 'bias', args.bias, cols, 'y', args.y, n);
   const p = new Params().i32(rows).i32(cols).ptr(args.x).ptr(args.bias).ptr(args.y).i32(args.relu ? 1 : 0);
-  engine.run('f32_bias_add_fwd', p, rows);
+  engine.run('f32_bias_add_fwd', p, rows, rows * cols);
 }
 
 export interface BiasBackwardArgs {
@@ -46,7 +46,7 @@ export function biasBackward(engine: Engine, args: BiasBackwardArgs): void {
   checkBuf(fn, 'db', args.db, cols);
   checkDisjoint(fn, 'dy', args.dy, rows * cols, 'db', args.db, cols);
   const p = new Params().i32(rows).i32(cols).ptr(args.dy);
-  engine.reduce('f32_bias_add_bwd', p, rows, { ptr: args.db.ptr, length: cols });
+  engine.reduce('f32_bias_add_bwd', p, rows, { ptr: args.db.ptr, length: cols }, rows * cols);
 }
 
 export interface ReluArgs {
@@ -62,7 +62,7 @@ export function relu(engine: Engine, args: ReluArgs): void {
   checkBuf(fn, 'x', args.x, n);
   checkBuf(fn, 'y', args.y, n);
   checkDisjoint(fn, 'x', args.x, n, 'y', args.y, n, true);
-  engine.run('f32_relu_fwd', new Params().i32(n).ptr(args.x).ptr(args.y), n);
+  engine.run('f32_relu_fwd', new Params().i32(n).ptr(args.x).ptr(args.y), n, n);
 }
 
 export interface ReluBackwardArgs {
@@ -82,5 +82,5 @@ export function reluBackward(engine: Engine, args: ReluBackwardArgs): void {
   checkBuf(fn, 'dx', args.dx, n);
   checkDisjoint(fn, 'dy', args.dy, n, 'dx', args.dx, n, true);
   checkDisjoint(fn, 'y', args.y, n, 'dx', args.dx, n, true);
-  engine.run('f32_relu_bwd', new Params().i32(n).ptr(args.y).ptr(args.dy).ptr(args.dx), n);
+  engine.run('f32_relu_bwd', new Params().i32(n).ptr(args.y).ptr(args.dy).ptr(args.dx), n, n);
 }

@@ -94,7 +94,7 @@ export function conv2dForward(engine: Engine, a: { x: F32Buf; w: F32Buf; bias?: 
   checkBuf(fn, 'y', a.y, g.ySize, true);
   if (a.bias) checkBuf(fn, 'bias', a.bias, g.cout, true);
   const p = geometryParams(new Params().ptr(a.x).ptr(a.w).ptr(a.bias).ptr(a.y), g, !!a.relu);
-  engine.run('f32_conv2d_fwd', p, g.batch * g.oh);
+  engine.run('f32_conv2d_fwd', p, g.batch * g.oh, g.flops);
 }
 
 /** dx = ∂⟨dy, conv(x, w)⟩/∂x. Overwrites dx. */
@@ -104,7 +104,7 @@ export function conv2dBackwardInput(engine: Engine, a: { dy: F32Buf; w: F32Buf; 
   checkBuf(fn, 'w', a.w, g.wSize, true);
   checkBuf(fn, 'dx', a.dx, g.xSize, true);
   const p = geometryParams(new Params().ptr(a.dx).ptr(a.w).i32(0).ptr(a.dy), g, false);
-  engine.run('f32_conv2d_bwd_input', p, g.batch * g.h);
+  engine.run('f32_conv2d_bwd_input', p, g.batch * g.h, g.flops);
 }
 
 /** dw = ∂⟨dy, conv(x, w)⟩/∂w. Overwrites dw. */
@@ -114,5 +114,5 @@ export function conv2dBackwardFilter(engine: Engine, a: { x: F32Buf; dy: F32Buf;
   checkBuf(fn, 'dy', a.dy, g.ySize, true);
   checkBuf(fn, 'dw', a.dw, g.wSize, true);
   const p = geometryParams(new Params().ptr(a.x).i32(0).i32(0).ptr(a.dy), g, false);
-  engine.reduce('f32_conv2d_bwd_filter', p, g.batch, a.dw);
+  engine.reduce('f32_conv2d_bwd_filter', p, g.batch, a.dw, g.flops);
 }

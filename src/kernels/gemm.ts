@@ -50,5 +50,5 @@ export function gemm(engine: Engine, args: GemmArgs): void {
     .ptr(args.c).i32(ldc)
     .i32(flags)
     .ptr(args.bias);
-  engine.run('f32_gemm', p, M);
+  engine.run('f32_gemm', p, M, 2 * M * N * K);
 }

@@ -57,7 +57,7 @@ function forward(engine: Engine, fn: string, kernel: string, args: LossArgs, min
   checkDisjoint(fn, 'losses', args.losses, batch, 'logits', args.logits, batch * classes);
   checkDisjoint(fn, 'losses', args.losses, batch, 'labels', args.labels, batch);
   const p = new Params().i32(batch).i32(classes).ptr(args.logits).i32(args.labels.ptr).ptr(args.losses);
-  engine.run(kernel, p, batch);
+  engine.run(kernel, p, batch, 10 * batch * classes);
 }
 
 function backward(engine: Engine, fn: string, kernel: string, args: LossBackwardArgs, minClasses: number): void {
@@ -69,7 +69,7 @@ function backward(engine: Engine, fn: string, kernel: string, args: LossBackward
   checkDisjoint(fn, 'dlogits', args.dlogits, n, 'labels', args.labels, batch);
   checkDisjoint(fn, 'dlogits', args.dlogits, n, 'dlosses', args.dlosses, batch);
   const p = new Params().i32(batch).i32(classes).ptr(args.logits).i32(args.labels.ptr).ptr(args.dlosses).ptr(args.dlogits);
-  engine.run(kernel, p, batch);
+  engine.run(kernel, p, batch, 10 * batch * classes);
 }
 
 /** losses[i] = logsumexp(logits[i, :]) − logits[i, labels[i]]. */

@@ -20,7 +20,7 @@ export function norms(engine: Engine, args: RowsArgs): void {
   const batch = checkInt(fn, 'batch', args.batch), dim = checkInt(fn, 'dim', args.dim);
   checkBuf(fn, 'x', args.x, batch * dim);
   checkBuf(fn, 'out', args.out, batch * 3);
-  engine.run('f32_norms', new Params().i32(batch).i32(dim).ptr(args.x).ptr(args.out), batch);
+  engine.run('f32_norms', new Params().i32(batch).i32(dim).ptr(args.x).ptr(args.out), batch, 4 * batch * dim);
 }
 
 /** out = sign(x) elementwise (sign(0) = sign(NaN) = 0); out may be x. */
@@ -29,7 +29,7 @@ export function sign(engine: Engine, args: RowsArgs): void {
   const batch = checkInt(fn, 'batch', args.batch), dim = checkInt(fn, 'dim', args.dim);
   checkBuf(fn, 'x', args.x, batch * dim);
   checkBuf(fn, 'out', args.out, batch * dim);
-  engine.run('f32_sign', new Params().i32(batch).i32(dim).ptr(args.x).ptr(args.out), batch);
+  engine.run('f32_sign', new Params().i32(batch).i32(dim).ptr(args.x).ptr(args.out), batch, batch * dim);
 }
 
 export interface SlideArgs {
@@ -56,7 +56,7 @@ export function slideDirection(engine: Engine, args: SlideArgs): void {
   if (args.x) checkBuf(fn, 'x', args.x, batch * dim);
   checkBuf(fn, 'out', args.out, batch * dim);
   const p = new Params().i32(batch).i32(dim).ptr(args.g).ptr(args.x).ptr(args.out).f32(q).i32(args.unblockedOnly ? 1 : 0);
-  engine.run('f32_slide_dir', p, batch);
+  engine.run('f32_slide_dir', p, batch, 20 * batch * dim);
 }
 
 export type RandomStartKind = 'linf' | 'l2' | 'l1';
@@ -91,5 +91,5 @@ export function randomStart(engine: Engine, args: RandomStartArgs): void {
   checkEpsValues(fn, engine.view(args.eps).subarray(0, batch));
   const lo = seed % 2 ** 32, hi = Math.floor(seed / 2 ** 32);
   const p = new Params().i32(batch).i32(dim).ptr(args.out).ptr(args.eps).i32(lo).i32(hi).i32(offset);
-  engine.run(`f32_rand_${kind}`, p, batch);
+  engine.run(`f32_rand_${kind}`, p, batch, 10 * batch * dim);
 }

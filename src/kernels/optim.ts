@@ -81,7 +81,7 @@ export function adamStep(engine: Engine, args: AdamStepArgs): void {
   const p = new Params()
     .i32(n).ptr(args.param).ptr(args.grad).ptr(args.m).ptr(args.v)
     .f32(beta1).f32(1 - beta1).f32(beta2).f32(1 - beta2).f32(stepSize).f32(bc2Sqrt).f32(eps).f32(weightDecay);
-  engine.run('f32_adam_update', p, n);
+  engine.run('f32_adam_update', p, n, 12 * n);
 }
 
 /**
@@ -108,5 +108,5 @@ export function sgdStep(engine: Engine, args: SgdStepArgs): void {
   const p = new Params()
     .i32(n).ptr(args.param).ptr(args.grad).ptr(momentum !== 0 ? args.velocity : null)
     .f32(lr).f32(momentum).f32(weightDecay).i32(flags);
-  engine.run('f32_sgd_update', p, n);
+  engine.run('f32_sgd_update', p, n, 4 * n);
 }

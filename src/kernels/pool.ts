@@ -47,7 +47,7 @@ export function maxPool2x2(engine: Engine, args: MaxPool2x2Args): void {
   checkBuf(fn, 'y', args.y, s.outSize);
   checkDisjoint(fn, 'x', args.x, s.inSize, 'y', args.y, s.outSize);
   const p = new Params().i32(s.batch).i32(s.h).i32(s.w).i32(s.c).ptr(args.x).ptr(args.y);
-  engine.run('f32_maxpool2d_fwd', p, s.batch * s.oh);
+  engine.run('f32_maxpool2d_fwd', p, s.batch * s.oh, s.batch * s.h * s.w * s.c);
 }
 
 /** dx = dy routed to the first max of each window; every other entry of dx is set to 0. */
@@ -65,5 +65,5 @@ export function maxPool2x2Backward(engine: Engine, args: MaxPool2x2BackwardArgs)
     return;
   }
   const p = new Params().i32(s.batch).i32(s.h).i32(s.w).i32(s.c).ptr(args.x).ptr(args.dy).ptr(args.dx);
-  engine.run('f32_maxpool2d_bwd', p, s.batch * s.oh);
+  engine.run('f32_maxpool2d_bwd', p, s.batch * s.oh, s.batch * s.h * s.w * s.c);
 }

@@ -44,12 +44,12 @@ export function checkEpsValues(fn: string, eps: ArrayLike<number>): void {
 
 /** out = clamp(δ, −ε, ε), and x0 + out ∈ [0, 1] when x0 is given: one pass. */
 export function projLinf(engine: Engine, args: ProjArgs): void {
-  engine.run('f32_proj_linf', projParams('projLinf', engine, args, false), args.batch);
+  engine.run('f32_proj_linf', projParams('projLinf', engine, args, false), args.batch, 2 * args.batch * args.dim);
 }
 
 /** out = δ·min(1, ε/‖δ‖₂), then the box clip when x0 is given. */
 export function projL2(engine: Engine, args: ProjArgs): void {
-  engine.run('f32_proj_l2', projParams('projL2', engine, args, false), args.batch);
+  engine.run('f32_proj_l2', projParams('projL2', engine, args, false), args.batch, 4 * args.batch * args.dim);
 }
 
 /**
@@ -57,10 +57,10 @@ export function projL2(engine: Engine, args: ProjArgs): void {
  * reference code's "L1 projection, then box clip" (not the projection onto the intersection).
  */
 export function projL1(engine: Engine, args: ProjArgs): void {
-  engine.run('f32_proj_l1', projParams('projL1', engine, args, false), args.batch);
+  engine.run('f32_proj_l1', projParams('projL1', engine, args, false), args.batch, 20 * args.batch * args.dim);
 }
 
 /** Exact Euclidean projection onto {‖z‖₁ ≤ ε, 0 ≤ x0 + z ≤ 1} (x0 required). */
 export function projL1Box(engine: Engine, args: ProjArgs): void {
-  engine.run('f32_proj_l1_box', projParams('projL1Box', engine, args, true), args.batch);
+  engine.run('f32_proj_l1_box', projParams('projL1Box', engine, args, true), args.batch, 40 * args.batch * args.dim);
 }

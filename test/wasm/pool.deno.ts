@@ -14,7 +14,7 @@ const failures = [
   ...checkReductionOrder(one, three),
   ...checkGrowth(await loadEngine({ threads: 1, initialMemoryMiB: 1 }), await loadEngine({ threads: 2, initialMemoryMiB: 1, minParallelCost: 0 })),
 ];
-const trap = trapInWorker(await loadEngine({ threads: 2, build: 'debug' }));
+const trap = trapInWorker(await loadEngine({ threads: 2, build: 'debug', minParallelCost: 0 }));
 if (trap.afterwards) failures.push(`after the trap: ${trap.afterwards}`);
-const crash = crashWorker(await loadEngine({ threads: 2 }));
+const crash = crashWorker(await loadEngine({ threads: 2, minParallelCost: 0 }));
 console.log(JSON.stringify({ failures, cases: THREAD_CASES.length, trap: trap.message, crash: crash.message, crashMs: crash.ms }));

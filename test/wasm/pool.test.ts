@@ -146,7 +146,7 @@ describe('thread options', () => {
 
 describe('errors', () => {
   it('a kernel trap in a worker (debug build, out-of-bounds write) throws with the kernel name; the pool keeps working', async () => {
-    const e = await open({ threads: 2, build: 'debug' });
+    const e = await open({ threads: 2, build: 'debug', minParallelCost: 0 });
     const { message, afterwards } = trapInWorker(e);
     expect(message).toMatch(/kernel 'f32_gemm' failed on worker 1 \(of 2 threads\): RuntimeError: memory access out of bounds/);
     expect(afterwards).toBeNull();
@@ -162,7 +162,7 @@ describe('errors', () => {
   });
 
   it('a worker that dies fails the call within 5 s, naming the kernel and the exit; later calls fail clearly', async () => {
-    const e = await open({ threads: 2 });
+    const e = await open({ threads: 2, minParallelCost: 0 });
     const { message, ms } = crashWorker(e);
     expect(message).toMatch(/failed on worker 1 \(of 2 threads\): worker 1 exited with code 70/);
     expect(ms).toBeLessThan(5000);
