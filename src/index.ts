@@ -12,3 +12,4 @@ export { projectLinf, projectL2, projectL1, projectL1Box, spatialTransform, type
 export { projLinf, projL2, projL1, projL1Box, type ProjArgs } from './kernels/proj.ts';
 export { norms, sign, slideDirection, randomStart, type SlideArgs, type RandomStartArgs, type RandomStartKind } from './kernels/norms.ts';
 export { spatialForward, spatialBackwardInput, spatialBackwardParams, type SpatialShape } from './kernels/spatial.ts';
+export { KERNEL_NAMES, REDUCTION_KERNELS, type KernelName } from './wasm/exports.ts';

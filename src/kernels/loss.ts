@@ -4,6 +4,7 @@
 // losses, dlosses: (batch) f32. dlosses is the cotangent of the per-example losses (e.g. 1/batch
 // for a mean). In place: dlogits == logits is allowed. Threading: examples; no reduction.
 import type { Engine } from '../wasm/engine.ts';
+import type { KernelName } from '../wasm/exports.ts';
 import { Params } from '../wasm/engine.ts';
 import type { F32Buf } from '../wasm/memory.ts';
 import { checkBuf, checkDisjoint, checkI32Buf, checkInt, type I32Buf } from './check.ts';
@@ -51,7 +52,7 @@ function checkCommon(engine: Engine, fn: string, args: { logits: F32Buf; labels:
   return { batch, classes };
 }
 
-function forward(engine: Engine, fn: string, kernel: string, args: LossArgs, minClasses: number): void {
+function forward(engine: Engine, fn: string, kernel: KernelName, args: LossArgs, minClasses: number): void {
   const { batch, classes } = checkCommon(engine, fn, args, minClasses);
   checkBuf(fn, 'losses', args.losses, batch);
   checkDisjoint(fn, 'losses', args.losses, batch, 'logits', args.logits, batch * classes);
@@ -60,7 +61,7 @@ function forward(engine: Engine, fn: string, kernel: string, args: LossArgs, min
   engine.run(kernel, p, batch, 10 * batch * classes);
 }
 
-function backward(engine: Engine, fn: string, kernel: string, args: LossBackwardArgs, minClasses: number): void {
+function backward(engine: Engine, fn: string, kernel: KernelName, args: LossBackwardArgs, minClasses: number): void {
   const { batch, classes } = checkCommon(engine, fn, args, minClasses);
   const n = batch * classes;
   checkBuf(fn, 'dlosses', args.dlosses, batch);

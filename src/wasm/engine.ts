@@ -14,6 +14,7 @@
 // Calls whose estimated `cost` (flops) is below `minParallelCost` run on the calling thread alone.
 import { Arena, alignUp, type F32Buf } from './memory.ts';
 import type { BuildName, KernelIsa } from './load.ts';
+import type { KernelName } from './exports.ts';
 import { WorkerPool, kernelError, type Regions } from './pool.ts';
 
 export type KernelFn = (params: number, begin: number, end: number, scratch: number, partial?: number) => void;
@@ -117,7 +118,7 @@ export class Engine {
   }
 
   /** The selected variant of a kernel. */
-  kernel(name: string): KernelFn {
+  kernel(name: KernelName): KernelFn {
     const fn = this.table.get(name);
     if (!fn) throw new Error(`multirobust: unknown kernel '${name}'`);
     return fn;
@@ -132,7 +133,7 @@ export class Engine {
    * Runs kernel `name` over [0, total) with the given parameter block.
    * `cost`: estimated flops of the whole call (see MIN_PARALLEL_COST); omitted: split whenever total ≥ 2.
    */
-  run(name: string, params: Params, total: number, cost?: number): void {
+  run(name: KernelName, params: Params, total: number, cost?: number): void {
     const fn = this.kernel(name);
     this.count(name);
     const p = this.writeParams(params);
@@ -140,7 +141,7 @@ export class Engine {
   }
 
   /** Runs reduction kernel `name` over [0, total); the reduction lands in `out`. `cost` as in `run`. */
-  reduce(name: string, params: Params, total: number, out: F32Buf, cost?: number): void {
+  reduce(name: KernelName, params: Params, total: number, out: F32Buf, cost?: number): void {
     const fn = this.kernel(name);
     this.count(name);
     const p = this.writeParams(params);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Engine } from '../../src/wasm/engine.ts';
+import { KERNEL_NAMES, REDUCTION_KERNELS } from '../../src/wasm/exports.ts';
 import { loadEngine, missingFeatures } from '../../src/wasm/load.ts';
 
 describe('loadEngine', () => {
@@ -35,6 +36,18 @@ describe('loadEngine', () => {
     }
     expect(() => Engine.kernelNames({ f32_x__simd: () => 0 })).toThrow(/f32_x__simd has no twin f32_x__scalar/);
     expect(() => engine.kernel('f32_nope')).toThrow(/unknown kernel 'f32_nope'/);
+  });
+
+  it('KERNEL_NAMES (the typed surface) lists exactly the module\'s kernels, with the right arity', async () => {
+    const engine = await loadEngine({ threads: 1 });
+    expect([...KERNEL_NAMES].sort()).toEqual(engine.kernelNames().slice().sort());
+    // The loader wraps exports; the raw instance's functions carry the WASM parameter count.
+    const raw = new WebAssembly.Instance(engine.module, { env: { memory: engine.memory, abort: () => {} } }).exports;
+    for (const name of KERNEL_NAMES) {
+      const arity = REDUCTION_KERNELS.includes(name) ? 5 : 4;
+      expect((raw[`${name}__simd`] as Function).length, `${name}__simd arity`).toBe(arity);
+      expect((raw[`${name}__scalar`] as Function).length, `${name}__scalar arity`).toBe(arity);
+    }
   });
 
   it('builds: release, relaxed (when validated) and debug load', async () => {
