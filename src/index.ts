@@ -8,6 +8,18 @@ export { biasAdd, biasBackward, relu, reluBackward, type BiasAddArgs, type BiasB
 export { maxPool2x2, maxPool2x2Backward, maxPool2x2Shape, type MaxPool2x2Args, type MaxPool2x2BackwardArgs } from './kernels/pool.ts';
 export { softmaxCrossEntropy, softmaxCrossEntropyBackward, marginLoss, marginLossBackward, labelsFrom, type LossArgs, type LossBackwardArgs, type I32Buf } from './kernels/loss.ts';
 export { adamStep, sgdStep, type AdamStepArgs, type SgdStepArgs } from './kernels/optim.ts';
+export { Tensor, sizeOf, type Shape, type TensorOptions } from './tensor.ts';
+export { backward, grad, noGrad, isGradEnabled } from './autograd.ts';
+export * as ops from './ops/index.ts';
+export { Module } from './nn/module.ts';
+export { Conv2d, Dense, ReLU, MaxPool2d, Flatten, Sequential } from './nn/layers.ts';
+export { Rng, glorotUniform, heNormal, heUniform, zeros, initializers, type Initializer } from './nn/init.ts';
+export { Adam, SGD, type Optimizer } from './nn/optim.ts';
+export { piecewiseConstant, piecewiseLinear, triangular, cosine, constant, type Schedule } from './nn/schedule.ts';
+export { mnistCnn, type MnistCnnWidths } from './nn/models.ts';
+export { saveModel, loadModel, torchStateDict, loadTorchStateDict, saveTrainingState, loadTrainingState, type TrainingState } from './nn/checkpoint.ts';
+export { parseSafetensors, serializeSafetensors, readSafetensors, writeSafetensors, toFloat32, type StFile, type StEntry, type StTensor, type Dtype } from './io/safetensors.ts';
+export { parseIdx, loadIdxPair, loadMnist, mnistDataDir, batches, gather, shuffledIndices, type ImageDataset, type Batch } from './train/data.ts';
 export { projectLinf, projectL2, projectL1, projectL1Box, spatialTransform, type Eps } from './perturb.ts';
 export { projLinf, projL2, projL1, projL1Box, type ProjArgs } from './kernels/proj.ts';
 export { norms, sign, slideDirection, randomStart, type SlideArgs, type RandomStartArgs, type RandomStartKind } from './kernels/norms.ts';

@@ -1,0 +1,121 @@
+// Tape autodiff (micrograd's rules): each op applied with gradients enabled records a TapeNode on
+// its output; backward() sorts the graph topologically from the root and applies the vjps in
+// reverse. Gradients accumulate (+=) into leaves' .grad; intermediate gradients live only during
+// one backward call. An op's vjp is told which inputs need a gradient and skips the others.
+import { Tensor } from './tensor.ts';
+import type { OpContext, OpDef } from './ops/registry.ts';
+
+export interface TapeNode {
+  op: OpDef<any>;
+  inputs: (Tensor | null)[];
+  needs: boolean[];
+  ctx: OpContext<any>;
+}
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn without recording a tape (evaluation, the value-only parts of attacks). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** Tensors reachable from root through recorded nodes, inputs before outputs. */
+function topoSort(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const visited = new Set<Tensor>();
+  const stack: [Tensor, boolean][] = [[root, false]];
+  while (stack.length) {
+    const [t, expanded] = stack.pop()!;
+    if (expanded) {
+      order.push(t);
+      continue;
+    }
+    if (visited.has(t)) continue;
+    visited.add(t);
+    stack.push([t, true]);
+    if (t.node) for (const inp of t.node.inputs) if (inp && inp.requiresGrad && !visited.has(inp)) stack.push([inp, false]);
+  }
+  return order;
+}
+
+function addInto(dst: Tensor, src: Tensor): void {
+  const d = dst.view(), s = src.view();
+  for (let i = 0; i < d.length; i++) d[i] += s[i];
+}
+
+/**
+ * Back-propagates from `root`. `seed` is ∂L/∂root (default 1 for a one-element root). Leaves
+ * (tensors with requiresGrad and no node) receive `.grad += ∂L/∂leaf`.
+ */
+export function backward(root: Tensor, seed?: Tensor): void {
+  if (!root.requiresGrad) throw new Error(`backward: ${root} does not require a gradient (no input requires one, or it was computed under noGrad)`);
+  if (!seed) {
+    if (root.size !== 1) throw new Error(`backward: ${root} has ${root.size} elements; pass a seed gradient of the same shape`);
+    seed = Tensor.full(root.engine, root.shape, 1);
+  } else if (seed.size !== root.size) {
+    throw new RangeError(`backward: seed has ${seed.size} elements, root ${root} has ${root.size}`);
+  }
+  const grads = new Map<Tensor, Tensor>();
+  const accumulate = (t: Tensor, g: Tensor): void => {
+    if (g.size !== t.size) throw new Error(`backward: gradient of ${t} has ${g.size} elements (op bug)`);
+    const have = grads.get(t);
+    if (have) addInto(have, g);
+    else grads.set(t, Tensor.from(t.engine, g.view(), t.shape));
+  };
+  accumulate(root, seed);
+  const order = topoSort(root);
+  for (let k = order.length - 1; k >= 0; k--) {
+    const t = order[k];
+    const g = grads.get(t);
+    if (!g) continue;
+    const node = t.node;
+    if (!node) {
+      // A leaf: accumulate into .grad (allocated outside scopes for persistent leaves).
+      if (t.grad) addInto(t.grad, g);
+      else {
+        t.grad = Tensor.empty(t.engine, t.shape, { persistent: t.persistent });
+        t.grad.view().set(g.view());
+      }
+      continue;
+    }
+    const inGrads = node.op.vjp(node.ctx, g, node.needs);
+    for (let i = 0; i < node.inputs.length; i++) {
+      const inp = node.inputs[i];
+      if (!node.needs[i] || !inp) continue;
+      const gi = inGrads[i];
+      if (!gi) throw new Error(`backward: op '${node.op.name}' returned no gradient for input '${node.op.inputs[i]}' that needs one`);
+      accumulate(inp, gi);
+    }
+    // This node's gradient is consumed: free it now to keep the peak memory down.
+    grads.delete(t);
+    t.engine.arena.free(g.buf.ptr);
+  }
+}
+
+/** Gradients of a scalar f(...inputs) with respect to the inputs (fresh .grad, not accumulated). */
+export function grad(f: () => Tensor, inputs: Tensor[]): Tensor[] {
+  const saved = inputs.map((t) => [t.grad, t.requiresGrad] as const);
+  for (const t of inputs) {
+    t.grad = null;
+    t.requiresGrad = true;
+  }
+  try {
+    backward(f());
+    return inputs.map((t) => t.grad ?? Tensor.zeros(t.engine, t.shape));
+  } finally {
+    inputs.forEach((t, i) => {
+      t.grad = saved[i][0];
+      t.requiresGrad = saved[i][1];
+    });
+  }
+}

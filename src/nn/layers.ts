@@ -1,0 +1,95 @@
+// Layers: each call() is one line over ops. Weights: conv HWIO (KH, KW, Cin, Cout), dense (in, out).
+import { conv2d, dense, flatten, maxPool2d, relu } from '../ops/index.ts';
+import type { Padding } from '../kernels/conv2d.ts';
+import { Tensor } from '../tensor.ts';
+import type { Engine } from '../wasm/engine.ts';
+import { glorotUniform, zeros, Rng, type Initializer } from './init.ts';
+import { Module } from './module.ts';
+
+export interface InitOptions {
+  rng: Rng;
+  init?: Initializer;
+  biasInit?: Initializer;
+}
+
+function param(engine: Engine, shape: number[], init: Initializer, fanIn: number, fanOut: number, rng: Rng): Tensor {
+  const t = Tensor.empty(engine, shape, { persistent: true });
+  const values = new Float32Array(t.size);
+  init(values, fanIn, fanOut, rng);
+  t.view().set(values);
+  return t;
+}
+
+export class Conv2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+
+  constructor(engine: Engine, readonly cin: number, readonly cout: number, readonly kernel: number, readonly opts: InitOptions & { stride?: number; padding?: Padding }) {
+    super();
+    const k = kernel, init = opts.init ?? glorotUniform;
+    this.weight = this.addParam('weight', param(engine, [k, k, cin, cout], init, k * k * cin, k * k * cout, opts.rng));
+    this.bias = this.addParam('bias', param(engine, [cout], opts.biasInit ?? zeros, cin, cout, opts.rng));
+  }
+
+  call(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, { stride: this.opts.stride, padding: this.opts.padding });
+  }
+}
+
+export class Dense extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  /** (H, W, C) when the input is an NHWC activation flattened: fixes the PyTorch (C, H, W) order in checkpoints. */
+  readonly flattenedFrom: [number, number, number] | null;
+
+  constructor(engine: Engine, readonly inFeatures: number, readonly outFeatures: number, opts: InitOptions & { flattenedFrom?: [number, number, number] }) {
+    super();
+    this.weight = this.addParam('weight', param(engine, [inFeatures, outFeatures], opts.init ?? glorotUniform, inFeatures, outFeatures, opts.rng));
+    this.bias = this.addParam('bias', param(engine, [outFeatures], opts.biasInit ?? zeros, inFeatures, outFeatures, opts.rng));
+    this.flattenedFrom = opts.flattenedFrom ?? null;
+    if (this.flattenedFrom && this.flattenedFrom.reduce((a, b) => a * b, 1) !== inFeatures) {
+      throw new RangeError(`Dense: flattenedFrom [${this.flattenedFrom}] does not multiply to inFeatures ${inFeatures}`);
+    }
+  }
+
+  call(x: Tensor): Tensor {
+    return dense(x, this.weight, this.bias);
+  }
+}
+
+export class ReLU extends Module {
+  call(x: Tensor): Tensor {
+    return relu(x);
+  }
+}
+
+/** 2×2 max-pool, stride 2. */
+export class MaxPool2d extends Module {
+  call(x: Tensor): Tensor {
+    return maxPool2d(x);
+  }
+}
+
+/** (N, H, W, C) → (N, H·W·C) in NHWC order. */
+export class Flatten extends Module {
+  call(x: Tensor): Tensor {
+    return flatten(x);
+  }
+}
+
+export class Sequential extends Module {
+  readonly layers: Module[];
+
+  /** Layers in order; named (an object) or numbered (an array). */
+  constructor(layers: Record<string, Module> | Module[]) {
+    super();
+    const entries = Array.isArray(layers) ? layers.map((m, i) => [String(i), m] as const) : Object.entries(layers);
+    for (const [name, m] of entries) this.addChild(name, m);
+    this.layers = entries.map(([, m]) => m);
+  }
+
+  call(x: Tensor): Tensor {
+    for (const layer of this.layers) x = layer.call(x);
+    return x;
+  }
+}

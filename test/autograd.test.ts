@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { backward, grad, noGrad } from '../src/autograd.ts';
+import { add, conv2d, mean, mul, relu, softmaxCrossEntropy, sum, scale, dense, flatten, maxPool2d } from '../src/ops/index.ts';
+import { Tensor } from '../src/tensor.ts';
+import { engineFor } from './_helpers/engine.ts';
+import { rng, uniform } from './_helpers/rng.ts';
+
+describe('tape autodiff', async () => {
+  const engine = await engineFor('simd');
+
+  it('reused nodes accumulate (micrograd: c = a·b; d = c + c; e = d·c)', () => {
+    engine.arena.scope(() => {
+      const a = Tensor.from(engine, [2, -3], [2], { requiresGrad: true });
+      const b = Tensor.from(engine, [0.5, 4], [2], { requiresGrad: true });
+      const c = mul(a, b);
+      const d = add(c, c);
+      const e = sum(mul(d, c)); // e = 2c², de/dc = 4c
+      backward(e);
+      // de/da = 4c·b, de/db = 4c·a
+      expect(Array.from(a.grad!.toArray())).toEqual([4 * 1 * 0.5, 4 * -12 * 4]);
+      expect(Array.from(b.grad!.toArray())).toEqual([4 * 1 * 2, 4 * -12 * -3]);
+      // A second backward on a new graph accumulates into .grad.
+      backward(sum(a));
+      expect(Array.from(a.grad!.toArray())).toEqual([2 + 1, -192 + 1]);
+    });
+  });
+
+  it('noGrad records no tape; grad() returns fresh gradients', () => {
+    engine.arena.scope(() => {
+      const x = Tensor.from(engine, [1, 2, 3], [3], { requiresGrad: true });
+      const y = noGrad(() => scale(x, 2));
+      expect(y.requiresGrad).toBe(false);
+      expect(y.node).toBeNull();
+      expect(() => backward(sum(y))).toThrow(/does not require a gradient/);
+      const [g] = grad(() => sum(mul(x, x)), [x]);
+      expect(Array.from(g.toArray())).toEqual([2, 4, 6]);
+      expect(x.grad).toBeNull();
+    });
+  });
+
+  it('backward needs a seed for non-scalar roots', () => {
+    engine.arena.scope(() => {
+      const x = Tensor.from(engine, [1, 2], [2], { requiresGrad: true });
+      expect(() => backward(scale(x, 3))).toThrow(/pass a seed gradient/);
+      backward(scale(x, 3), Tensor.from(engine, [1, -1], [2]));
+      expect(Array.from(x.grad!.toArray())).toEqual([3, -3]);
+    });
+  });
+
+  it('the input-only gradient path runs no filter-gradient kernel (attack step)', () => {
+    const rand = rng(5);
+    engine.arena.scope(() => {
+      const w1 = Tensor.from(engine, uniform(rand, 5 * 5 * 1 * 4), [5, 5, 1, 4]);
+      const b1 = Tensor.from(engine, uniform(rand, 4), [4]);
+      const w2 = Tensor.from(engine, uniform(rand, 7 * 7 * 4 * 10), [196, 10]);
+      const x = Tensor.from(engine, uniform(rand, 2 * 28 * 28, 0, 1), [2, 28, 28, 1], { requiresGrad: true });
+      engine.calls.clear();
+      const logits = dense(flatten(maxPool2d(maxPool2d(relu(conv2d(x, w1, b1, { padding: 'same' }))))), w2);
+      backward(mean(softmaxCrossEntropy(logits, new Int32Array([3, 4]))));
+      expect(engine.calls.get('f32_conv2d_bwd_input')).toBe(1);
+      expect(engine.calls.has('f32_conv2d_bwd_filter')).toBe(false);
+      expect(engine.calls.has('f32_bias_add_bwd')).toBe(false);
+      expect(x.grad!.size).toBe(2 * 28 * 28);
+      // With the weights requiring gradients too, the filter kernel does run.
+      w1.requiresGrad = true;
+      engine.calls.clear();
+      backward(sum(conv2d(x, w1, b1, { padding: 'same' })));
+      expect(engine.calls.get('f32_conv2d_bwd_filter')).toBe(1);
+    });
+  });
+
+  it('errors name the op and the argument', () => {
+    engine.arena.scope(() => {
+      const a = Tensor.zeros(engine, [2, 3]), b = Tensor.zeros(engine, [3, 2]);
+      expect(() => add(a, b)).toThrow(/add: shapes \[2,3\] and \[3,2\] differ/);
+      expect(() => dense(a, a)).toThrow(/dense: x \[2,3\] has 3 features, w \[2,3\] expects 2/);
+      expect(() => conv2d(a, a)).toThrow(/conv2d: x must be NHWC/);
+      expect(() => softmaxCrossEntropy(a, new Int32Array([0, 3]))).toThrow(/labels\[1\] = 3 is out of range \[0, 3\)/);
+      expect(() => softmaxCrossEntropy(a, new Int32Array([0]))).toThrow(/labels must be an Int32Array of length 2/);
+    });
+  });
+});
