@@ -1,8 +1,9 @@
 // npm run bench:perturb — exact L1 and L1∩box projections of 100×784 and the spatial transform
 // forward + backward (to the image and to (θ, tx, ty)) of 100×28×28×1: WASM (SIMD and scalar twins)
 // against straightforward TS implementations of the same algorithms (TS Michelot / bracket-secant
-// for the SIMD kernels, TS sort-based for the scalar twins, TS bilinear). Every output is validated
-// against the TS one before anything is timed. Single thread.
+// for the SIMD kernels, TS sort-based for the scalar twins, TS bilinear in three passes like the three
+// kernels, plus a fused one-pass TS printed for context). Every output is validated against the TS
+// one before anything is timed. Single thread (engines with threads: 1).
 import { Bench } from 'tinybench';
 import { projL1, projL1Box } from '../src/kernels/proj.ts';
 import { spatialBackwardInput, spatialBackwardParams, spatialForward } from '../src/kernels/spatial.ts';
@@ -105,8 +106,70 @@ function tsL1BoxSort(delta: Float32Array, x0: Float32Array, eps: Float32Array, o
   }
 }
 
-/** Spatial transform forward + backward to the image + backward to (θ, tx, ty), C = 1. */
-function tsSpatial(x: Float32Array, p: Float32Array, gy: Float32Array, y: Float32Array, gx: Float32Array, gp: Float32Array): void {
+// Spatial transform, C = 1, written as three functions like the three kernels (the same work: each
+// pass computes its own sample points): s = R(θ)(p − t − c) + c in float64, bilinear taps read
+// through a bounds-checked helper (zero fill), Math.cos/Math.sin once per example.
+
+/** y = T(x). */
+function tsSpatialForward(x: Float32Array, p: Float32Array, y: Float32Array): void {
+  const cx = (W - 1) / 2, cy = (H - 1) / 2, per = H * W;
+  for (let n = 0; n < B; n++) {
+    const cs = Math.cos(p[3 * n]), sn = Math.sin(p[3 * n]), tx = p[3 * n + 1], ty = p[3 * n + 2], o = n * per;
+    const px = (yy: number, xx: number) => (yy < 0 || yy >= H || xx < 0 || xx >= W ? 0 : x[o + yy * W + xx]);
+    for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) {
+      const u = j - tx - cx, v = i - ty - cy;
+      const sx = cs * u - sn * v + cx, sy = sn * u + cs * v + cy;
+      const x0 = Math.floor(sx), y0 = Math.floor(sy), fx = sx - x0, fy = sy - y0;
+      y[o + i * W + j] = (1 - fy) * ((1 - fx) * px(y0, x0) + fx * px(y0, x0 + 1)) + fy * ((1 - fx) * px(y0 + 1, x0) + fx * px(y0 + 1, x0 + 1));
+    }
+  }
+}
+
+/** gx = Tᵀ gy (scatter of each output pixel's gradient to its 4 taps). */
+function tsSpatialBackwardInput(gy: Float32Array, p: Float32Array, gx: Float32Array): void {
+  const cx = (W - 1) / 2, cy = (H - 1) / 2, per = H * W;
+  gx.fill(0);
+  for (let n = 0; n < B; n++) {
+    const cs = Math.cos(p[3 * n]), sn = Math.sin(p[3 * n]), tx = p[3 * n + 1], ty = p[3 * n + 2], o = n * per;
+    const add = (yy: number, xx: number, v: number) => { if (yy >= 0 && yy < H && xx >= 0 && xx < W) gx[o + yy * W + xx] += v; };
+    for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) {
+      const u = j - tx - cx, v = i - ty - cy;
+      const sx = cs * u - sn * v + cx, sy = sn * u + cs * v + cy;
+      const x0 = Math.floor(sx), y0 = Math.floor(sy), fx = sx - x0, fy = sy - y0;
+      const g = gy[o + i * W + j];
+      add(y0, x0, (1 - fx) * (1 - fy) * g); add(y0, x0 + 1, fx * (1 - fy) * g);
+      add(y0 + 1, x0, (1 - fx) * fy * g); add(y0 + 1, x0 + 1, fx * fy * g);
+    }
+  }
+}
+
+/** gp = ∂⟨gy, T(x)⟩/∂(θ, tx, ty). */
+function tsSpatialBackwardParams(x: Float32Array, p: Float32Array, gy: Float32Array, gp: Float32Array): void {
+  const cx = (W - 1) / 2, cy = (H - 1) / 2, per = H * W;
+  for (let n = 0; n < B; n++) {
+    const cs = Math.cos(p[3 * n]), sn = Math.sin(p[3 * n]), tx = p[3 * n + 1], ty = p[3 * n + 2], o = n * per;
+    const px = (yy: number, xx: number) => (yy < 0 || yy >= H || xx < 0 || xx >= W ? 0 : x[o + yy * W + xx]);
+    let gt = 0, gtx = 0, gty = 0;
+    for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) {
+      const u = j - tx - cx, v = i - ty - cy;
+      const sx = cs * u - sn * v + cx, sy = sn * u + cs * v + cy;
+      const x0 = Math.floor(sx), y0 = Math.floor(sy), fx = sx - x0, fy = sy - y0;
+      const p00 = px(y0, x0), p01 = px(y0, x0 + 1), p10 = px(y0 + 1, x0), p11 = px(y0 + 1, x0 + 1);
+      const g = gy[o + i * W + j];
+      const gsx = g * ((1 - fy) * (p01 - p00) + fy * (p11 - p10)), gsy = g * ((1 - fx) * (p10 - p00) + fx * (p11 - p01));
+      gt += gsx * (-sn * u - cs * v) + gsy * (cs * u - sn * v);
+      gtx -= gsx * cs + gsy * sn; gty += gsx * sn - gsy * cs;
+    }
+    gp[3 * n] = gt; gp[3 * n + 1] = gtx; gp[3 * n + 2] = gty;
+  }
+}
+
+/**
+ * For context only: all three in one pass over the output pixels (shared sample points and taps).
+ * A real attack cannot fuse the forward pass with the backward ones (gy comes from the network
+ * applied to y), so the comparison row uses the three functions above.
+ */
+function tsSpatialFused(x: Float32Array, p: Float32Array, gy: Float32Array, y: Float32Array, gx: Float32Array, gp: Float32Array): void {
   const cx = (W - 1) / 2, cy = (H - 1) / 2, per = H * W;
   gx.fill(0);
   for (let n = 0; n < B; n++) {
@@ -144,17 +207,26 @@ const gyImg = randomArray(B * D, 9);
 
 // TS outputs (the validation targets)
 const ts = { l1: new Float32Array(B * D), l1s: new Float32Array(B * D), box: new Float32Array(B * D), boxs: new Float32Array(B * D), y: new Float32Array(B * D), gx: new Float32Array(B * D), gp: new Float32Array(3 * B) };
+const fused = { y: new Float32Array(B * D), gx: new Float32Array(B * D), gp: new Float32Array(3 * B) };
 const scratchU = new Float32Array(D), scratchE = new Float32Array(D), scratchL = new Float32Array(D);
 const tsRuns = {
   l1: () => tsL1Michelot(delta, eps, ts.l1),
   l1sort: () => tsL1Sort(delta, eps, ts.l1s, scratchU),
   box: () => tsL1BoxBracket(delta, x0, eps, ts.box),
   boxsort: () => tsL1BoxSort(delta, x0, eps, ts.boxs, scratchE, scratchL),
-  spatial: () => tsSpatial(images, tparams, gyImg, ts.y, ts.gx, ts.gp),
+  spatial: () => {
+    tsSpatialForward(images, tparams, ts.y);
+    tsSpatialBackwardInput(gyImg, tparams, ts.gx);
+    tsSpatialBackwardParams(images, tparams, gyImg, ts.gp);
+  },
+  spatialFused: () => tsSpatialFused(images, tparams, gyImg, fused.y, fused.gx, fused.gp),
 };
 for (const run of Object.values(tsRuns)) run();
 validate('TS Michelot vs TS sort', ts.l1, ts.l1s, 1e-5);
 validate('TS bracket vs TS sort (L1∩box)', ts.box, ts.boxs, 1e-5);
+validate('TS spatial fused vs three passes (y)', fused.y, ts.y, 0);
+validate('TS spatial fused vs three passes (gx)', fused.gx, ts.gx, 0);
+validate('TS spatial fused vs three passes (gp)', fused.gp, ts.gp, 0);
 
 interface WasmCase { l1: () => void; box: () => void; spatial: () => void; check: () => void }
 
@@ -183,8 +255,9 @@ function wasmCase(engine: Engine): WasmCase {
   return c;
 }
 
-const simd = wasmCase(await loadEngine({ kernels: 'simd' }));
-const scalar = wasmCase(await loadEngine({ kernels: 'scalar' }));
+// threads: 1: the comparison is single-threaded (the default would split calls across a worker pool).
+const simd = wasmCase(await loadEngine({ kernels: 'simd', threads: 1 }));
+const scalar = wasmCase(await loadEngine({ kernels: 'scalar', threads: 1 }));
 simd.check();
 scalar.check();
 
@@ -192,7 +265,7 @@ const bench = new Bench({ time: 400, warmup: true });
 bench
   .add('ts l1 michelot', tsRuns.l1).add('ts l1 sort', tsRuns.l1sort).add('simd l1', simd.l1).add('scalar l1', scalar.l1)
   .add('ts box bracket', tsRuns.box).add('ts box sort', tsRuns.boxsort).add('simd box', simd.box).add('scalar box', scalar.box)
-  .add('ts spatial', tsRuns.spatial).add('simd spatial', simd.spatial).add('scalar spatial', scalar.spatial);
+  .add('ts spatial', tsRuns.spatial).add('ts spatial fused', tsRuns.spatialFused).add('simd spatial', simd.spatial).add('scalar spatial', scalar.spatial);
 await bench.run();
 const ms = (name: string) => medianMs(bench.tasks.find((t) => t.name === name));
 
@@ -206,3 +279,6 @@ const rows = [
 ]);
 console.log(`\nPerturbation kernels, single thread, median µs per batch (${process.version}):\n`);
 console.log(markdownTable(['case', 'TS same alg. as SIMD', 'TS sort-based', 'WASM scalar', 'WASM SIMD', 'SIMD vs TS same alg.', 'scalar vs TS sort'], rows));
+const fusedMs = ms('ts spatial fused');
+console.log(`\nSpatial: TS is three passes like the three kernels (fwd, bwd to image, bwd to θ/tx/ty). For context, TS fusing all three\n` +
+  `into one pass (not possible in an attack: gy depends on y) takes ${fmt(fusedMs * 1000, 0)} µs: SIMD is ${fmt(fusedMs / ms('simd spatial'), 2)}× that, scalar ${fmt(fusedMs / ms('scalar spatial'), 2)}×.`);

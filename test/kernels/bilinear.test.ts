@@ -1,10 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { spatialBackwardInput, spatialBackwardParams, spatialForward } from '../../src/kernels/spatial.ts';
 import type { Engine } from '../../src/wasm/engine.ts';
 import { assertClose } from '../_helpers/close.ts';
 import { checkGuards, engineFor, guarded, guardedFrom } from '../_helpers/engine.ts';
 import { sampleAt, spatialRef } from '../_helpers/perturb_reference.ts';
 import { dot, rng, uniform } from '../_helpers/rng.ts';
+import { loadEngine } from '../../src/wasm/load.ts';
 
 type Shape = [number, number, number, number];
 
@@ -183,5 +184,115 @@ describe('spatial argument checks', async () => {
     [{ y: x }, /y must not alias x/],
   ])('%o', (over, msg) => {
     expect(() => spatialForward(engine, { batch: 2, h: 3, w: 2, c: 2, params: p, x, y, ...(over as object) } as never)).toThrow(msg);
+  });
+});
+
+// Edge handling of the SIMD kernels (C = 1: 4 pixels per vector, in-image tap pairs, analytic
+// interior groups per row; C ≥ 4: channels per vector) against the scalar twin and the reference.
+describe('bilinear edge handling: every size, parameters near the pixel grid and far outside', async () => {
+  const simd = await engineFor('simd');
+  const scalar = await engineFor('scalar');
+  const sizes = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+  // θ: 0, grid-aligned quarter turns, tiny and large angles; (tx, ty): integers (samples exactly on
+  // the grid and on the image border), integers ± 1 ulp-ish offsets, far outside.
+  const thetas = [0, 1e-7, -1e-7, Math.PI / 2, Math.PI, -Math.PI / 2, 0.3, -2.5, 7];
+  const shifts = [0, 1, -1, 2.5, -3, 1e-6, -1e-6, 0.5 - 1e-7, 40];
+
+  function edgeParams(rand: () => number, batch: number): Float32Array {
+    const p = new Float32Array(3 * batch);
+    for (let n = 0; n < batch; n++) {
+      p[3 * n] = thetas[Math.floor(rand() * thetas.length)];
+      p[3 * n + 1] = shifts[Math.floor(rand() * shifts.length)] * (rand() < 0.5 ? 1 : -1);
+      p[3 * n + 2] = shifts[Math.floor(rand() * shifts.length)] * (rand() < 0.5 ? 1 : -1);
+    }
+    return p;
+  }
+
+  /** Equal as numbers (+0 and −0 alike). */
+  function expectSame(label: string, a: Float32Array, b: Float32Array): void {
+    expect(a.length).toBe(b.length);
+    for (let i = 0; i < a.length; i++) if (!(a[i] === b[i])) throw new Error(`${label}: [${i}] ${a[i]} !== ${b[i]}`);
+  }
+
+  it.each([1, 2, 3, 4, 5])('forward: simd equals the scalar twin exactly and matches the reference, C = %i', (c) => {
+    const rand = rng(100 + c);
+    for (const h of sizes) for (const w of sizes) {
+      const batch = 6, s: Shape = [batch, h, w, c];
+      const x = uniform(rand, batch * h * w * c, -1, 1), p = edgeParams(rand, batch);
+      const a = forward(simd, x, s, p), b = forward(scalar, x, s, p);
+      expectSame(`${h}×${w}×${c}`, a, b);
+      assertClose(`${h}×${w}×${c} vs reference`, a, spatialRef(x, ...s, p), { atol: 2e-5, rtol: 1e-4 });
+    }
+  });
+
+  it('backward to the image: adjoint identity and simd vs scalar, C = 1 and 4', () => {
+    const rand = rng(7);
+    for (const c of [1, 4]) for (const h of sizes) for (const w of sizes) {
+      const batch = 6, s: Shape = [batch, h, w, c], per = h * w * c;
+      const x = uniform(rand, batch * per), u = uniform(rand, batch * per), p = edgeParams(rand, batch);
+      const outs = [simd, scalar].map((e) => {
+        const tx = forward(e, x, s, p), ttu = backwardInput(e, u, s, p);
+        for (let b = 0; b < batch; b++) {
+          const lhs = dot(tx.subarray(b * per, (b + 1) * per), u.subarray(b * per, (b + 1) * per));
+          const rhs = dot(x.subarray(b * per, (b + 1) * per), ttu.subarray(b * per, (b + 1) * per));
+          if (!(Math.abs(lhs - rhs) < 1e-5 * (1 + Math.abs(lhs)) * Math.sqrt(per))) throw new Error(`${e.isa} ${h}×${w}×${c} example ${b}: ⟨Tx, u⟩ = ${lhs}, ⟨x, Tᵀu⟩ = ${rhs}`);
+        }
+        return ttu;
+      });
+      assertClose(`${h}×${w}×${c} simd vs scalar`, outs[0], outs[1], { atol: 1e-6, rtol: 1e-5 });
+    }
+  });
+
+  it('backward to (θ, tx, ty): simd vs scalar, C = 1 and 4', () => {
+    const rand = rng(8);
+    for (const c of [1, 4]) for (const h of sizes) for (const w of sizes) {
+      const batch = 6, s: Shape = [batch, h, w, c];
+      const x = uniform(rand, batch * h * w * c), gy = uniform(rand, batch * h * w * c), p = edgeParams(rand, batch);
+      const a = backwardParams(simd, x, gy, s, p), b = backwardParams(scalar, x, gy, s, p);
+      assertClose(`${h}×${w}×${c}`, a, b, { atol: 2e-5 * h * w * c, rtol: 1e-4 });
+    }
+  });
+
+  it('non-finite and huge parameters: no trap, nothing written outside the outputs, zeros where all taps are outside', () => {
+    const s: Shape = [6, 28, 28, 1];
+    const x = uniform(rng(9), 6 * 28 * 28), gy = uniform(rng(10), 6 * 28 * 28);
+    const p = Float32Array.of(NaN, 0, 0, 0, Infinity, 0, 1e30, 0, 0, 0, 1e30, -1e30, 0.2, -Infinity, 3, 0, 0, NaN);
+    for (const e of [simd, scalar]) {
+      // The guard checks inside these helpers catch any write past the outputs.
+      const y = forward(e, x, s, p), gx = backwardInput(e, gy, s, p);
+      backwardParams(e, x, gy, s, p);
+      // Example 3: translated by (1e30, −1e30): every output and every gradient is 0.
+      const per = 28 * 28;
+      expect([...y.subarray(3 * per, 4 * per)].every((v) => v === 0)).toBe(true);
+      expect([...gx.subarray(3 * per, 4 * per)].every((v) => v === 0)).toBe(true);
+    }
+  });
+});
+
+describe('bilinear on 2 threads (split examples, per-thread scratch for the adjoint row table)', async () => {
+  const one = await loadEngine({ kernels: 'simd', threads: 1 });
+  const two = await loadEngine({ kernels: 'simd', threads: 2, minParallelCost: 0 });
+  it.each([[7, 28, 28, 1], [5, 9, 7, 1], [3, 5, 6, 4]] as Shape[])('batch %i, %i×%i×%i: same results as 1 thread, bit for bit', (...s) => {
+    const rand = rng(s.reduce((a, b) => a * 7 + b, 5));
+    const n = s[0] * s[1] * s[2] * s[3];
+    const x = uniform(rand, n), gy = uniform(rand, n), p = randomParams(rand, s[0]);
+    expect(two.threads).toBe(2);
+    expect(forward(two, x, s, p)).toEqual(forward(one, x, s, p));
+    expect(backwardInput(two, gy, s, p)).toEqual(backwardInput(one, gy, s, p));
+    expect(backwardParams(two, x, gy, s, p)).toEqual(backwardParams(one, x, gy, s, p));
+  });
+  it('the adjoint asks for scratch to hold its row table (80 bytes per 4 pixels of a row) when C = 1', () => {
+    const sizer = one.exports.f32_bilinear_bwd_input_scratch as (params: number) => number;
+    one.arena.scope(() => {
+      const params = one.arena.allocF32(8).ptr, fields = one.arena.i32(params, 8);
+      for (const [h, w] of [[28, 28], [2, 2], [9, 5], [3, 13]]) {
+        fields.set([4, h, w, 1]);
+        expect(sizer(params)).toBeGreaterThanOrEqual(80 * Math.ceil(w / 4));
+      }
+    });
+  });
+  afterAll(async () => {
+    await one.close();
+    await two.close();
   });
 });
