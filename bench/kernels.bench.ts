@@ -4,54 +4,15 @@
 // Timing uses the process's CPU time (bench/_util.ts cpuTimeProvider): the kernels run on the
 // calling thread only, and a shared machine's other load then does not distort the ratios.
 import { Bench } from 'tinybench';
-import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, type Conv2dShape } from '../src/kernels/conv2d.ts';
-import { gemm } from '../src/kernels/gemm.ts';
 import type { Engine } from '../src/wasm/engine.ts';
 import { loadEngine, supportsRelaxed, type EngineOptions } from '../src/wasm/load.ts';
-import { cpuTimeProvider, fmt, markdownTable, medianMs, randomArray, validate } from './_util.ts';
+import { cpuTimeProvider, fmt, markdownTable, medianMs, validate } from './_util.ts';
+import { convCases, gemmCase, type KernelCase } from './cases.ts';
 import { CONV1, CONV2, FC1, FC2, GEMM_SQUARE } from './shapes.ts';
 
 type Variant = 'scalar' | 'simd' | 'relaxed';
 
-interface Case {
-  name: string;
-  flops: number;
-  /** Allocates inputs in `engine` and returns the call to time and its output. */
-  setup(engine: Engine): { run: () => void; output: () => Float32Array };
-}
-
-function gemmCase(name: string, s: { M: number; N: number; K: number }, transA = false, transB = false): Case {
-  return {
-    name,
-    flops: 2 * s.M * s.N * s.K,
-    setup(engine) {
-      const a = engine.fromF32(randomArray(s.M * s.K, 1));
-      const b = engine.fromF32(randomArray(s.K * s.N, 2));
-      const c = engine.arena.allocF32(s.M * s.N);
-      return { run: () => gemm(engine, { ...s, a, b, c, transA, transB }), output: () => engine.toF32(c) };
-    },
-  };
-}
-
-function convCases(label: string, shape: Conv2dShape, passes: ('fwd' | 'bwd_input' | 'bwd_filter')[]): Case[] {
-  const g = conv2dGeometry(shape);
-  return passes.map((pass) => ({
-    name: `${label} ${pass}`,
-    flops: g.flops,
-    setup(engine: Engine) {
-      const x = engine.fromF32(randomArray(g.xSize, 3, 0, 1));
-      const w = engine.fromF32(randomArray(g.wSize, 4, -0.1, 0.1));
-      const dy = engine.fromF32(randomArray(g.ySize, 5));
-      const bias = engine.fromF32(randomArray(g.cout, 6));
-      const y = engine.arena.allocF32(g.ySize), dx = engine.arena.allocF32(g.xSize), dw = engine.arena.allocF32(g.wSize);
-      if (pass === 'fwd') return { run: () => conv2dForward(engine, { x, w, bias, y, geom: g, relu: true }), output: () => engine.toF32(y) };
-      if (pass === 'bwd_input') return { run: () => conv2dBackwardInput(engine, { dy, w, dx, geom: g }), output: () => engine.toF32(dx) };
-      return { run: () => conv2dBackwardFilter(engine, { x, dy, dw, geom: g }), output: () => engine.toF32(dw) };
-    },
-  }));
-}
-
-const CASES: Case[] = [
+const CASES: KernelCase[] = [
   gemmCase('gemm 512×512×512', GEMM_SQUARE),
   ...convCases('conv1 28×28×1→32 k5', CONV1, ['fwd', 'bwd_input', 'bwd_filter']),
   ...convCases('conv2 14×14×32→64 k5', CONV2, ['fwd', 'bwd_input', 'bwd_filter']),
@@ -73,7 +34,7 @@ async function main(): Promise<void> {
 
   const bench = new Bench({ time: 1500, iterations: 3, warmupTime: 200, warmupIterations: 1, timestampProvider: cpuTimeProvider });
   for (const c of CASES) {
-    const runs = Object.fromEntries(variants.map((v) => [v, c.setup(engines[v]!)])) as Record<Variant, ReturnType<Case['setup']>>;
+    const runs = Object.fromEntries(variants.map((v) => [v, c.setup(engines[v]!)])) as Record<Variant, ReturnType<KernelCase['setup']>>;
     for (const v of variants) runs[v].run();
     for (const v of variants) if (v !== 'scalar') validate(`${c.name} ${v} vs scalar`, runs[v].output(), runs.scalar.output());
     for (const v of variants) bench.add(`${c.name}|${v}`, runs[v].run);

@@ -4,56 +4,13 @@
 // against the 1-thread output first (bit-identical, or within tolerance for reductions).
 import { loadavg } from 'node:os';
 import { Bench } from 'tinybench';
-import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, type Conv2dShape } from '../src/kernels/conv2d.ts';
-import { gemm } from '../src/kernels/gemm.ts';
-import type { Engine } from '../src/wasm/engine.ts';
 import { MIN_PARALLEL_COST } from '../src/wasm/engine.ts';
 import { loadEngine } from '../src/wasm/load.ts';
-import { fmt, markdownTable, medianMs, randomArray, validate } from './_util.ts';
+import { fmt, markdownTable, medianMs, validate } from './_util.ts';
+import { convCases, gemmCase, type KernelCase } from './cases.ts';
 import { CONV1, CONV2, FC1, GEMM_SQUARE } from './shapes.ts';
 
-interface Case {
-  name: string;
-  flops: number;
-  /** Reduces across the split index (validated with a tolerance instead of bit for bit). */
-  reduction: boolean;
-  setup(engine: Engine): { run: () => void; output: () => Float32Array };
-}
-
-function gemmCase(name: string, s: { M: number; N: number; K: number }, transA = false, transB = false): Case {
-  return {
-    name,
-    flops: 2 * s.M * s.N * s.K,
-    reduction: false,
-    setup(engine) {
-      const a = engine.fromF32(randomArray(s.M * s.K, 1));
-      const b = engine.fromF32(randomArray(s.K * s.N, 2));
-      const c = engine.arena.allocF32(s.M * s.N);
-      return { run: () => gemm(engine, { ...s, a, b, c, transA, transB }), output: () => engine.toF32(c) };
-    },
-  };
-}
-
-function convCases(label: string, shape: Conv2dShape, passes: ('fwd' | 'bwd_input' | 'bwd_filter')[]): Case[] {
-  const g = conv2dGeometry(shape);
-  return passes.map((pass) => ({
-    name: `${label} ${pass}`,
-    flops: g.flops,
-    reduction: pass === 'bwd_filter',
-    setup(engine: Engine) {
-      const x = engine.fromF32(randomArray(g.xSize, 3, 0, 1));
-      const w = engine.fromF32(randomArray(g.wSize, 4, -0.1, 0.1));
-      const dy = engine.fromF32(randomArray(g.ySize, 5));
-      const bias = engine.fromF32(randomArray(g.cout, 6));
-      const y = engine.arena.allocF32(g.ySize), dx = engine.arena.allocF32(g.xSize), dw = engine.arena.allocF32(g.wSize);
-      if (pass === 'fwd') return { run: () => conv2dForward(engine, { x, w, bias, y, geom: g, relu: true }), output: () => engine.toF32(y) };
-      if (pass === 'bwd_input') return { run: () => conv2dBackwardInput(engine, { dy, w, dx, geom: g }), output: () => engine.toF32(dx) };
-      return { run: () => conv2dBackwardFilter(engine, { x, dy, dw, geom: g }), output: () => engine.toF32(dw) };
-    },
-  }));
-}
-
-const CASES: Case[] = [
+const CASES: KernelCase[] = [
   gemmCase('gemm 512×512×512', GEMM_SQUARE),
   ...convCases('conv2 14×14×32→64 k5', CONV2, ['fwd', 'bwd_input', 'bwd_filter']),
   ...convCases('conv1 28×28×1→32 k5', CONV1, ['fwd', 'bwd_filter']),
@@ -104,7 +61,7 @@ async function main(): Promise<void> {
   const ms = (name: string) => Math.min(...medians.get(name)!);
   const spread = (name: string) => Math.max(...medians.get(name)!) / ms(name);
 
-  const gf = (c: Case, k: 'one' | 'two') => c.flops / (ms(`${c.name}|${k}`) * 1e6);
+  const gf = (c: KernelCase, k: 'one' | 'two') => c.flops / (ms(`${c.name}|${k}`) * 1e6);
   console.log(`\nbench:threads — ${one.build} build, best of ${ROUNDS} rounds' tinybench medians, ${new Date().toISOString()}, load average after: ${load.map((x) => x.toFixed(2)).join(' ')}`);
   console.log(markdownTable(
     ['kernel (batch 100)', '1 thread GFLOP/s', '2 threads GFLOP/s', 'speed-up', 'round spread 1 thr / 2 thr'],

@@ -3,6 +3,7 @@
 // → dense 3136→1024 → ReLU → dense 1024→10. Weights are seeded and stored in PyTorch names and
 // layouts (conv OIHW, dense [out, in], fc1 inputs flattened in (C,H,W) order); inputs are NHWC.
 // Also: the layout conversions the peers need, and a float64 reference forward / input gradient.
+import { seeded } from '../_util.ts';
 
 export const IMAGE = { h: 28, w: 28, c: 1 } as const;
 export const CLASSES = 10;
@@ -30,16 +31,7 @@ export const WEIGHT_SHAPES: Record<WeightName, number[]> = {
 /** FLOPs per image (2·MAC), as in perf.md §1: forward, input gradient, training step. */
 export const FLOPS_PER_IMAGE = { forward: 27.77e6, input_grad: 55.54e6, train_step: 82.05e6 } as const;
 
-/** mulberry32: same seed, same sequence (the generator of bench/_util.ts and test/_helpers/rng.ts). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seeded };
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 

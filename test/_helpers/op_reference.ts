@@ -1,5 +1,6 @@
 // float64 reference forwards of the ops (src/ops/), written for clarity. Layouts as in src/ops:
 // NHWC activations, HWIO conv weights, dense weights (in, out).
+import { softmaxXentRef } from './nn_reference.ts';
 export type Arr = ArrayLike<number>;
 
 export function samePad(size: number, k: number, s: number): [number, number] {
@@ -54,15 +55,7 @@ export function denseRef(x: Arr, [B, I]: number[], w: Arr, O: number, b: Arr | n
 }
 
 export function xentRef(z: Arr, [B, K]: number[], labels: Int32Array): Float64Array {
-  const out = new Float64Array(B);
-  for (let i = 0; i < B; i++) {
-    let m = -Infinity;
-    for (let j = 0; j < K; j++) m = Math.max(m, z[i * K + j]);
-    let s = 0;
-    for (let j = 0; j < K; j++) s += Math.exp(z[i * K + j] - m);
-    out[i] = Math.log(s) + m - z[i * K + labels[i]];
-  }
-  return out;
+  return softmaxXentRef(z, labels, B, K);
 }
 
 export function marginRef(z: Arr, [B, K]: number[], labels: Int32Array): Float64Array {

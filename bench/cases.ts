@@ -1,0 +1,49 @@
+// Kernel cases shared by bench:kernels and bench:threads: GEMM and the CNN's convolution passes on
+// seeded inputs. `setup` allocates in one engine and returns the call to time and its output.
+import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, type Conv2dShape } from '../src/kernels/conv2d.ts';
+import { gemm } from '../src/kernels/gemm.ts';
+import type { Engine } from '../src/wasm/engine.ts';
+import { randomArray } from './_util.ts';
+
+export interface KernelCase {
+  name: string;
+  flops: number;
+  /** Reduces across the split index (threads validate it with a tolerance, not bit for bit). */
+  reduction: boolean;
+  setup(engine: Engine): { run: () => void; output: () => Float32Array };
+}
+
+export type ConvPass = 'fwd' | 'bwd_input' | 'bwd_filter';
+
+export function gemmCase(name: string, s: { M: number; N: number; K: number }, transA = false, transB = false): KernelCase {
+  return {
+    name,
+    flops: 2 * s.M * s.N * s.K,
+    reduction: false,
+    setup(engine) {
+      const a = engine.fromF32(randomArray(s.M * s.K, 1));
+      const b = engine.fromF32(randomArray(s.K * s.N, 2));
+      const c = engine.arena.allocF32(s.M * s.N);
+      return { run: () => gemm(engine, { ...s, a, b, c, transA, transB }), output: () => engine.toF32(c) };
+    },
+  };
+}
+
+export function convCases(label: string, shape: Conv2dShape, passes: ConvPass[]): KernelCase[] {
+  const g = conv2dGeometry(shape);
+  return passes.map((pass) => ({
+    name: `${label} ${pass}`,
+    flops: g.flops,
+    reduction: pass === 'bwd_filter',
+    setup(engine: Engine) {
+      const x = engine.fromF32(randomArray(g.xSize, 3, 0, 1));
+      const w = engine.fromF32(randomArray(g.wSize, 4, -0.1, 0.1));
+      const dy = engine.fromF32(randomArray(g.ySize, 5));
+      const bias = engine.fromF32(randomArray(g.cout, 6));
+      const y = engine.arena.allocF32(g.ySize), dx = engine.arena.allocF32(g.xSize), dw = engine.arena.allocF32(g.wSize);
+      if (pass === 'fwd') return { run: () => conv2dForward(engine, { x, w, bias, y, geom: g, relu: true }), output: () => engine.toF32(y) };
+      if (pass === 'bwd_input') return { run: () => conv2dBackwardInput(engine, { dy, w, dx, geom: g }), output: () => engine.toF32(dx) };
+      return { run: () => conv2dBackwardFilter(engine, { x, dy, dw, geom: g }), output: () => engine.toF32(dw) };
+    },
+  }));
+}
