@@ -53,11 +53,23 @@ function addInto(dst: Tensor, src: Tensor): void {
   for (let i = 0; i < d.length; i++) d[i] += s[i];
 }
 
+/** The tensors of `order` (topological) from which some tensor of `wrt` is reachable. */
+function leadingTo(order: Tensor[], wrt: ReadonlySet<Tensor>): Set<Tensor> {
+  const leads = new Set<Tensor>();
+  for (const t of order) {
+    if (wrt.has(t) || (t.node && t.node.inputs.some((inp) => inp !== null && leads.has(inp)))) leads.add(t);
+  }
+  return leads;
+}
+
 /**
  * Back-propagates from `root`. `seed` is ∂L/∂root (default 1 for a one-element root). Leaves
  * (tensors with requiresGrad and no node) receive `.grad += ∂L/∂leaf`.
+ * With `wrt`, only those leaves receive a gradient and only the paths leading to them are
+ * differentiated: an attack asking for ∂L/∂x runs no filter-gradient kernel and leaves the
+ * parameters' .grad untouched.
  */
-export function backward(root: Tensor, seed?: Tensor): void {
+export function backward(root: Tensor, seed?: Tensor, wrt?: ReadonlySet<Tensor>): void {
   if (!root.requiresGrad) throw new Error(`backward: ${root} does not require a gradient (no input requires one, or it was computed under noGrad)`);
   if (!seed) {
     if (root.size !== 1) throw new Error(`backward: ${root} has ${root.size} elements; pass a seed gradient of the same shape`);
@@ -74,11 +86,18 @@ export function backward(root: Tensor, seed?: Tensor): void {
   };
   accumulate(root, seed);
   const order = topoSort(root);
+  const wanted = wrt ? leadingTo(order, wrt) : null;
   for (let k = order.length - 1; k >= 0; k--) {
     const t = order[k];
     const g = grads.get(t);
     if (!g) continue;
     const node = t.node;
+    if (wanted && !wanted.has(t)) {
+      // Off every path to `wrt` (a parameter, say): its gradient is not wanted.
+      grads.delete(t);
+      t.engine.arena.free(g.buf.ptr);
+      continue;
+    }
     if (!node) {
       // A leaf: accumulate into .grad (allocated outside scopes for persistent leaves).
       if (t.grad) addInto(t.grad, g);
@@ -88,10 +107,11 @@ export function backward(root: Tensor, seed?: Tensor): void {
       }
       continue;
     }
-    const inGrads = node.op.vjp(node.ctx, g, node.needs);
+    const needs = wanted ? node.needs.map((n, i) => n && wanted.has(node.inputs[i]!)) : node.needs;
+    const inGrads = node.op.vjp(node.ctx, g, needs);
     for (let i = 0; i < node.inputs.length; i++) {
       const inp = node.inputs[i];
-      if (!node.needs[i] || !inp) continue;
+      if (!needs[i] || !inp) continue;
       const gi = inGrads[i];
       if (!gi) throw new Error(`backward: op '${node.op.name}' returned no gradient for input '${node.op.inputs[i]}' that needs one`);
       accumulate(inp, gi);
@@ -102,7 +122,12 @@ export function backward(root: Tensor, seed?: Tensor): void {
   }
 }
 
-/** Gradients of a scalar f(...inputs) with respect to the inputs (fresh .grad, not accumulated). */
+/**
+ * Gradients of a scalar f(...inputs) with respect to `inputs` only (fresh tensors, not accumulated):
+ * other leaves, such as a model's parameters, get no gradient and cost no backward kernels.
+ *
+ *   const [gx] = grad(() => mean(marginLoss(model.call(x), labels)), [x]);   // one PGD step
+ */
 export function grad(f: () => Tensor, inputs: Tensor[]): Tensor[] {
   const saved = inputs.map((t) => [t.grad, t.requiresGrad] as const);
   for (const t of inputs) {
@@ -110,7 +135,7 @@ export function grad(f: () => Tensor, inputs: Tensor[]): Tensor[] {
     t.requiresGrad = true;
   }
   try {
-    backward(f());
+    backward(f(), undefined, new Set(inputs));
     return inputs.map((t) => t.grad ?? Tensor.zeros(t.engine, t.shape));
   } finally {
     inputs.forEach((t, i) => {

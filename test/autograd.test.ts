@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { backward, grad, noGrad } from '../src/autograd.ts';
 import { add, conv2d, mean, mul, relu, softmaxCrossEntropy, sum, scale, dense, flatten, maxPool2d } from '../src/ops/index.ts';
 import { Tensor } from '../src/tensor.ts';
+import { mnistCnn } from '../src/nn/models.ts';
+import { marginLoss } from '../src/ops/index.ts';
 import { engineFor } from './_helpers/engine.ts';
 import { rng, uniform } from './_helpers/rng.ts';
 
@@ -78,5 +80,27 @@ describe('tape autodiff', async () => {
       expect(() => softmaxCrossEntropy(a, new Int32Array([0, 3]))).toThrow(/labels\[1\] = 3 is out of range \[0, 3\)/);
       expect(() => softmaxCrossEntropy(a, new Int32Array([0]))).toThrow(/labels must be an Int32Array of length 2/);
     });
+  });
+  it('grad(f, [x]) on a model: input gradient only, no filter-gradient kernel, parameters untouched', () => {
+    const rand = rng(11);
+    const model = mnistCnn(engine, 3, { c1: 4, c2: 8, hidden: 16 });
+    const labels = new Int32Array([1, 7, 3]);
+    engine.arena.scope(() => {
+      const x = Tensor.from(engine, uniform(rand, 3 * 28 * 28, 0, 1), [3, 28, 28, 1]);
+      engine.calls.clear();
+      const [gx] = grad(() => mean(marginLoss(model.call(x), labels)), [x]);
+      expect(engine.calls.has('f32_conv2d_bwd_filter')).toBe(false);
+      expect(engine.calls.has('f32_bias_add_bwd')).toBe(false);
+      expect(engine.calls.get('f32_conv2d_bwd_input')).toBe(2);
+      for (const p of model.parameters()) expect(p.grad).toBeNull();
+      expect(x.requiresGrad).toBe(false);
+      // The same gradient as a full backward that also differentiates the parameters.
+      const x2 = Tensor.from(engine, x.toArray(), [3, 28, 28, 1], { requiresGrad: true });
+      backward(mean(marginLoss(model.call(x2), labels)));
+      expect(Array.from(gx.toArray())).toEqual(Array.from(x2.grad!.toArray()));
+      expect(model.parameters().every((p) => p.grad !== null)).toBe(true);
+      model.zeroGrad();
+    });
+    model.dispose();
   });
 });
