@@ -135,6 +135,18 @@ export function packB(B: usize, ldb: i32, transB: i32, pc: i32, kc: i32, jc: i32
         v128.store(out, v128.load(src));
         v128.store(out, v128.load(src, 16), 16);
       }
+    } else if (transB && nr == GEMM_NR) {
+      // op(B)[k][j] = B[j·ldb + k]: 4×4 transposes of rows j..j+3 (and j+4..j+7) at k..k+3.
+      let k = 0;
+      for (; k + 4 <= kc; k += 4) {
+        const out = panel + (<usize>k << 5);
+        transpose4x4(B + ((<usize>(jc + jp) * ldb + pc + k) << 2), <usize>ldb << 2, out, 32);
+        transpose4x4(B + ((<usize>(jc + jp + 4) * ldb + pc + k) << 2), <usize>ldb << 2, out + 16, 32);
+      }
+      for (; k < kc; k++) {
+        const out = panel + (<usize>k << 5);
+        for (let jj = 0; jj < GEMM_NR; jj++) store<f32>(out + (<usize>jj << 2), load<f32>(B + ((<usize>(jc + jp + jj) * ldb + pc + k) << 2)));
+      }
     } else {
       for (let k = 0; k < kc; k++) {
         const out = panel + (<usize>k << 5);
@@ -149,6 +161,21 @@ export function packB(B: usize, ldb: i32, transB: i32, pc: i32, kc: i32, jc: i32
       }
     }
   }
+}
+
+/** Writes the transpose of the 4×4 block at src (row stride srcStride bytes) to dst (row stride dstStride bytes). */
+// @ts-ignore: decorator
+@inline function transpose4x4(src: usize, srcStride: usize, dst: usize, dstStride: usize): void {
+  const va = v128.load(src), vb = v128.load(src + srcStride);
+  const vc = v128.load(src + 2 * srcStride), vd = v128.load(src + 3 * srcStride);
+  const vab_lo = v128.shuffle<i32>(va, vb, 0, 4, 1, 5);
+  const vab_hi = v128.shuffle<i32>(va, vb, 2, 6, 3, 7);
+  const vcd_lo = v128.shuffle<i32>(vc, vd, 0, 4, 1, 5);
+  const vcd_hi = v128.shuffle<i32>(vc, vd, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<i64>(vab_lo, vcd_lo, 0, 2));
+  v128.store(dst + dstStride, v128.shuffle<i64>(vab_lo, vcd_lo, 1, 3));
+  v128.store(dst + 2 * dstStride, v128.shuffle<i64>(vab_hi, vcd_hi, 0, 2));
+  v128.store(dst + 3 * dstStride, v128.shuffle<i64>(vab_hi, vcd_hi, 1, 3));
 }
 
 /**
