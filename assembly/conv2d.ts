@@ -377,6 +377,12 @@ function bwdInputDirect(dx: usize, w: usize, dy: usize, begin: i32, end: i32,
   for (let r = begin; r < end; r++) {
     const n = r / H, ih = r % H;
     for (let iw = 0; iw < W; iw++) {
+      // Stride 1, four pixels whose every tap lands inside dy's row: share each filter load.
+      if (s == 1 && iw + 4 <= W && iw + padLeft - (KW - 1) >= 0 && iw + 3 + padLeft < OW && (Cout & 3) == 0) {
+        bwdInputDirect4(dx, w, dy, n, r, ih, iw, W, Cin, OH, OW, Cout, KH, KW, padTop, padLeft);
+        iw += 3;
+        continue;
+      }
       for (let ci = 0; ci < Cin; ci++) {
         let vacc = f32x4.splat(0);
         let tail: f32 = 0;
@@ -396,6 +402,39 @@ function bwdInputDirect(dx: usize, w: usize, dy: usize, begin: i32, end: i32,
         store<f32>(dx + ((<usize>(r * W + iw) * Cin + ci) << 2), hsum(vacc) + tail);
       }
     }
+  }
+}
+
+/** bwdInputDirect for input pixels iw..iw+3 of row r (stride 1, all taps inside dy's row, Cout % 4 == 0). */
+// @ts-ignore: decorator
+@inline function bwdInputDirect4(dx: usize, w: usize, dy: usize, n: i32, r: i32, ih: i32, iw: i32,
+                                 W: i32, Cin: i32, OH: i32, OW: i32, Cout: i32, KH: i32, KW: i32, padTop: i32, padLeft: i32): void {
+  const pixelBytes = <usize>Cout << 2;
+  for (let ci = 0; ci < Cin; ci++) {
+    let v0 = f32x4.splat(0), v1 = f32x4.splat(0), v2 = f32x4.splat(0), v3 = f32x4.splat(0);
+    for (let kh = 0; kh < KH; kh++) {
+      const oh = ih + padTop - kh;
+      if (oh < 0 || oh >= OH) continue;
+      for (let kw = 0; kw < KW; kw++) {
+        // Pixels iw..iw+3 read dy at output columns ow..ow+3: four consecutive dy pixel vectors.
+        const g = dy + ((<usize>((n * OH + oh) * OW + iw + padLeft - kw) * Cout) << 2);
+        const f = w + ((<usize>((kh * KW + kw) * Cin + ci) * Cout) << 2);
+        for (let co = 0; co < Cout; co += 4) {
+          const off = <usize>co << 2;
+          const vf = v128.load(f + off);
+          v0 = madd(v128.load(g + off), vf, v0);
+          v1 = madd(v128.load(g + pixelBytes + off), vf, v1);
+          v2 = madd(v128.load(g + 2 * pixelBytes + off), vf, v2);
+          v3 = madd(v128.load(g + 3 * pixelBytes + off), vf, v3);
+        }
+      }
+    }
+    const out = dx + ((<usize>(r * W + iw) * Cin + ci) << 2);
+    const cinBytes = <usize>Cin << 2;
+    store<f32>(out, hsum(v0));
+    store<f32>(out + cinBytes, hsum(v1));
+    store<f32>(out + 2 * cinBytes, hsum(v2));
+    store<f32>(out + 3 * cinBytes, hsum(v3));
   }
 }
 
