@@ -23,7 +23,7 @@ const CASES: KernelCase[] = [
 ];
 
 async function main(): Promise<void> {
-  const base: EngineOptions & { threads?: number } = { threads: 1, initialMemoryMiB: 256 };
+  const base: EngineOptions = { threads: 1, initialMemoryMiB: 256 };
   const engines: Partial<Record<Variant, Engine>> = {
     scalar: await loadEngine({ ...base, kernels: 'scalar', build: 'release' }),
     simd: await loadEngine({ ...base, kernels: 'simd', build: 'release' }),

@@ -134,18 +134,18 @@ export class Engine {
    * `cost`: estimated flops of the whole call (see MIN_PARALLEL_COST); omitted: split whenever total ≥ 2.
    */
   run(name: KernelName, params: Params, total: number, cost?: number): void {
-    const fn = this.kernel(name);
-    this.count(name);
-    const p = this.writeParams(params);
-    this.dispatch(name, fn, p, total, null, cost);
+    this.call(name, params, total, null, cost);
   }
 
   /** Runs reduction kernel `name` over [0, total); the reduction lands in `out`. `cost` as in `run`. */
   reduce(name: KernelName, params: Params, total: number, out: F32Buf, cost?: number): void {
+    this.call(name, params, total, out, cost);
+  }
+
+  private call(name: KernelName, params: Params, total: number, out: F32Buf | null, cost: number | undefined): void {
     const fn = this.kernel(name);
     this.count(name);
-    const p = this.writeParams(params);
-    this.dispatch(name, fn, p, total, out, cost);
+    this.dispatch(name, fn, this.writeParams(params), total, out, cost);
   }
 
   /** Starts `threads` − 1 workers (loadEngine does this); 1 = none. */

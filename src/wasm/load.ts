@@ -107,8 +107,15 @@ async function compileBuild(build: BuildName): Promise<WebAssembly.Module> {
   return promise;
 }
 
-/** True when this runtime validates the relaxed-SIMD build. */
-export async function supportsRelaxed(): Promise<boolean> {
+let relaxedSupport: Promise<boolean> | null = null;
+
+/** True when this runtime validates the relaxed-SIMD build (checked once per process). */
+export function supportsRelaxed(): Promise<boolean> {
+  relaxedSupport ??= checkRelaxed();
+  return relaxedSupport;
+}
+
+async function checkRelaxed(): Promise<boolean> {
   try {
     const bytes = await readPackageFile(moduleUrl('relaxed'));
     if (WebAssembly.validate(bytes)) return true;
