@@ -247,7 +247,7 @@ function fullTilesRowMajor(A: usize, lda: i32, mc: i32, kc: i32, packedB: usize,
 
 /** 4×8 micro-kernel on four rows of row-major A: C tile (+)= A[0..4, k] ⊗ b[k][0..8). */
 // @ts-ignore: decorator
-@inline function microRowMajor(kc: i32, a0: usize, ldaBytes: usize, b: usize, c: usize, ldcBytes: usize, first: bool): void {
+@inline export function microRowMajor(kc: i32, a0: usize, ldaBytes: usize, b: usize, c: usize, ldcBytes: usize, first: bool): void {
   let vc00 = f32x4.splat(0), vc01 = f32x4.splat(0);
   let vc10 = f32x4.splat(0), vc11 = f32x4.splat(0);
   let vc20 = f32x4.splat(0), vc21 = f32x4.splat(0);

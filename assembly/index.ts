@@ -41,3 +41,9 @@ export {
   f32_bilinear_bwd_input__scalar, f32_bilinear_bwd_input__simd, f32_bilinear_bwd_input_scratch,
   f32_bilinear_bwd_params__scalar, f32_bilinear_bwd_params__simd, f32_bilinear_bwd_params_scratch,
 } from "./bilinear";
+export {
+  f32_winograd_filter__scalar, f32_winograd_filter__simd, f32_winograd_filter_scratch,
+  f32_winograd_filter_bwd__scalar, f32_winograd_filter_bwd__simd, f32_winograd_filter_bwd_scratch,
+  f32_winograd_fwd__scalar, f32_winograd_fwd__simd, f32_winograd_fwd_scratch,
+  f32_winograd_bwd_filter__scalar, f32_winograd_bwd_filter__simd, f32_winograd_bwd_filter_scratch,
+} from "./winograd";

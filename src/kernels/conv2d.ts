@@ -1,8 +1,12 @@
 // TS wrappers of the f32_conv2d kernels (assembly/conv2d.ts).
 // Layouts: x (N, H, W, Cin) NHWC, w (KH, KW, Cin, Cout) HWIO, y (N, OH, OW, Cout), bias (Cout).
 // This file does all shape arithmetic (conv2dGeometry) and validates every argument before a call.
-// Threading: fwd splits output rows, bwd_input input rows (both independent); bwd_filter splits
-// images and reduces per-thread partial filter gradients in a fixed order.
+// Algorithms: implicit GEMM (assembly/conv2d.ts) for every shape, and Winograd F(2×2, 5×5)
+// (assembly/winograd.ts) for 5×5 stride-1 convolutions: `algorithm` 'auto' (the default) takes
+// Winograd where it applies and both channel counts are ≥ WINOGRAD_MIN_CHANNELS.
+// Threading: fwd splits output rows (GEMM) or output tiles (Winograd), bwd_input input rows or
+// tiles (all independent); bwd_filter splits images or tiles and reduces per-thread partials in a
+// fixed order.
 import type { Engine } from '../wasm/engine.ts';
 import { Params } from '../wasm/engine.ts';
 import type { F32Buf } from '../wasm/memory.ts';
@@ -81,38 +85,109 @@ export function conv2dGeometry(shape: Conv2dShape): Conv2dGeometry {
   };
 }
 
+/** 'gemm': implicit GEMM; 'winograd': F(2×2, 5×5) (5×5 kernels, stride 1); 'auto': Winograd when it applies and pays. */
+export type ConvAlgorithm = 'auto' | 'gemm' | 'winograd';
+
+/** Below this many input or output channels 'auto' keeps the implicit GEMM (the transforms would dominate). */
+export const WINOGRAD_MIN_CHANNELS = 8;
+
+type ConvPass = 'fwd' | 'bwd_input' | 'bwd_filter';
+
+/** Whether Winograd F(2×2, 5×5) can run `pass` of this convolution (bwd_input: padding ≤ 4, as it convolves dy with padding 4 − pad). */
+export function winogradApplies(g: Conv2dGeometry, pass: ConvPass): boolean {
+  if (g.kh !== 5 || g.kw !== 5 || g.stride !== 1) return false;
+  return pass !== 'bwd_input' || (g.padTop <= 4 && g.padLeft <= 4);
+}
+
+function useWinograd(fn: string, g: Conv2dGeometry, pass: ConvPass, algorithm: ConvAlgorithm | undefined): boolean {
+  const algo = algorithm ?? 'auto';
+  if (algo === 'gemm') return false;
+  if (algo === 'winograd') {
+    if (!winogradApplies(g, pass)) throw new RangeError(`${fn}: algorithm 'winograd' needs a 5×5 kernel, stride 1 (and padding ≤ 4 for the input gradient); got ${g.kh}×${g.kw}, stride ${g.stride}, padding ${g.padTop}/${g.padLeft}`);
+    return true;
+  }
+  if (algo !== 'auto') throw new RangeError(`${fn}: algorithm must be 'auto', 'gemm' or 'winograd', got ${String(algorithm)}`);
+  return winogradApplies(g, pass) && Math.min(g.cin, g.cout) >= WINOGRAD_MIN_CHANNELS;
+}
+
+const roundUp = (v: number, m: number) => Math.ceil(v / m) * m;
+
+/** U = the transformed filter of a Winograd convolution with K input and C output channels (flip: the input-gradient filter). */
+function winogradFilter(engine: Engine, w: F32Buf, g: Conv2dGeometry, flip: boolean): F32Buf {
+  const K = flip ? g.cout : g.cin, C = flip ? g.cin : g.cout;
+  const U = engine.arena.allocF32(36 * roundUp(K, 4) * roundUp(C, 8));
+  const p = new Params().ptr(w).ptr(U).i32(g.cin).i32(g.cout).i32(flip ? 1 : 0);
+  engine.run('f32_winograd_filter', p, roundUp(K, 4), 36 * 40 * roundUp(K, 4) * roundUp(C, 8));
+  return U;
+}
+
+/** Runs f32_winograd_fwd: y (N, OH, OW, C) = act(bias + conv(x (N, H, W, K), U)). */
+function winogradForward(engine: Engine, a: { x: F32Buf; U: F32Buf; bias: F32Buf | null; y: F32Buf; n: number; h: number; w: number; k: number; oh: number; ow: number; c: number; padTop: number; padLeft: number; relu: boolean }): void {
+  const tiles = a.n * Math.ceil(a.oh / 2) * Math.ceil(a.ow / 2);
+  const p = new Params().ptr(a.x).ptr(a.U).ptr(a.bias).ptr(a.y).i32(a.n).i32(a.h).i32(a.w).i32(a.k)
+    .i32(a.oh).i32(a.ow).i32(a.c).i32(a.padTop).i32(a.padLeft).i32(a.relu ? 2 : 0);
+  engine.run('f32_winograd_fwd', p, tiles, 2 * 36 * tiles * roundUp(a.k, 4) * roundUp(a.c, 8));
+}
+
 function geometryParams(p: Params, g: Conv2dGeometry, relu: boolean): Params {
   return p.i32(g.batch).i32(g.h).i32(g.w).i32(g.cin).i32(g.oh).i32(g.ow).i32(g.cout)
     .i32(g.kh).i32(g.kw).i32(g.stride).i32(g.padTop).i32(g.padLeft).i32(relu ? 2 : 0);
 }
 
 /** y = act(conv(x, w) + bias). Overwrites y. */
-export function conv2dForward(engine: Engine, a: { x: F32Buf; w: F32Buf; bias?: F32Buf | null; y: F32Buf; geom: Conv2dGeometry; relu?: boolean }): void {
+export function conv2dForward(engine: Engine, a: { x: F32Buf; w: F32Buf; bias?: F32Buf | null; y: F32Buf; geom: Conv2dGeometry; relu?: boolean; algorithm?: ConvAlgorithm }): void {
   const fn = 'conv2dForward', g = a.geom;
   checkBuf(fn, 'x', a.x, g.xSize, true);
   checkBuf(fn, 'w', a.w, g.wSize, true);
   checkBuf(fn, 'y', a.y, g.ySize, true);
   if (a.bias) checkBuf(fn, 'bias', a.bias, g.cout, true);
+  if (useWinograd(fn, g, 'fwd', a.algorithm)) {
+    engine.arena.scope(() => {
+      const U = winogradFilter(engine, a.w, g, false);
+      winogradForward(engine, { x: a.x, U, bias: a.bias ?? null, y: a.y, n: g.batch, h: g.h, w: g.w, k: g.cin, oh: g.oh, ow: g.ow, c: g.cout, padTop: g.padTop, padLeft: g.padLeft, relu: !!a.relu });
+    });
+    return;
+  }
   const p = geometryParams(new Params().ptr(a.x).ptr(a.w).ptr(a.bias).ptr(a.y), g, !!a.relu);
   engine.run('f32_conv2d_fwd', p, g.batch * g.oh, g.flops);
 }
 
 /** dx = ∂⟨dy, conv(x, w)⟩/∂x. Overwrites dx. */
-export function conv2dBackwardInput(engine: Engine, a: { dy: F32Buf; w: F32Buf; dx: F32Buf; geom: Conv2dGeometry }): void {
+export function conv2dBackwardInput(engine: Engine, a: { dy: F32Buf; w: F32Buf; dx: F32Buf; geom: Conv2dGeometry; algorithm?: ConvAlgorithm }): void {
   const fn = 'conv2dBackwardInput', g = a.geom;
   checkBuf(fn, 'dy', a.dy, g.ySize, true);
   checkBuf(fn, 'w', a.w, g.wSize, true);
   checkBuf(fn, 'dx', a.dx, g.xSize, true);
+  if (useWinograd(fn, g, 'bwd_input', a.algorithm)) {
+    // Stride 1: dx = conv(dy, w flipped in space with in/out channels swapped), padding 4 − pad.
+    engine.arena.scope(() => {
+      const U = winogradFilter(engine, a.w, g, true);
+      winogradForward(engine, { x: a.dy, U, bias: null, y: a.dx, n: g.batch, h: g.oh, w: g.ow, k: g.cout, oh: g.h, ow: g.w, c: g.cin, padTop: 4 - g.padTop, padLeft: 4 - g.padLeft, relu: false });
+    });
+    return;
+  }
   const p = geometryParams(new Params().ptr(a.dx).ptr(a.w).i32(0).ptr(a.dy), g, false);
   engine.run('f32_conv2d_bwd_input', p, g.batch * g.h, g.flops);
 }
 
 /** dw = ∂⟨dy, conv(x, w)⟩/∂w. Overwrites dw. */
-export function conv2dBackwardFilter(engine: Engine, a: { x: F32Buf; dy: F32Buf; dw: F32Buf; geom: Conv2dGeometry }): void {
+export function conv2dBackwardFilter(engine: Engine, a: { x: F32Buf; dy: F32Buf; dw: F32Buf; geom: Conv2dGeometry; algorithm?: ConvAlgorithm }): void {
   const fn = 'conv2dBackwardFilter', g = a.geom;
   checkBuf(fn, 'x', a.x, g.xSize, true);
   checkBuf(fn, 'dy', a.dy, g.ySize, true);
   checkBuf(fn, 'dw', a.dw, g.wSize, true);
+  if (useWinograd(fn, g, 'bwd_filter', a.algorithm)) {
+    // dU = Σ_tiles (Bᵀ x B) ⊗ (A dy Aᵀ) reduced across threads, then dw = Gᵀ dU G.
+    engine.arena.scope(() => {
+      const KP = roundUp(g.cin, 4), CP = roundUp(g.cout, 8);
+      const tiles = g.batch * Math.ceil(g.oh / 2) * Math.ceil(g.ow / 2);
+      const dU = engine.arena.allocF32(36 * KP * CP);
+      const p = new Params().ptr(a.x).ptr(a.dy).i32(g.batch).i32(g.h).i32(g.w).i32(g.cin).i32(g.oh).i32(g.ow).i32(g.cout).i32(g.padTop).i32(g.padLeft);
+      engine.reduce('f32_winograd_bwd_filter', p, tiles, dU, 2 * 36 * tiles * KP * CP);
+      engine.run('f32_winograd_filter_bwd', new Params().ptr(dU).ptr(a.dw).i32(g.cin).i32(g.cout), g.cin, 36 * 40 * KP * CP);
+    });
+    return;
+  }
   const p = geometryParams(new Params().ptr(a.x).i32(0).i32(0).ptr(a.dy), g, false);
   engine.reduce('f32_conv2d_bwd_filter', p, g.batch, a.dw, g.flops);
 }

@@ -6,6 +6,10 @@ export const KERNEL_NAMES = [
   'f32_conv2d_fwd',
   'f32_conv2d_bwd_input',
   'f32_conv2d_bwd_filter',
+  'f32_winograd_filter',
+  'f32_winograd_filter_bwd',
+  'f32_winograd_fwd',
+  'f32_winograd_bwd_filter',
   'f32_bias_add_fwd',
   'f32_bias_add_bwd',
   'f32_relu_fwd',
@@ -36,4 +40,4 @@ export const KERNEL_NAMES = [
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
 /** Kernels whose [begin, end) parts are summed (5-argument form with `partial`). */
-export const REDUCTION_KERNELS: readonly KernelName[] = ['f32_conv2d_bwd_filter', 'f32_bias_add_bwd'];
+export const REDUCTION_KERNELS: readonly KernelName[] = ['f32_conv2d_bwd_filter', 'f32_winograd_bwd_filter', 'f32_bias_add_bwd'];

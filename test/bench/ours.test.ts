@@ -12,6 +12,7 @@ const ref = referenceForwardBackward(W, x, N, y);
 const TOL = 1e-4; // float32 vs float64
 
 const calls = (peer: OursPeer, kernel: string) => peer.engine.calls.get(kernel) ?? 0;
+const filterGradCalls = (peer: OursPeer) => calls(peer, 'f32_conv2d_bwd_filter') + calls(peer, 'f32_winograd_bwd_filter');
 
 describe.each([1, 2])('our peer, %i thread(s)', (threads) => {
   let peer: OursPeer;
@@ -25,19 +26,23 @@ describe.each([1, 2])('our peer, %i thread(s)', (threads) => {
   });
 
   it('input gradient matches the float64 reference without calling the filter-gradient kernel', async () => {
-    const filterBefore = calls(peer, 'f32_conv2d_bwd_filter'), inputBefore = calls(peer, 'f32_conv2d_bwd_input');
+    // conv1 (one input channel) runs on the implicit GEMM, conv2 on Winograd, whose input
+    // gradient is a Winograd forward pass with the flipped filter.
+    const filterBefore = filterGradCalls(peer), inputBefore = calls(peer, 'f32_conv2d_bwd_input'), winoBefore = calls(peer, 'f32_winograd_fwd');
     const dx = await peer.inputGrad(x, y);
     expect(dx.length).toBe(x.length);
     expect(maxRelDiff(dx, ref.dx!)).toBeLessThan(TOL);
-    expect(calls(peer, 'f32_conv2d_bwd_filter')).toBe(filterBefore);
-    expect(calls(peer, 'f32_conv2d_bwd_input')).toBe(inputBefore + 2); // conv2 and conv1
+    expect(filterGradCalls(peer)).toBe(filterBefore);
+    expect(calls(peer, 'f32_conv2d_bwd_input')).toBe(inputBefore + 1); // conv1
+    expect(calls(peer, 'f32_winograd_fwd')).toBe(winoBefore + 2); // conv2 forward and input gradient
   });
 
   it('train step (Adam) returns the reference loss, then a lower one; the filter gradients run; forward stays frozen', async () => {
-    const filterBefore = calls(peer, 'f32_conv2d_bwd_filter');
+    const gemmBefore = calls(peer, 'f32_conv2d_bwd_filter'), winoBefore = calls(peer, 'f32_winograd_bwd_filter');
     const l1 = await peer.trainStep(x, y);
     expect(Math.abs(l1 - ref.loss!)).toBeLessThan(1e-5 * ref.loss!);
-    expect(calls(peer, 'f32_conv2d_bwd_filter')).toBe(filterBefore + 2);
+    expect(calls(peer, 'f32_conv2d_bwd_filter')).toBe(gemmBefore + 1); // conv1
+    expect(calls(peer, 'f32_winograd_bwd_filter')).toBe(winoBefore + 1); // conv2
     expect(await peer.trainStep(x, y)).toBeLessThan(l1);
     expect(maxRelDiff(await peer.forward(x), ref.logits)).toBeLessThan(TOL);
   });

@@ -1,0 +1,72 @@
+// npm run bench:profile [-- --threads N] [--iters N]
+// Where the end-to-end bench's time goes: the paper's MNIST CNN at batch 100, forward, input
+// gradient and training step (bench/peers/ours.ts), with every kernel call timed. Prints, per
+// quantity, ms per batch for each kernel, the total in kernels and the rest (TS ops, tape, copies).
+// Wall-clock per call: run it on an otherwise idle machine; the header prints the load average.
+import { loadavg } from 'node:os';
+import { loadEngine } from '../src/wasm/load.ts';
+import type { Engine } from '../src/wasm/engine.ts';
+import { fmt, markdownTable } from './_util.ts';
+import { BATCH, makeBatch, makeWeights } from './peers/model.ts';
+import { ourPeer } from './peers/ours.ts';
+
+interface Args {
+  threads: number;
+  iters: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { threads: 1, iters: 20 };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i], v = Number(argv[i + 1]);
+    if ((flag === '--threads' || flag === '--iters') && Number.isInteger(v) && v >= 1) {
+      args[flag === '--threads' ? 'threads' : 'iters'] = v;
+      i++;
+    } else {
+      throw new Error(`bench:profile: unknown or invalid argument ${flag} ${argv[i + 1] ?? ''} (flags: --threads N, --iters N)`);
+    }
+  }
+  return args;
+}
+
+/** Wraps the engine's dispatch to accumulate wall time per kernel call site: name and split size (ms). */
+function instrument(engine: Engine): Map<string, number> {
+  const times = new Map<string, number>();
+  type Dispatch = (name: string, fn: unknown, params: number, total: number, ...rest: unknown[]) => void;
+  const target = engine as unknown as { dispatch: Dispatch };
+  const dispatch = target.dispatch.bind(engine);
+  target.dispatch = (name, fn, params, total, ...rest) => {
+    const t0 = performance.now();
+    dispatch(name, fn, params, total, ...rest);
+    const key = `${name} [${total}]`;
+    times.set(key, (times.get(key) ?? 0) + performance.now() - t0);
+  };
+  return times;
+}
+
+const args = parseArgs(process.argv.slice(2));
+const engine = await loadEngine({ threads: args.threads });
+const times = instrument(engine);
+const peer = await ourPeer(makeWeights(), { engine });
+const { x, y } = makeBatch();
+const quantities = {
+  forward: () => peer.forward(x),
+  'input gradient': () => peer.inputGrad(x, y),
+  'train step': () => peer.trainStep(x, y),
+} as const;
+
+console.log(`bench:profile — MNIST CNN, batch ${BATCH}, ${engine.threads} thread(s), ${engine.build} build, ${args.iters} calls per quantity; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+for (const [label, fn] of Object.entries(quantities)) {
+  for (let i = 0; i < 3; i++) await fn(); // warm-up
+  times.clear();
+  const t0 = performance.now();
+  for (let i = 0; i < args.iters; i++) await fn();
+  const total = (performance.now() - t0) / args.iters;
+  const rows = [...times.entries()].sort((a, b) => b[1] - a[1]).map(([name, ms]) => [name, fmt(ms / args.iters, 2), `${fmt((100 * ms) / args.iters / total)} %`]);
+  const inKernels = [...times.values()].reduce((a, b) => a + b, 0) / args.iters;
+  rows.push(['(outside kernels)', fmt(total - inKernels, 2), `${fmt((100 * (total - inKernels)) / total)} %`]);
+  rows.push(['**total**', fmt(total, 2), `${fmt((BATCH * 1000) / total)} img/s`]);
+  console.log(`\n### ${label}\n\n${markdownTable(['kernel [split size]', 'ms / batch', 'share'], rows)}`);
+}
+peer.dispose();
+await engine.close();
