@@ -3,8 +3,9 @@
 // step, weights frozen) and training step (forward, backward, Adam) — for our engine at N threads
 // (default: available parallelism) and at 1 thread, TensorFlow.js 4.22 wasm and jax-js 0.1.25 (its
 // faster model variant), in one process, same weights and inputs, each validated against a float64
-// reference and against the first peer before timing (bench/peers/results.ts). Then our GEMM 512³
-// at N and 1 threads in the same run, the roofline the network's GFLOP/s is compared with.
+// reference and against the first peer before timing (bench/peers/results.ts). Also our engine with
+// convAlgorithm 'gemm' (no Winograd: every counted FLOP executed, the honest roofline fraction).
+// Then our GEMM 512³ at N and 1 threads in the same run, the roofline the network's GFLOP/s is compared with.
 //   --memory-steps N: then N consecutive Adam steps at batch 100 on a fresh model (N threads), with
 //     the WASM memory high-water mark and the process RSS (after a full GC) after step 100 and step N (flat = within 5 %).
 //     --full = --memory-steps 1000 (issue 9's acceptance run: ≈ 6–7 minutes more at ~250–300 training img/s).
@@ -181,6 +182,8 @@ async function main(): Promise<void> {
   const loadBefore = loadStr();
   const engineN = await loadEngine({ threads: args.threads });
   const engine1 = await loadEngine({ threads: 1 });
+  // Every FLOP of perf.md's count executed: the network's true fraction of the GEMM roofline.
+  const engineGemm = await loadEngine({ threads: args.threads, convAlgorithm: 'gemm' });
   log(`bench e2e: ${engineN.build} build, ${engineN.isa} kernels, ${engineN.threads} + 1 thread(s); load average ${loadBefore}`);
   log(`GEMM 512³ at ${engineN.threads} and 1 thread(s), before the peers…`);
   const gemmBefore = await gemmGflops([engineN, engine1]);
@@ -190,6 +193,7 @@ async function main(): Promise<void> {
     extra: [
       { key: 'ours', create: (w) => ourPeer(w, { engine: engineN }) },
       { key: 'ours_1thread', create: (w) => ourPeer(w, { engine: engine1 }) },
+      { key: 'ours_gemm', create: (w) => ourPeer(w, { engine: engineGemm, variant: 'implicit GEMM only' }) },
     ],
   });
   const loadAfterPeers = loadStr();
@@ -200,10 +204,10 @@ async function main(): Promise<void> {
   const torch = args.torch ? readTorch(args.torch, engineN.threads) : undefined;
   const memory = args.memorySteps > 0 ? await memoryPhase(engineN, args.memorySteps, log) : undefined;
   const loadEnd = loadStr();
-  await Promise.all([engineN.close(), engine1.close()]);
+  await Promise.all([engineN.close(), engine1.close(), engineGemm.close()]);
 
   const peer = (key: string) => res.peers.find((p) => p.key === key);
-  const ours = peer('ours')!, ours1 = peer('ours_1thread')!, tfjs = peer('tfjs_wasm');
+  const ours = peer('ours')!, ours1 = peer('ours_1thread')!, oursGemm = peer('ours_gemm')!, tfjs = peer('tfjs_wasm');
   const jaxKey = res.peers.filter((p) => p.key.startsWith('jax_js_'));
   const rate = (p: PeerResult | undefined, op: Op) => p?.rates[op]?.median;
   const bestJax = (op: Op) => jaxKey.filter((p) => p.rates[op]).sort((a, b) => b.rates[op]!.median - a.rates[op]!.median)[0];
@@ -220,6 +224,7 @@ async function main(): Promise<void> {
     };
     line('ours', engineN.threads, ours.rates[op], gemmN);
     line('ours', 1, ours1.rates[op], gemm1);
+    line('ours, implicit GEMM only', engineN.threads, oursGemm.rates[op], gemmN);
     if (tfjs) line('tfjs-wasm 4.22', tfjs.threads, tfjs.rates[op], undefined, tfjs.unsupported[op] ? `unsupported: \`${tfjs.unsupported[op]}\`` : undefined);
     if (jx) line(`jax-js 0.1.25 (${jx.key.replace('jax_js_', '')})`, jx.threads, jx.rates[op], undefined);
     if (torch) {
@@ -232,7 +237,8 @@ async function main(): Promise<void> {
   console.log(`\nbench (e2e) — MNIST CNN (paper), batch ${res.batch}, img/s median [slowest–fastest call], ${new Date().toISOString()}`);
   console.log(`node ${process.version}, ${cpus().length} × ${cpu}; our engine: ${engineN.build} build, ${engineN.isa} kernels; load average (1/5/15 min): before ${loadBefore}, after peers ${loadAfterPeers}, end ${loadEnd}`);
   console.log(`our GEMM 512³ in this run (better of before / after the peers): ${fmt(gemmN, 1)} GFLOP/s at ${engineN.threads} threads (${fmt(gemmBefore[0])} / ${fmt(gemmAfter[0])}), ` +
-    `${fmt(gemm1, 1)} GFLOP/s at 1 thread (${fmt(gemmBefore[1])} / ${fmt(gemmAfter[1])}). FLOPs per image (perf.md §1): fwd 27.77 M, igrad 55.54 M, train 82.05 M.\n`);
+    `${fmt(gemm1, 1)} GFLOP/s at 1 thread (${fmt(gemmBefore[1])} / ${fmt(gemmAfter[1])}). FLOPs per image (perf.md §1): fwd 27.77 M, igrad 55.54 M, train 82.05 M.`);
+  console.log('GFLOP/s are effective: those FLOP counts ÷ time. Our conv2 runs on Winograd F(2×2, 5×5), which does ~2.3× fewer multiply-adds than counted, so "ours" can pass 100 % of the GEMM; "ours, implicit GEMM only" executes every counted FLOP (the true roofline fraction).\n');
   console.log(markdownTable(['quantity', 'engine', 'threads', 'img/s', '× tfjs-wasm', '× jax-js', 'GFLOP/s', '% of our GEMM (same threads)'], rows));
   if (res.jaxBest) console.log(`\njax-js: the ${res.jaxBest.variant} variant is timed (${res.jaxBest.note}); it runs on one thread in Node 20.`);
   console.log(`Updates: ours ${ours.optimizer}, jax-js ${jaxKey[0]?.optimizer ?? '—'}, tfjs ${tfjs?.optimizer ?? '—'}${torch ? ', PyTorch SGD(lr 0.01)' : ''}.`);
@@ -244,8 +250,10 @@ async function main(): Promise<void> {
   acceptance.push([`forward ≥ 1.5× tfjs-wasm (${ratio(rate(ours, 'forward'), rate(tfjs, 'forward'))})`, ge(rate(ours, 'forward'), rate(tfjs, 'forward'), 1.5)]);
   acceptance.push([`input gradient ≥ 6× tfjs-wasm (${ratio(rate(ours, 'input_grad'), rate(tfjs, 'input_grad'))})`, ge(rate(ours, 'input_grad'), rate(tfjs, 'input_grad'), 6)]);
   acceptance.push([`train step ≥ 500 img/s (${fmt(rate(ours, 'train_step') ?? NaN)})`, ge(rate(ours, 'train_step'), 500, 1)]);
-  const trainFrac = (gflops(rate(ours, 'train_step'), 'train_step') ?? 0) / gemmN;
-  acceptance.push([`train step ≥ 55 % of our GEMM GFLOP/s (${fmt(100 * trainFrac, 0)} %)`, trainFrac >= 0.55]);
+  // NOTE: checked on the implicit-GEMM-only run, where every counted FLOP is executed; Winograd's effective figure is shown beside it.
+  const trainFrac = (gflops(rate(oursGemm, 'train_step'), 'train_step') ?? 0) / gemmN;
+  const trainFracEffective = (gflops(rate(ours, 'train_step'), 'train_step') ?? 0) / gemmN;
+  acceptance.push([`train step ≥ 55 % of our GEMM GFLOP/s (implicit GEMM only, every FLOP executed: ${fmt(100 * trainFrac, 0)} %; default engine, effective: ${fmt(100 * trainFracEffective, 0)} %)`, trainFrac >= 0.55]);
   acceptance.push([`1 thread: train step ≥ 4× jax-js best (${ratio(rate(ours1, 'train_step'), rate(bestJax('train_step'), 'train_step'))})`, ge(rate(ours1, 'train_step'), rate(bestJax('train_step'), 'train_step'), 4)]);
   acceptance.push([`1 thread: input gradient ≥ 8× jax-js best (${ratio(rate(ours1, 'input_grad'), rate(bestJax('input_grad'), 'input_grad'))})`, ge(rate(ours1, 'input_grad'), rate(bestJax('input_grad'), 'input_grad'), 8)]);
 
@@ -270,6 +278,7 @@ async function main(): Promise<void> {
       const put = (k: string, v: number | string | undefined) => void (v !== undefined && (out[k] = typeof v === 'number' ? Number(v.toFixed(1)) : v));
       put('ours', rate(ours, op));
       put('ours_1thread', rate(ours1, op));
+      put('ours_gemm_only', rate(oursGemm, op));
       put('tfjs_wasm', tfjs ? (tfjs.unsupported[op] ? 'unsupported' : rate(tfjs, op)) : undefined);
       put('jax_js', rate(bestJax(op), op));
       if (torch) put('torch', torch.results[TORCH_OP[op]].img_per_s_median);
@@ -285,6 +294,8 @@ async function main(): Promise<void> {
       /** [N threads, 1 thread] GFLOP/s of each GEMM measurement; gemm_gflops* take the better. */
       gemm_gflops_runs: { before_peers: gemmBefore.map((g) => Number(g.toFixed(2))), after_peers: gemmAfter.map((g) => Number(g.toFixed(2))) },
       network_gflops_1thread: netG(ours1),
+      /** Implicit GEMM only (no Winograd): every counted FLOP executed, N threads. */
+      network_gflops_gemm_only: netG(oursGemm),
       jax_js_variant: res.jaxBest?.variant ?? jaxKey[0]?.key.replace('jax_js_', ''),
       tfjs_unsupported: tfjs?.unsupported,
       torch: torch ? { version: torch.torch, threads: torch.threads, train_update: 'SGD(lr 0.01)' } : undefined,

@@ -22,6 +22,8 @@ export interface OursOptions {
   engine?: Engine;
   /** Adam learning rate of the train step (default 1e-3). */
   learningRate?: number;
+  /** Appended to the peer's name, e.g. 'implicit GEMM only'. */
+  variant?: string;
 }
 
 export interface OursPeer extends Peer {
@@ -59,7 +61,7 @@ export async function ourPeer(W: Weights, opts: OursOptions = {}): Promise<OursP
   };
 
   return {
-    name: `ours (${engine.threads} thread${engine.threads > 1 ? 's' : ''})`,
+    name: `ours (${engine.threads} thread${engine.threads > 1 ? 's' : ''}${opts.variant ? `, ${opts.variant}` : ''})`,
     threads: engine.threads,
     optimizer: `Adam(lr ${lr})`,
     engine,

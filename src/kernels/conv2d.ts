@@ -2,8 +2,9 @@
 // Layouts: x (N, H, W, Cin) NHWC, w (KH, KW, Cin, Cout) HWIO, y (N, OH, OW, Cout), bias (Cout).
 // This file does all shape arithmetic (conv2dGeometry) and validates every argument before a call.
 // Algorithms: implicit GEMM (assembly/conv2d.ts) for every shape, and Winograd F(2×2, 5×5)
-// (assembly/winograd.ts) for 5×5 stride-1 convolutions: `algorithm` 'auto' (the default) takes
-// Winograd where it applies and both channel counts are ≥ WINOGRAD_MIN_CHANNELS.
+// (assembly/winograd.ts) for 5×5 stride-1 convolutions. A call's `algorithm`, else the engine's
+// convAlgorithm (default 'auto': Winograd where it applies and both channel counts are
+// ≥ WINOGRAD_MIN_CHANNELS), picks one.
 // Threading: fwd splits output rows (GEMM) or output tiles (Winograd), bwd_input input rows or
 // tiles (all independent); bwd_filter splits images or tiles and reduces per-thread partials in a
 // fixed order.
@@ -99,10 +100,13 @@ export function winogradApplies(g: Conv2dGeometry, pass: ConvPass): boolean {
   return pass !== 'bwd_input' || (g.padTop <= 4 && g.padLeft <= 4);
 }
 
-function useWinograd(fn: string, g: Conv2dGeometry, pass: ConvPass, algorithm: ConvAlgorithm | undefined): boolean {
-  const algo = algorithm ?? 'auto';
+/** Whether this call runs on Winograd: `algorithm` of the call, else the engine's convAlgorithm. */
+function useWinograd(engine: Engine, fn: string, g: Conv2dGeometry, pass: ConvPass, algorithm: ConvAlgorithm | undefined): boolean {
+  const algo = algorithm ?? engine.convAlgorithm;
   if (algo === 'gemm') return false;
   if (algo === 'winograd') {
+    // The engine-wide setting falls back to the GEMM where Winograd cannot run; a call that asks for it fails.
+    if (algorithm === undefined) return winogradApplies(g, pass);
     if (!winogradApplies(g, pass)) throw new RangeError(`${fn}: algorithm 'winograd' needs a 5×5 kernel, stride 1 (and padding ≤ 4 for the input gradient); got ${g.kh}×${g.kw}, stride ${g.stride}, padding ${g.padTop}/${g.padLeft}`);
     return true;
   }
@@ -141,7 +145,7 @@ export function conv2dForward(engine: Engine, a: { x: F32Buf; w: F32Buf; bias?: 
   checkBuf(fn, 'w', a.w, g.wSize, true);
   checkBuf(fn, 'y', a.y, g.ySize, true);
   if (a.bias) checkBuf(fn, 'bias', a.bias, g.cout, true);
-  if (useWinograd(fn, g, 'fwd', a.algorithm)) {
+  if (useWinograd(engine, fn, g, 'fwd', a.algorithm)) {
     engine.arena.scope(() => {
       const U = winogradFilter(engine, a.w, g, false);
       winogradForward(engine, { x: a.x, U, bias: a.bias ?? null, y: a.y, n: g.batch, h: g.h, w: g.w, k: g.cin, oh: g.oh, ow: g.ow, c: g.cout, padTop: g.padTop, padLeft: g.padLeft, relu: !!a.relu });
@@ -158,7 +162,7 @@ export function conv2dBackwardInput(engine: Engine, a: { dy: F32Buf; w: F32Buf; 
   checkBuf(fn, 'dy', a.dy, g.ySize, true);
   checkBuf(fn, 'w', a.w, g.wSize, true);
   checkBuf(fn, 'dx', a.dx, g.xSize, true);
-  if (useWinograd(fn, g, 'bwd_input', a.algorithm)) {
+  if (useWinograd(engine, fn, g, 'bwd_input', a.algorithm)) {
     // Stride 1: dx = conv(dy, w flipped in space with in/out channels swapped), padding 4 − pad.
     engine.arena.scope(() => {
       const U = winogradFilter(engine, a.w, g, true);
@@ -176,7 +180,7 @@ export function conv2dBackwardFilter(engine: Engine, a: { x: F32Buf; dy: F32Buf;
   checkBuf(fn, 'x', a.x, g.xSize, true);
   checkBuf(fn, 'dy', a.dy, g.ySize, true);
   checkBuf(fn, 'dw', a.dw, g.wSize, true);
-  if (useWinograd(fn, g, 'bwd_filter', a.algorithm)) {
+  if (useWinograd(engine, fn, g, 'bwd_filter', a.algorithm)) {
     // dU = Σ_tiles (Bᵀ x B) ⊗ (A dy Aᵀ) reduced across threads, then dw = Gᵀ dU G.
     engine.arena.scope(() => {
       const KP = roundUp(g.cin, 4), CP = roundUp(g.cout, 8);

@@ -74,6 +74,8 @@ export class Engine {
   readonly calls: KernelCalls = new Map();
   /** Calls with an estimated cost (flops) below this run on the calling thread alone. */
   minParallelCost = MIN_PARALLEL_COST;
+  /** Convolution algorithm of calls that do not name one (src/kernels/conv2d.ts ConvAlgorithm). */
+  convAlgorithm: 'auto' | 'gemm' | 'winograd' = 'auto';
   private readonly table = new Map<string, KernelFn>();
   private readonly indices = new Map<string, number>();
   private readonly scratchSizers = new Map<string, (params: number) => number>();

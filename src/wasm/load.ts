@@ -30,6 +30,12 @@ export interface EngineOptions {
   threads?: number;
   /** Calls estimated below this many flops run on the calling thread (default MIN_PARALLEL_COST). */
   minParallelCost?: number;
+  /**
+   * Convolution algorithm: 'auto' (default: Winograd F(2×2, 5×5) for 5×5 stride-1 convolutions
+   * with ≥ 8 channels, implicit GEMM otherwise), 'gemm' (implicit GEMM only) or 'winograd'
+   * (wherever it applies, implicit GEMM elsewhere). Env: MULTIROBUST_CONV.
+   */
+  convAlgorithm?: 'auto' | 'gemm' | 'winograd';
 }
 
 const MAX_THREADS = 256;
@@ -177,11 +183,17 @@ export async function loadEngine(options: EngineOptions = {}): Promise<Engine> {
     throw new RangeError(`loadEngine: minParallelCost must be a number ≥ 0, got ${minParallelCost}`);
   }
 
+  const convAlgorithm = options.convAlgorithm ?? (env('MULTIROBUST_CONV') as EngineOptions['convAlgorithm']) ?? 'auto';
+  if (!['auto', 'gemm', 'winograd'].includes(convAlgorithm)) {
+    throw new RangeError(`loadEngine: convAlgorithm must be 'auto', 'gemm' or 'winograd' (MULTIROBUST_CONV), got '${convAlgorithm}'`);
+  }
+
   const module = await compileBuild(build);
   const memory = new WebAssembly.Memory({ initial: initialMiB * 16, maximum: maximumMiB * 16, shared: true });
   const { exports } = await instantiate<EngineExports>(module, { env: { memory } });
   const engine = new Engine({ module, memory, exports: exports as unknown as EngineExports, kernels, build, limitBytes: maximumMiB * 2 ** 20 });
   if (minParallelCost !== undefined) engine.minParallelCost = minParallelCost;
+  engine.convAlgorithm = convAlgorithm;
   await engine.startThreads(threads);
   return engine;
 }

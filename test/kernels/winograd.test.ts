@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, winogradApplies, type Conv2dShape } from '../../src/kernels/conv2d.ts';
 import type { Engine } from '../../src/wasm/engine.ts';
+import { loadEngine } from '../../src/wasm/load.ts';
 import { assertClose } from '../_helpers/close.ts';
 import { conv2dBackwardFilterRef, conv2dBackwardInputRef, conv2dRef } from '../_helpers/conv_reference.ts';
 import { checkGuards, engineFor, guarded, guardedFrom } from '../_helpers/engine.ts';
@@ -138,5 +139,42 @@ describe('algorithm choice', async () => {
     expect(() => called({ ...conv2, stride: 2 }, 'bwd_filter', 'winograd')).toThrow(/conv2dBackwardFilter: algorithm 'winograd'/);
     expect(() => called({ ...conv2, padding: 5 }, 'bwd_input', 'winograd')).toThrow(/padding ≤ 4/);
     expect(() => called(conv2, 'fwd', 'fft' as never)).toThrow(/algorithm must be 'auto', 'gemm' or 'winograd', got fft/);
+  });
+});
+
+describe('engine-wide convAlgorithm (loadEngine option, env MULTIROBUST_CONV)', () => {
+  const conv2 = conv2dGeometry({ batch: 1, h: 14, w: 14, cin: 32, cout: 64, kh: 5, kw: 5, stride: 1, padding: 'same' });
+  const conv3x3 = conv2dGeometry({ batch: 1, h: 8, w: 8, cin: 16, cout: 16, kh: 3, kw: 3, stride: 1, padding: 'same' });
+  const forwardKernels = (engine: Engine, g: ReturnType<typeof conv2dGeometry>, algorithm?: 'gemm' | 'winograd') => engine.arena.scope(() => {
+    const x = engine.arena.allocF32(g.xSize), w = engine.arena.allocF32(g.wSize), y = engine.arena.allocF32(g.ySize);
+    engine.view(x).fill(1);
+    engine.view(w).fill(1);
+    engine.calls.clear();
+    conv2dForward(engine, { x, w, y, geom: g, algorithm });
+    return [...engine.calls.keys()].filter((k) => k === 'f32_conv2d_fwd' || k === 'f32_winograd_fwd');
+  });
+
+  it("'gemm' keeps every convolution on the implicit GEMM; a call's own algorithm still wins", async () => {
+    const engine = await loadEngine({ threads: 1, convAlgorithm: 'gemm' });
+    try {
+      expect(forwardKernels(engine, conv2)).toEqual(['f32_conv2d_fwd']);
+      expect(forwardKernels(engine, conv2, 'winograd')).toEqual(['f32_winograd_fwd']);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it("'winograd' takes it wherever it applies (any channel count) and the GEMM elsewhere", async () => {
+    const engine = await loadEngine({ threads: 1, convAlgorithm: 'winograd' });
+    try {
+      expect(forwardKernels(engine, conv2dGeometry({ batch: 1, h: 9, w: 9, cin: 1, cout: 2, kh: 5, kw: 5, stride: 1, padding: 'same' }))).toEqual(['f32_winograd_fwd']);
+      expect(forwardKernels(engine, conv3x3)).toEqual(['f32_conv2d_fwd']);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('an unknown value is rejected by name', async () => {
+    await expect(loadEngine({ threads: 1, convAlgorithm: 'fft' as never })).rejects.toThrow(/convAlgorithm must be 'auto', 'gemm' or 'winograd' \(MULTIROBUST_CONV\), got 'fft'/);
   });
 });
