@@ -48,6 +48,8 @@ function topoSort(root: Tensor): Tensor[] {
   return order;
 }
 
+const sameShape = (a: Tensor, b: Tensor) => a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
+
 function addInto(dst: Tensor, src: Tensor): void {
   const d = dst.view(), s = src.view();
   for (let i = 0; i < d.length; i++) d[i] += s[i];
@@ -77,15 +79,33 @@ export function backward(root: Tensor, seed?: Tensor, wrt?: ReadonlySet<Tensor>)
   } else if (seed.size !== root.size) {
     throw new RangeError(`backward: seed has ${seed.size} elements, root ${root} has ${root.size}`);
   }
+  const order = topoSort(root);
   const grads = new Map<Tensor, Tensor>();
+  // Buffers the map owns (freed once consumed). A vjp's fresh result is taken as is (no copy); one
+  // that aliases an owned buffer (a vjp passing dy through, or one result for two inputs), the
+  // seed, a persistent tensor or a tensor of the forward graph is copied, so that accumulating into
+  // it or freeing it cannot touch anything else.
+  const owned = new Set<number>();
+  const graphBuffers = new Set(order.map((t) => t.buf.ptr));
   const accumulate = (t: Tensor, g: Tensor): void => {
     if (g.size !== t.size) throw new Error(`backward: gradient of ${t} has ${g.size} elements (op bug)`);
     const have = grads.get(t);
-    if (have) addInto(have, g);
-    else grads.set(t, Tensor.from(t.engine, g.view(), t.shape));
+    if (have) {
+      addInto(have, g);
+      return;
+    }
+    const ptr = g.buf.ptr;
+    const shared = owned.has(ptr) || graphBuffers.has(ptr) || g.persistent || g === seed;
+    const mine = shared ? Tensor.from(t.engine, g.view(), t.shape) : sameShape(g, t) ? g : new Tensor(t.engine, g.buf, t.shape);
+    owned.add(mine.buf.ptr);
+    grads.set(t, mine);
+  };
+  const release = (t: Tensor, g: Tensor): void => {
+    grads.delete(t);
+    owned.delete(g.buf.ptr);
+    t.engine.arena.free(g.buf.ptr);
   };
   accumulate(root, seed);
-  const order = topoSort(root);
   const wanted = wrt ? leadingTo(order, wrt) : null;
   for (let k = order.length - 1; k >= 0; k--) {
     const t = order[k];
@@ -94,8 +114,7 @@ export function backward(root: Tensor, seed?: Tensor, wrt?: ReadonlySet<Tensor>)
     const node = t.node;
     if (wanted && !wanted.has(t)) {
       // Off every path to `wrt` (a parameter, say): its gradient is not wanted.
-      grads.delete(t);
-      t.engine.arena.free(g.buf.ptr);
+      release(t, g);
       continue;
     }
     if (!node) {
@@ -105,6 +124,7 @@ export function backward(root: Tensor, seed?: Tensor, wrt?: ReadonlySet<Tensor>)
         t.grad = Tensor.empty(t.engine, t.shape, { persistent: t.persistent });
         t.grad.view().set(g.view());
       }
+      release(t, g);
       continue;
     }
     const needs = wanted ? node.needs.map((n, i) => n && wanted.has(node.inputs[i]!)) : node.needs;
@@ -117,8 +137,7 @@ export function backward(root: Tensor, seed?: Tensor, wrt?: ReadonlySet<Tensor>)
       accumulate(inp, gi);
     }
     // This node's gradient is consumed: free it now to keep the peak memory down.
-    grads.delete(t);
-    t.engine.arena.free(g.buf.ptr);
+    release(t, g);
   }
 }
 

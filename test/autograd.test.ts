@@ -27,6 +27,26 @@ describe('tape autodiff', async () => {
     });
   });
 
+  it('pass-through gradients are never shared: accumulating into one input leaves the others intact', () => {
+    // add's vjp hands its dy to both inputs; backward takes fresh vjp results without a copy, so
+    // this checks it copies aliased ones: z = (a + b) + a, dz/da = 2, dz/db = 1; then a seed reused.
+    engine.arena.scope(() => {
+      const a = Tensor.from(engine, [1, 2, 3], [3], { requiresGrad: true });
+      const b = Tensor.from(engine, [4, 5, 6], [3], { requiresGrad: true });
+      const seed = Tensor.from(engine, [1, 10, 100], [3]);
+      backward(add(add(a, b), a), seed);
+      expect(Array.from(a.grad!.toArray())).toEqual([2, 20, 200]);
+      expect(Array.from(b.grad!.toArray())).toEqual([1, 10, 100]);
+      expect(Array.from(seed.toArray())).toEqual([1, 10, 100]);
+      // A gradient that is itself a tensor of the forward graph (scale by 1 passes dy through) stays intact too.
+      const c = Tensor.from(engine, [7, 8, 9], [3], { requiresGrad: true });
+      const y = scale(c, 1);
+      backward(add(y, c), seed);
+      expect(Array.from(c.grad!.toArray())).toEqual([2, 20, 200]);
+      expect(Array.from(y.toArray())).toEqual([7, 8, 9]);
+    });
+  });
+
   it('noGrad records no tape; grad() returns fresh gradients', () => {
     engine.arena.scope(() => {
       const x = Tensor.from(engine, [1, 2, 3], [3], { requiresGrad: true });

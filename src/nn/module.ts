@@ -39,9 +39,18 @@ export abstract class Module {
     return out;
   }
 
-  /** Clears accumulated gradients (zero-filled in place, so their buffers are reused). */
+  /**
+   * Clears accumulated gradients: frees them and sets .grad to null, as PyTorch's
+   * zero_grad(set_to_none=True) (its default). The next backward then writes each gradient once
+   * instead of zero-filling and adding (~3 M floats a step on the paper's CNN); optimizers skip
+   * parameters whose .grad is null.
+   */
   zeroGrad(): void {
-    for (const p of this.parameters()) if (p.grad) p.grad.view().fill(0);
+    for (const p of this.parameters()) {
+      if (!p.grad) continue;
+      p.grad.dispose();
+      p.grad = null;
+    }
   }
 
   train(on = true): this {
