@@ -37,8 +37,8 @@
 //     0 dU  1 dw (5, 5, K, C) HWIO, written  2 K  3 C
 //     [begin, end) over k in [0, K); independent.
 // Variants: __scalar loops one tile (or one channel pair) at a time, the reference; __simd runs
-//   the transforms on f32x4 over 4 channels and the Winograd-domain products as 36 GEMMs per
-//   chunk of tiles on gemm.ts's 4×8 micro-kernel. Both sum over k (and over tiles) in increasing
+//   the transforms on f32x4 over 4 channels (filter transforms: 4 output channels) and the
+//   Winograd-domain products as 36 GEMMs per chunk of tiles on gemm.ts's 4×8 micro-kernel. Both sum over k (and over tiles) in increasing
 //   order, so they agree to f32 rounding.
 // Scratch: f32_winograd_fwd_scratch / f32_winograd_bwd_filter_scratch bytes per thread.
 // Accuracy: Winograd trades multiplies for transform additions; with these points the forward
@@ -174,6 +174,36 @@ const XI_PAD: i32 = 64;
   v128.store(dst + 5 * ds, o1);
 }
 
+/** filterRow on f32x4 (same operations, same order). */
+// @ts-ignore: decorator
+@inline function filterRow4(src: usize, ss: usize, dst: usize, ds: usize): void {
+  const g0 = v128.load(src), g1 = v128.load(src + ss), g2 = v128.load(src + 2 * ss);
+  const g3 = v128.load(src + 3 * ss), g4 = v128.load(src + 4 * ss);
+  const even = f32x4.add(f32x4.add(g0, g2), g4), odd = f32x4.add(g1, g3);
+  const even4 = f32x4.add(f32x4.add(g0, f32x4.mul(g2, splat(4))), f32x4.mul(g4, splat(16)));
+  const odd2 = f32x4.add(f32x4.mul(g1, splat(2)), f32x4.mul(g3, splat(8)));
+  v128.store(dst, f32x4.div(g0, splat(4)));
+  v128.store(dst + ds, f32x4.div(f32x4.neg(f32x4.add(even, odd)), splat(6)));
+  v128.store(dst + 2 * ds, f32x4.div(f32x4.neg(f32x4.sub(even, odd)), splat(6)));
+  v128.store(dst + 3 * ds, f32x4.div(f32x4.add(even4, odd2), splat(24)));
+  v128.store(dst + 4 * ds, f32x4.div(f32x4.sub(even4, odd2), splat(24)));
+  v128.store(dst + 5 * ds, g4);
+}
+
+/** filterRowAdjoint on f32x4 (same operations, same order). */
+// @ts-ignore: decorator
+@inline function filterRowAdjoint4(src: usize, ss: usize, dst: usize, ds: usize): void {
+  const u0 = v128.load(src), u1 = v128.load(src + ss), u2 = v128.load(src + 2 * ss);
+  const u3 = v128.load(src + 3 * ss), u4 = v128.load(src + 4 * ss), u5 = v128.load(src + 5 * ss);
+  const p = f32x4.div(f32x4.neg(f32x4.add(u1, u2)), splat(6)), q = f32x4.div(f32x4.sub(u2, u1), splat(6));
+  const r = f32x4.div(f32x4.add(u3, u4), splat(24)), s = f32x4.div(f32x4.sub(u3, u4), splat(12));
+  v128.store(dst, f32x4.add(f32x4.add(f32x4.div(u0, splat(4)), p), r));
+  v128.store(dst + ds, f32x4.add(q, s));
+  v128.store(dst + 2 * ds, f32x4.add(p, f32x4.mul(r, splat(4))));
+  v128.store(dst + 3 * ds, f32x4.add(q, f32x4.mul(s, splat(4))));
+  v128.store(dst + 4 * ds, f32x4.add(f32x4.add(p, f32x4.mul(r, splat(16))), u5));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Filter transform and its adjoint (cheap: once per call; split over k)
 // ---------------------------------------------------------------------------------------------
@@ -206,7 +236,7 @@ function filterPair(w: usize, U: usize, Cin: i32, Cout: i32, flip: bool, K: i32,
 }
 
 export function f32_winograd_filter_scratch(params: usize): i32 {
-  return 96 << 2;
+  return (25 + 30 + 36) * 16; // the SIMD version's f32x4 tiles; the scalar one uses 96 floats
 }
 
 export function f32_winograd_filter__scalar(params: usize, begin: i32, end: i32, scratch: usize): void {
@@ -219,13 +249,41 @@ export function f32_winograd_filter__scalar(params: usize, begin: i32, end: i32,
   }
 }
 
-/** The filter transform is O(36·K·C) once per call; the scalar loop is the SIMD build's too. */
+/** As the scalar version, four output channels c at a time (U's 8-wide panels hold them contiguously). */
 export function f32_winograd_filter__simd(params: usize, begin: i32, end: i32, scratch: usize): void {
-  f32_winograd_filter__scalar(params, begin, end, scratch);
+  const w = paramPtr(params, 0), U = paramPtr(params, 1), Cin = paramI32(params, 2), Cout = paramI32(params, 3);
+  const flip = (paramI32(params, 4) & FLAG_FLIP) != 0;
+  const K = flip ? Cout : Cin, C = flip ? Cin : Cout, KP = roundUp(K, 4), CP = roundUp(C, 8);
+  assert(0 <= begin && begin <= end && end <= KP, "f32_winograd_filter: range outside [0, KP)");
+  const g = scratch, gu = g + 25 * 16, u = gu + 30 * 16;
+  for (let k = begin; k < end; k++) {
+    for (let c = 0; c < CP; c += 4) {
+      for (let t = 0; t < 25; t++) {
+        const slot = g + (<usize>t << 4);
+        if (k < K && !flip && c + 4 <= C) {
+          v128.store(slot, v128.load(w + ((<usize>(t * Cin + k) * Cout + c) << 2)));
+          continue;
+        }
+        // Flipped filter (channels strided), a channel tail or a padded k: lane by lane.
+        const kh = t / 5, kw = t % 5;
+        for (let j = 0; j < 4; j++) {
+          let v: f32 = 0;
+          if (k < K && c + j < C) {
+            const at = flip ? (((4 - kh) * 5 + 4 - kw) * Cin + c + j) * Cout + k : (t * Cin + k) * Cout + c + j;
+            v = load<f32>(w + (<usize>at << 2));
+          }
+          store<f32>(slot + (<usize>j << 2), v);
+        }
+      }
+      for (let kw = 0; kw < 5; kw++) filterRow4(g + (<usize>kw << 4), 80, gu + (<usize>kw << 4), 80);
+      for (let a = 0; a < 6; a++) filterRow4(gu + (<usize>(a * 5) << 4), 16, u + (<usize>(a * 6) << 4), 16);
+      for (let xi = 0; xi < 36; xi++) v128.store(U + (<usize>uIndex(xi, k, c, KP, CP) << 2), v128.load(u + (<usize>xi << 4)));
+    }
+  }
 }
 
 export function f32_winograd_filter_bwd_scratch(params: usize): i32 {
-  return (36 + 30 + 25) << 2;
+  return (36 + 30 + 25) * 16; // the SIMD version's f32x4 tiles; the scalar one uses 91 floats
 }
 
 export function f32_winograd_filter_bwd__scalar(params: usize, begin: i32, end: i32, scratch: usize): void {
@@ -244,9 +302,25 @@ export function f32_winograd_filter_bwd__scalar(params: usize, begin: i32, end: 
   }
 }
 
-/** O(36·K·C) once per filter gradient; the scalar loop is the SIMD build's too. */
+/** As the scalar version, four output channels c at a time. */
 export function f32_winograd_filter_bwd__simd(params: usize, begin: i32, end: i32, scratch: usize): void {
-  f32_winograd_filter_bwd__scalar(params, begin, end, scratch);
+  const dU = paramPtr(params, 0), dw = paramPtr(params, 1), K = paramI32(params, 2), C = paramI32(params, 3);
+  const KP = roundUp(K, 4), CP = roundUp(C, 8);
+  assert(0 <= begin && begin <= end && end <= K, "f32_winograd_filter_bwd: range outside [0, K)");
+  const u = scratch, ug = u + 36 * 16, dg = ug + 30 * 16;
+  for (let k = begin; k < end; k++) {
+    for (let c = 0; c < C; c += 4) {
+      // c + 4 ≤ CP always: dU's padded columns are read and their lanes dropped.
+      for (let xi = 0; xi < 36; xi++) v128.store(u + (<usize>xi << 4), v128.load(dU + ((<usize>(xi * KP + k) * CP + c) << 2)));
+      for (let a = 0; a < 6; a++) filterRowAdjoint4(u + (<usize>(a * 6) << 4), 16, ug + (<usize>(a * 5) << 4), 16);
+      for (let kw = 0; kw < 5; kw++) filterRowAdjoint4(ug + (<usize>kw << 4), 80, dg + (<usize>kw << 4), 80);
+      for (let t = 0; t < 25; t++) {
+        const v = v128.load(dg + (<usize>t << 4)), dst = dw + ((<usize>(t * K + k) * C + c) << 2);
+        if (c + 4 <= C) v128.store(dst, v);
+        else storePartial(dst, v, C - c);
+      }
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // Kernel cases shared by bench:kernels and bench:threads: GEMM and the CNN's convolution passes on
 // seeded inputs. `setup` allocates in one engine and returns the call to time and its output.
-import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, type Conv2dShape } from '../src/kernels/conv2d.ts';
+import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, type ConvAlgorithm, type Conv2dShape } from '../src/kernels/conv2d.ts';
 import { gemm } from '../src/kernels/gemm.ts';
 import type { Engine } from '../src/wasm/engine.ts';
 import { randomArray } from './_util.ts';
@@ -29,10 +29,15 @@ export function gemmCase(name: string, s: { M: number; N: number; K: number }, t
   };
 }
 
-export function convCases(label: string, shape: Conv2dShape, passes: ConvPass[]): KernelCase[] {
+/**
+ * One case per pass. `algorithm` is passed to every call (default: the engine's choice). FLOPs are
+ * always the direct convolution's, so Winograd's GFLOP/s are effective ones.
+ */
+export function convCases(label: string, shape: Conv2dShape, passes: ConvPass[], algorithm?: ConvAlgorithm): KernelCase[] {
   const g = conv2dGeometry(shape);
+  const suffix = algorithm === 'winograd' ? ' (Winograd)' : algorithm === 'gemm' ? ' (implicit GEMM)' : '';
   return passes.map((pass) => ({
-    name: `${label} ${pass}`,
+    name: `${label} ${pass}${suffix}`,
     flops: g.flops,
     reduction: pass === 'bwd_filter',
     setup(engine: Engine) {
@@ -41,9 +46,9 @@ export function convCases(label: string, shape: Conv2dShape, passes: ConvPass[])
       const dy = engine.fromF32(randomArray(g.ySize, 5));
       const bias = engine.fromF32(randomArray(g.cout, 6));
       const y = engine.arena.allocF32(g.ySize), dx = engine.arena.allocF32(g.xSize), dw = engine.arena.allocF32(g.wSize);
-      if (pass === 'fwd') return { run: () => conv2dForward(engine, { x, w, bias, y, geom: g, relu: true }), output: () => engine.toF32(y) };
-      if (pass === 'bwd_input') return { run: () => conv2dBackwardInput(engine, { dy, w, dx, geom: g }), output: () => engine.toF32(dx) };
-      return { run: () => conv2dBackwardFilter(engine, { x, dy, dw, geom: g }), output: () => engine.toF32(dw) };
+      if (pass === 'fwd') return { run: () => conv2dForward(engine, { x, w, bias, y, geom: g, relu: true, algorithm }), output: () => engine.toF32(y) };
+      if (pass === 'bwd_input') return { run: () => conv2dBackwardInput(engine, { dy, w, dx, geom: g, algorithm }), output: () => engine.toF32(dx) };
+      return { run: () => conv2dBackwardFilter(engine, { x, dy, dw, geom: g, algorithm }), output: () => engine.toF32(dw) };
     },
   }));
 }

@@ -238,7 +238,7 @@ async function main(): Promise<void> {
   console.log(`node ${process.version}, ${cpus().length} × ${cpu}; our engine: ${engineN.build} build, ${engineN.isa} kernels; load average (1/5/15 min): before ${loadBefore}, after peers ${loadAfterPeers}, end ${loadEnd}`);
   console.log(`our GEMM 512³ in this run (better of before / after the peers): ${fmt(gemmN, 1)} GFLOP/s at ${engineN.threads} threads (${fmt(gemmBefore[0])} / ${fmt(gemmAfter[0])}), ` +
     `${fmt(gemm1, 1)} GFLOP/s at 1 thread (${fmt(gemmBefore[1])} / ${fmt(gemmAfter[1])}). FLOPs per image (perf.md §1): fwd 27.77 M, igrad 55.54 M, train 82.05 M.`);
-  console.log('GFLOP/s are effective: those FLOP counts ÷ time. Our conv2 runs on Winograd F(2×2, 5×5), which does ~2.3× fewer multiply-adds than counted, so "ours" can pass 100 % of the GEMM; "ours, implicit GEMM only" executes every counted FLOP (the true roofline fraction).\n');
+  console.log('GFLOP/s are effective: those FLOP counts ÷ time. Our conv2 runs on Winograd F(2×2, 5×5), which does ~2.6× fewer operations than counted, so "ours" can pass 100 % of the GEMM; "ours, implicit GEMM only" executes every counted FLOP (the true roofline fraction).\n');
   console.log(markdownTable(['quantity', 'engine', 'threads', 'img/s', '× tfjs-wasm', '× jax-js', 'GFLOP/s', '% of our GEMM (same threads)'], rows));
   if (res.jaxBest) console.log(`\njax-js: the ${res.jaxBest.variant} variant is timed (${res.jaxBest.note}); it runs on one thread in Node 20.`);
   console.log(`Updates: ours ${ours.optimizer}, jax-js ${jaxKey[0]?.optimizer ?? '—'}, tfjs ${tfjs?.optimizer ?? '—'}${torch ? ', PyTorch SGD(lr 0.01)' : ''}.`);

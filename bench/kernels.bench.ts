@@ -15,7 +15,8 @@ type Variant = 'scalar' | 'simd' | 'relaxed';
 const CASES: KernelCase[] = [
   gemmCase('gemm 512×512×512', GEMM_SQUARE),
   ...convCases('conv1 28×28×1→32 k5', CONV1, ['fwd', 'bwd_input', 'bwd_filter']),
-  ...convCases('conv2 14×14×32→64 k5', CONV2, ['fwd', 'bwd_input', 'bwd_filter']),
+  ...convCases('conv2 14×14×32→64 k5', CONV2, ['fwd', 'bwd_input', 'bwd_filter'], 'gemm'),
+  ...convCases('conv2 14×14×32→64 k5', CONV2, ['fwd', 'bwd_input', 'bwd_filter'], 'winograd'),
   gemmCase('fc1 fwd 100×3136→1024', FC1),
   gemmCase('fc1 bwd_input (dY·Wᵀ)', { M: FC1.M, K: FC1.N, N: FC1.K }, false, true),
   gemmCase('fc1 bwd_weight (Xᵀ·dY)', { M: FC1.K, K: FC1.M, N: FC1.N }, true, false),
