@@ -334,6 +334,24 @@ export function f32_winograd_fwd_scratch(params: usize): i32 {
   return max(scalar, simd) << 2;
 }
 
+/**
+ * V[ξ][k] = (Bᵀ d B)[ξ] for the 6×6 input tile at (ih0, iw0) of image n, every channel k < KP
+ * (zero outside the image and for k ≥ K). `d`, `e`: 36 floats each.
+ */
+function inputTileScalar(x: usize, n: i32, H: i32, W: i32, K: i32, KP: i32, ih0: i32, iw0: i32, V: usize, d: usize, e: usize): void {
+  for (let k = 0; k < KP; k++) {
+    for (let i = 0; i < 6; i++) {
+      for (let j = 0; j < 6; j++) {
+        const ih = ih0 + i, iw = iw0 + j;
+        const inside = k < K && ih >= 0 && ih < H && iw >= 0 && iw < W;
+        store<f32>(d + (<usize>(i * 6 + j) << 2), inside ? load<f32>(x + ((<usize>((n * H + ih) * W + iw) * K + k) << 2)) : 0);
+      }
+    }
+    for (let j = 0; j < 6; j++) inputRow(d + (<usize>j << 2), 24, e + (<usize>j << 2), 24);
+    for (let i = 0; i < 6; i++) inputRow(e + (<usize>(i * 6) << 2), 4, V + (<usize>(i * 6 * KP + k) << 2), <usize>KP << 2);
+  }
+}
+
 export function f32_winograd_fwd__scalar(params: usize, begin: i32, end: i32, scratch: usize): void {
   const x = paramPtr(params, 0), U = paramPtr(params, 1), bias = paramPtr(params, 2), y = paramPtr(params, 3);
   const N = paramI32(params, 4), H = paramI32(params, 5), W = paramI32(params, 6), K = paramI32(params, 7);
@@ -344,18 +362,7 @@ export function f32_winograd_fwd__scalar(params: usize, begin: i32, end: i32, sc
   const V = scratch, M = V + ((<usize>36 * KP) << 2), d = M + ((<usize>36 * CP) << 2), e = d + 36 * 4;
   for (let t = begin; t < end; t++) {
     const n = t / (TH * TW), oh0 = ((t / TW) % TH) * 2, ow0 = (t % TW) * 2;
-    // V[ξ][k] = (Bᵀ d B)[ξ] of the 6×6 input tile of channel k.
-    for (let k = 0; k < KP; k++) {
-      for (let i = 0; i < 6; i++) {
-        for (let j = 0; j < 6; j++) {
-          const ih = oh0 + i - padTop, iw = ow0 + j - padLeft;
-          const inside = k < K && ih >= 0 && ih < H && iw >= 0 && iw < W;
-          store<f32>(d + (<usize>(i * 6 + j) << 2), inside ? load<f32>(x + ((<usize>((n * H + ih) * W + iw) * K + k) << 2)) : 0);
-        }
-      }
-      for (let j = 0; j < 6; j++) inputRow(d + (<usize>j << 2), 24, e + (<usize>j << 2), 24);
-      for (let i = 0; i < 6; i++) inputRow(e + (<usize>(i * 6) << 2), 4, V + (<usize>(i * 6 * KP + k) << 2), <usize>KP << 2);
-    }
+    inputTileScalar(x, n, H, W, K, KP, oh0 - padTop, ow0 - padLeft, V, d, e);
     // M[ξ][c] = Σ_k V[ξ][k]·U[ξ][k][c].
     for (let xi = 0; xi < 36; xi++) {
       for (let c = 0; c < C; c++) {
@@ -523,17 +530,7 @@ export function f32_winograd_bwd_filter__scalar(params: usize, begin: i32, end: 
   memory.fill(partial, 0, (<usize>36 * KP * CP) << 2);
   for (let t = begin; t < end; t++) {
     const n = t / (TH * TW), oh0 = ((t / TW) % TH) * 2, ow0 = (t % TW) * 2;
-    for (let k = 0; k < KP; k++) {
-      for (let i = 0; i < 6; i++) {
-        for (let j = 0; j < 6; j++) {
-          const ih = oh0 + i - padTop, iw = ow0 + j - padLeft;
-          const inside = k < K && ih >= 0 && ih < H && iw >= 0 && iw < W;
-          store<f32>(d + (<usize>(i * 6 + j) << 2), inside ? load<f32>(x + ((<usize>((n * H + ih) * W + iw) * K + k) << 2)) : 0);
-        }
-      }
-      for (let j = 0; j < 6; j++) inputRow(d + (<usize>j << 2), 24, e + (<usize>j << 2), 24);
-      for (let i = 0; i < 6; i++) inputRow(e + (<usize>(i * 6) << 2), 4, V + (<usize>(i * 6 * KP + k) << 2), <usize>KP << 2);
-    }
+    inputTileScalar(x, n, H, W, K, KP, oh0 - padTop, ow0 - padLeft, V, d, e);
     // DM[ξ][c] = (A dy Aᵀ)[ξ] of the 2×2 output-gradient tile of channel c (zero outside).
     for (let c = 0; c < CP; c++) {
       for (let i = 0; i < 2; i++) {
