@@ -1,4 +1,6 @@
 // Layers: each call() is one line over ops. Weights: conv HWIO (KH, KW, Cin, Cout), dense (in, out).
+// `activation: 'relu'` on Conv2d and Dense fuses the ReLU into the layer's kernel call (same values
+// as a separate ReLU layer, one pass over the activations less).
 import { conv2d, dense, flatten, maxPool2d, relu } from '../ops/index.ts';
 import type { Padding } from '../kernels/conv2d.ts';
 import { Tensor } from '../tensor.ts';
@@ -24,7 +26,7 @@ export class Conv2d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor;
 
-  constructor(engine: Engine, readonly cin: number, readonly cout: number, readonly kernel: number, readonly opts: InitOptions & { stride?: number; padding?: Padding }) {
+  constructor(engine: Engine, readonly cin: number, readonly cout: number, readonly kernel: number, readonly opts: InitOptions & { stride?: number; padding?: Padding; activation?: 'relu' }) {
     super();
     const k = kernel, init = opts.init ?? glorotUniform;
     this.weight = this.addParam('weight', param(engine, [k, k, cin, cout], init, k * k * cin, k * k * cout, opts.rng));
@@ -32,7 +34,7 @@ export class Conv2d extends Module {
   }
 
   call(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride: this.opts.stride, padding: this.opts.padding });
+    return conv2d(x, this.weight, this.bias, { stride: this.opts.stride, padding: this.opts.padding, relu: this.opts.activation === 'relu' });
   }
 }
 
@@ -42,18 +44,21 @@ export class Dense extends Module {
   /** (H, W, C) when the input is an NHWC activation flattened: fixes the PyTorch (C, H, W) order in checkpoints. */
   readonly flattenedFrom: [number, number, number] | null;
 
-  constructor(engine: Engine, readonly inFeatures: number, readonly outFeatures: number, opts: InitOptions & { flattenedFrom?: [number, number, number] }) {
+  readonly activation: 'relu' | null;
+
+  constructor(engine: Engine, readonly inFeatures: number, readonly outFeatures: number, opts: InitOptions & { flattenedFrom?: [number, number, number]; activation?: 'relu' }) {
     super();
     this.weight = this.addParam('weight', param(engine, [inFeatures, outFeatures], opts.init ?? glorotUniform, inFeatures, outFeatures, opts.rng));
     this.bias = this.addParam('bias', param(engine, [outFeatures], opts.biasInit ?? zeros, inFeatures, outFeatures, opts.rng));
     this.flattenedFrom = opts.flattenedFrom ?? null;
+    this.activation = opts.activation ?? null;
     if (this.flattenedFrom && this.flattenedFrom.reduce((a, b) => a * b, 1) !== inFeatures) {
       throw new RangeError(`Dense: flattenedFrom [${this.flattenedFrom}] does not multiply to inFeatures ${inFeatures}`);
     }
   }
 
   call(x: Tensor): Tensor {
-    return dense(x, this.weight, this.bias);
+    return dense(x, this.weight, this.bias, { relu: this.activation === 'relu' });
   }
 }
 

@@ -92,6 +92,13 @@ const addScalarOp = defineOp<{ c: number }>({
 });
 
 // NOTE: relu'(0) = 0 (the kernel passes gradient only where the output is > 0).
+/** dy where y > 0, else 0: the vjp of a fused ReLU whose output is y. */
+export function maskByRelu(dy: Tensor, y: Tensor): Tensor {
+  const masked = Tensor.empty(dy.engine, dy.shape);
+  reluBackward(dy.engine, { y: y.buf, dy: dy.buf, dx: masked.buf, n: dy.size });
+  return masked;
+}
+
 const reluOp = defineOp({
   name: 'relu',
   inputs: ['x'],

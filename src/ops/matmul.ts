@@ -1,9 +1,10 @@
 // Dense layer and matrix product over the GEMM kernel (assembly/gemm.ts).
-//   dense:  y (B, out) = x (B, in) · W (in, out) + b (out)
+//   dense:  y (B, out) = x (B, in) · W (in, out) + b (out); attrs.relu fuses a ReLU into the GEMM's epilogue
 //   matmul: y (M, N) = a (M, K) · b (K, N)
 import { biasBackward } from '../kernels/activation.ts';
 import { gemm } from '../kernels/gemm.ts';
 import { Tensor } from '../tensor.ts';
+import { maskByRelu } from './elementwise.ts';
 import { defineOp } from './registry.ts';
 
 function check2d(fn: string, name: string, t: Tensor): [number, number] {
@@ -43,19 +44,25 @@ const matmulOp = defineOp({
   },
 });
 
-const denseOp = defineOp({
+export interface DenseAttrs {
+  /** Fuse a ReLU after the bias. */
+  relu?: boolean;
+}
+
+const denseOp = defineOp<DenseAttrs>({
   name: 'dense',
   inputs: ['x', 'w', 'b?'],
-  save: ['x', 'w'],
-  forward({ engine }, [x, w, b]) {
+  save: ['x', 'w', 'out'],
+  forward({ engine }, [x, w, b], attrs) {
     const [B, I] = check2d('dense', 'x', x!), [I2, O] = check2d('dense', 'w', w!);
     if (I !== I2) throw new RangeError(`dense: x [${x!.shape}] has ${I} features, w [${w!.shape}] expects ${I2}`);
     if (b && (b.rank !== 1 || b.shape[0] !== O)) throw new RangeError(`dense: b must have shape [${O}], got [${b.shape}]`);
     const y = Tensor.empty(engine, [B, O]);
-    gemm(engine, { M: B, N: O, K: I, a: x!.buf, b: w!.buf, c: y.buf, bias: b ? b.buf : null });
+    gemm(engine, { M: B, N: O, K: I, a: x!.buf, b: w!.buf, c: y.buf, bias: b ? b.buf : null, relu: !!attrs.relu });
     return y;
   },
-  vjp({ engine, saved }, dy, needs) {
+  vjp({ engine, saved, attrs }, dy, needs) {
+    if (attrs.relu) dy = maskByRelu(dy, saved.out);
     const [dx, dw] = matmulGrads(saved.x, saved.w, dy, needs[0], needs[1]);
     let db: Tensor | null = null;
     if (needs[2]) {
@@ -67,4 +74,4 @@ const denseOp = defineOp({
 });
 
 export const matmul = (a: Tensor, b: Tensor): Tensor => matmulOp([a, b], {});
-export const dense = (x: Tensor, w: Tensor, b: Tensor | null = null): Tensor => denseOp([x, w, b], {});
+export const dense = (x: Tensor, w: Tensor, b: Tensor | null = null, attrs: DenseAttrs = {}): Tensor => denseOp([x, w, b], attrs);

@@ -19,8 +19,8 @@ type Rand = () => number;
 export interface RefSpec {
   /** float64 forward. */
   ref(x: Inputs, shapes: (number[] | null)[], attrs: any): Float64Array;
-  /** Per input: the op is affine in it (others fixed) → adjoint test instead of differences. */
-  linear: boolean[];
+  /** Per input: the op is affine in it (others fixed) → adjoint test instead of differences (may depend on the attributes). */
+  linear: boolean[] | ((attrs: any) => boolean[]);
   /** Input values (default U(-1, 1)); used to keep away from kinks and ties. */
   draw?(i: number, n: number, rand: Rand): Float64Array;
   /** Attributes derived from the shapes (labels…). */
@@ -41,6 +41,9 @@ const labelsFor = (shapes: (number[] | null)[], rand: Rand) => ({ labels: Int32A
 const size = (s: number[] | null) => (s ? s.reduce((a, b) => a * b, 1) : 0);
 const elementwise = (f: (a: number, b: number) => number) => (x: Inputs) => x[0]!.map((v, i) => f(v, x[1]![i]));
 
+/** The fused ReLU of conv2d / dense when attrs.relu. */
+const reluIf = (a: { relu?: boolean }, y: Float64Array) => (a.relu ? y.map((v) => Math.max(v, 0)) : y);
+
 export const REFS: Record<string, RefSpec> = {
   add: { ref: elementwise((a, b) => a + b), linear: [true, true] },
   sub: { ref: elementwise((a, b) => a - b), linear: [true, true] },
@@ -56,8 +59,8 @@ export const REFS: Record<string, RefSpec> = {
   sum: { ref: (x) => Float64Array.of(x[0]!.reduce((a, b) => a + b, 0)), linear: [true] },
   reshape: { ref: (x) => Float64Array.from(x[0]!), linear: [true] },
   matmul: { ref: (x, s) => denseRef(x[0]!, s[0]!, x[1]!, s[1]![1], null), linear: [true, true] },
-  dense: { ref: (x, s) => denseRef(x[0]!, s[0]!, x[1]!, s[1]![1], x[2]), linear: [true, true, true] },
-  conv2d: { ref: (x, s, a) => conv2dRef(x[0]!, s[0]!, x[1]!, s[1]!, x[2], a.stride, a.padding).y, linear: [true, true, true] },
+  dense: { ref: (x, s, a) => reluIf(a, denseRef(x[0]!, s[0]!, x[1]!, s[1]![1], x[2])), linear: (a) => Array(3).fill(!a.relu) },
+  conv2d: { ref: (x, s, a) => reluIf(a, conv2dRef(x[0]!, s[0]!, x[1]!, s[1]!, x[2], a.stride, a.padding).y), linear: (a) => Array(3).fill(!a.relu) },
   maxPool2d: { ref: (x, s) => maxPoolRef(x[0]!, s[0]!), linear: [false], draw: (_i, n, rand) => distinct(n, rand) },
   softmaxCrossEntropy: { ref: (x, s, a) => xentRef(x[0]!, s[0]!, a.labels), linear: [false], attrs: labelsFor, draw: (_i, n, rand) => uni(n, rand, -3, 3) },
   spatialTransform: {
@@ -112,7 +115,8 @@ export async function checkOp(name: string, shapes: (number[] | null)[], opts: C
       const g = ins[i]!.grad!.toArray();
       expect(g.length, `${name}: gradient of input ${i} has the input's size`).toBe(xs[i]!.length);
       const gAtol = opts.gradAtol ?? 1e-4, gRtol = opts.gradRtol ?? 1e-3;
-      if (spec.linear[i]) {
+      const linear = typeof spec.linear === 'function' ? spec.linear(attrs) : spec.linear;
+      if (linear[i]) {
         // Adjoint: ⟨f(v) − f(0), u⟩ = ⟨v, Aᵀu⟩ (subtracting f(0) removes the affine part).
         const v = uni(xs[i]!.length, rand);
         const at = (val: Float64Array) => noGrad(() => op.apply(toTensors(engine, xs.map((x, k) => (k === i ? val : x)), shapes, -1), attrs).toArray());
