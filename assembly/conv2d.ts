@@ -24,8 +24,19 @@
 //     bwd_input:  dx[pixel, ci] = patch(dy)[pixel, (kh,kw,co)] · w'[(kh,kw,co), ci], where
 //                 patch(dy) gathers dy[n, (ih+padTop−kh)/s, (iw+padLeft−kw)/s, :] when the division
 //                 is exact and in range (the adjoint of the forward gather), and w' transposes each tap.
-//                 With Cin < 4 (e.g. MNIST conv1) a direct loop, SIMD over Cout, replaces the GEMM.
 //     bwd_filter: dw[(kh,kw,ci), co] = Σ_pixels patch(x)[pixel, (kh,kw,ci)] · dy[pixel, co].
+//   __simd with Cin < SMALL_CIN (4; e.g. MNIST conv1, Cin = 1): direct paths, no im2col (K = KH·KW·Cin
+//             is too short for the gather to pay). The input rows a step reads are copied zero-padded
+//             into scratch, so every tap is valid and padding needs no branch.
+//     fwd:        per output row, 4 pixels × 8 channels register tiles (8 f32x4 accumulators; per tap
+//                 2 filter vectors from the 8-channel-packed filter, 4 splatted inputs at a table of
+//                 tap offsets), summed over (kh, kw, ci), then bias and ReLU. Any stride; Cout and OW
+//                 tails are computed on padding and not stored.
+//     bwd_input:  a direct loop, SIMD over Cout (bwdInputDirect; 4 pixels at a time inside the row).
+//     bwd_filter: 4 taps × 8 channels register tiles (splat 4 inputs, load 2 vectors of dy packed in
+//                 8-channel panels) accumulate over chunks of output rows of each image into a padded
+//                 dw in scratch, each element summing pixels in the scalar order (n, oh, ow); copied
+//                 to `partial` at the end.
 // Threading contract:
 //   fwd:        [begin, end) over output rows n·OH + oh; independent.
 //   bwd_input:  [begin, end) over input rows n·H + ih; independent (gather, no scatter).
@@ -163,6 +174,7 @@ export function f32_conv2d_bwd_filter__scalar(params: usize, begin: i32, end: i3
 
 export function f32_conv2d_fwd_scratch(params: usize): i32 {
   const K = paramI32(params, 11) * paramI32(params, 12) * paramI32(params, 7);
+  if (paramI32(params, 7) < SMALL_CIN) return fwdDirectScratchFloats(params) << 2;
   return (packedBFloats(K, paramI32(params, 10)) + CHUNK * K + workFloats()) << 2;
 }
 
@@ -173,6 +185,7 @@ export function f32_conv2d_bwd_input_scratch(params: usize): i32 {
 
 export function f32_conv2d_bwd_filter_scratch(params: usize): i32 {
   const K = paramI32(params, 11) * paramI32(params, 12) * paramI32(params, 7);
+  if (paramI32(params, 7) < SMALL_CIN) return filterDirectScratchFloats(params) << 2;
   return (packedBFloats(CHUNK_FILTER, paramI32(params, 10)) + CHUNK_FILTER * K + workFloats()) << 2;
 }
 
@@ -310,6 +323,10 @@ export function f32_conv2d_fwd__simd(params: usize, begin: i32, end: i32, scratc
   const KH = paramI32(params, 11), KW = paramI32(params, 12), s = paramI32(params, 13);
   const padTop = paramI32(params, 14), padLeft = paramI32(params, 15), relu = (paramI32(params, 16) & FLAG_RELU) != 0;
   if (begin >= end) return;
+  if (Cin < SMALL_CIN) {
+    fwdDirect(x, w, bias, y, begin, end, H, W, Cin, OH, OW, Cout, KH, KW, s, padTop, padLeft, relu, scratch);
+    return;
+  }
   const K = KH * KW * Cin;
   const panelsFloats = ((Cout + GEMM_NR - 1) / GEMM_NR) * GEMM_NR;
   const packed = scratch;
@@ -445,6 +462,10 @@ export function f32_conv2d_bwd_filter__simd(params: usize, begin: i32, end: i32,
   const OH = paramI32(params, 8), OW = paramI32(params, 9), Cout = paramI32(params, 10);
   const KH = paramI32(params, 11), KW = paramI32(params, 12), s = paramI32(params, 13);
   const padTop = paramI32(params, 14), padLeft = paramI32(params, 15);
+  if (Cin < SMALL_CIN) {
+    filterDirect(x, dy, partial, begin, end, H, W, Cin, OH, OW, Cout, KH, KW, s, padTop, padLeft, scratch);
+    return;
+  }
   const K = KH * KW * Cin;
   const packedDy = scratch;
   const patches = packedDy + ((<usize>packedBFloats(CHUNK_FILTER, Cout)) << 2);
@@ -460,4 +481,247 @@ export function f32_conv2d_bwd_filter__simd(params: usize, begin: i32, end: i32,
     first = false;
   }
   if (first) memory.fill(partial, 0, <usize>(K * Cout) << 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SIMD: direct paths for few input channels (Cin < SMALL_CIN, e.g. MNIST conv1)
+// ---------------------------------------------------------------------------------------------
+
+/** Output rows per chunk of the direct bwd_filter: about GEMM_KC pixels. */
+// @ts-ignore: decorator
+@inline function filterChunkRows(OH: i32, OW: i32): i32 {
+  return max(1, min(OH, GEMM_KC / OW));
+}
+
+/** Rounds n up to a multiple of GEMM_NR. */
+// @ts-ignore: decorator
+@inline function roundNR(n: i32): i32 {
+  return ((n + GEMM_NR - 1) / GEMM_NR) * GEMM_NR;
+}
+
+/** Width (pixels) of fwdDirect's zero-padded input rows: the windows of roundUp(OW, 4) output pixels. */
+// @ts-ignore: decorator
+@inline function fwdPaddedWidth(OW: i32, KW: i32, s: i32): i32 {
+  return (((OW + 3) & ~3) - 1) * s + KW;
+}
+
+/** fwdDirect's scratch: packed filter (K × roundNR(Cout)), padded bias, K tap offsets, KH padded input rows. */
+function fwdDirectScratchFloats(params: usize): i32 {
+  const Cin = paramI32(params, 7), OW = paramI32(params, 9), Cout = paramI32(params, 10);
+  const KH = paramI32(params, 11), KW = paramI32(params, 12), s = paramI32(params, 13);
+  const CP = roundNR(Cout);
+  return KH * KW * Cin * (CP + 1) + CP + KH * fwdPaddedWidth(OW, KW, s) * Cin;
+}
+
+/** filterDirect's scratch: dw accumulator (roundUp(K, 4) × roundNR(Cout)), packed dy chunk, padded input rows. */
+function filterDirectScratchFloats(params: usize): i32 {
+  const Cin = paramI32(params, 7), OH = paramI32(params, 8), OW = paramI32(params, 9), Cout = paramI32(params, 10);
+  const KH = paramI32(params, 11), KW = paramI32(params, 12), s = paramI32(params, 13);
+  const CP = roundNR(Cout), rows = filterChunkRows(OH, OW);
+  const K4 = (KH * KW * Cin + 3) & ~3;
+  return K4 * CP + rows * OW * CP + ((rows - 1) * s + KH) * ((OW - 1) * s + KW) * Cin;
+}
+
+/**
+ * Copies input rows ih0 .. ih0+nRows−1 of image xImg into nRows rows of Wp·Cin floats at dst,
+ * padded column j holding input column j − padLeft; zeros outside the image.
+ */
+function padInputRows(xImg: usize, ih0: i32, nRows: i32, H: i32, W: i32, Cin: i32, Wp: i32, padLeft: i32, dst: usize): void {
+  const jLo = min(Wp, padLeft), jHi = max(jLo, min(Wp, padLeft + W));
+  for (let i = 0; i < nRows; i++) {
+    const ih = ih0 + i;
+    const row = dst + ((<usize>i * Wp * Cin) << 2);
+    if (ih < 0 || ih >= H) {
+      zeroRun(row, Wp * Cin);
+      continue;
+    }
+    zeroRun(row, jLo * Cin);
+    copyRun(row + ((<usize>jLo * Cin) << 2), xImg + ((<usize>(ih * W + jLo - padLeft) * Cin) << 2), (jHi - jLo) * Cin);
+    zeroRun(row + ((<usize>jHi * Cin) << 2), (Wp - jHi) * Cin);
+  }
+}
+
+/** Stores the first n (0..4) lanes of v at dst. */
+// @ts-ignore: decorator
+@inline function storeLanes(dst: usize, v: v128, n: i32): void {
+  if (n >= 4) {
+    v128.store(dst, v);
+    return;
+  }
+  if (n > 0) store<f32>(dst, f32x4.extract_lane(v, 0));
+  if (n > 1) store<f32>(dst, f32x4.extract_lane(v, 1), 4);
+  if (n > 2) store<f32>(dst, f32x4.extract_lane(v, 2), 8);
+}
+
+/** Stores the first nCo (≥ 1) of the eight columns v0 ‖ v1 at dst. */
+// @ts-ignore: decorator
+@inline function storeCols(dst: usize, v0: v128, v1: v128, nCo: i32): void {
+  if (nCo >= 8) {
+    v128.store(dst, v0);
+    v128.store(dst, v1, 16);
+    return;
+  }
+  storeLanes(dst, v0, min(nCo, 4));
+  storeLanes(dst + 16, v1, nCo - 4);
+}
+
+/**
+ * Forward for few input channels, without im2col: per output row, the KH input rows it reads are
+ * copied zero-padded into scratch (every tap then valid), and 4 pixels × 8 channels tiles sum
+ * x · w over the taps (kh, kw, ci) in the scalar order, the filter packed in panels of 8 channels
+ * (zeros past Cout) and each tap's offset in the padded rows read from a table. Pixels past OW
+ * (the last tile) read padding and are not stored.
+ */
+function fwdDirect(x: usize, w: usize, bias: usize, y: usize, begin: i32, end: i32,
+                   H: i32, W: i32, Cin: i32, OH: i32, OW: i32, Cout: i32,
+                   KH: i32, KW: i32, s: i32, padTop: i32, padLeft: i32, relu: bool, scratch: usize): void {
+  const K = KH * KW * Cin, CP = roundNR(Cout), Wp = fwdPaddedWidth(OW, KW, s);
+  const packed = scratch;
+  const biasP = packed + ((<usize>K * CP) << 2);
+  const offs = biasP + (<usize>CP << 2);
+  const pad = offs + (<usize>K << 2);
+  packB(w, Cout, 0, 0, K, 0, Cout, packed);
+  for (let t = 0; t < K; t++) store<u32>(offs + (<usize>t << 2), <u32>tapOffset(t, K, KW, Cin, Wp));
+  for (let c = 0; c < CP; c++) store<f32>(biasP + (<usize>c << 2), bias && c < Cout ? load<f32>(bias + (<usize>c << 2)) : 0);
+  const pixStep = <usize>(s * Cin) << 2, pixelBytes = <usize>Cout << 2;
+  for (let r = begin; r < end; r++) {
+    const n = r / OH, oh = r % OH;
+    padInputRows(x + ((<usize>n * H * W * Cin) << 2), oh * s - padTop, KH, H, W, Cin, Wp, padLeft, pad);
+    const yRow = y + ((<usize>r * OW * Cout) << 2);
+    for (let co = 0; co < Cout; co += GEMM_NR) {
+      const panel = packed + ((<usize>co * K) << 2);
+      const nCo = min(GEMM_NR, Cout - co);
+      const vb0 = v128.load(biasP + (<usize>co << 2)), vb1 = v128.load(biasP + (<usize>co << 2), 16);
+      for (let ow = 0; ow < OW; ow += 4) {
+        fwdTile4x8(pad + <usize>ow * pixStep, pixStep, offs, K, panel,
+                   yRow + ((<usize>(ow * Cout + co)) << 2), pixelBytes, min(4, OW - ow), nCo, vb0, vb1, relu);
+      }
+    }
+  }
+}
+
+/** y tile of pixels ow..ow+nPix−1 × channels co..co+nCo−1: act(bias + Σ_{kh, kw, ci} x · w); a = pixel ow's window. */
+// @ts-ignore: decorator
+@inline function fwdTile4x8(a: usize, pixStep: usize, offs: usize, K: i32, b: usize,
+                            out: usize, pixelBytes: usize, nPix: i32, nCo: i32, vb0: v128, vb1: v128, relu: bool): void {
+  let vc00 = f32x4.splat(0), vc01 = f32x4.splat(0);
+  let vc10 = f32x4.splat(0), vc11 = f32x4.splat(0);
+  let vc20 = f32x4.splat(0), vc21 = f32x4.splat(0);
+  let vc30 = f32x4.splat(0), vc31 = f32x4.splat(0);
+  const offEnd = offs + (<usize>K << 2);
+  for (let o = offs; o < offEnd; o += 4) {
+    const a0 = a + <usize>load<u32>(o);
+    const w0 = v128.load(b), w1 = v128.load(b, 16);
+    const va0 = v128.load32_splat(a0);
+    vc00 = madd(va0, w0, vc00);
+    vc01 = madd(va0, w1, vc01);
+    const va1 = v128.load32_splat(a0 + pixStep);
+    vc10 = madd(va1, w0, vc10);
+    vc11 = madd(va1, w1, vc11);
+    const va2 = v128.load32_splat(a0 + 2 * pixStep);
+    vc20 = madd(va2, w0, vc20);
+    vc21 = madd(va2, w1, vc21);
+    const va3 = v128.load32_splat(a0 + 3 * pixStep);
+    vc30 = madd(va3, w0, vc30);
+    vc31 = madd(va3, w1, vc31);
+    b += 32;
+  }
+  vc00 = f32x4.add(vc00, vb0); vc01 = f32x4.add(vc01, vb1);
+  vc10 = f32x4.add(vc10, vb0); vc11 = f32x4.add(vc11, vb1);
+  vc20 = f32x4.add(vc20, vb0); vc21 = f32x4.add(vc21, vb1);
+  vc30 = f32x4.add(vc30, vb0); vc31 = f32x4.add(vc31, vb1);
+  if (relu) {
+    const z = f32x4.splat(0);
+    vc00 = f32x4.max(vc00, z); vc01 = f32x4.max(vc01, z);
+    vc10 = f32x4.max(vc10, z); vc11 = f32x4.max(vc11, z);
+    vc20 = f32x4.max(vc20, z); vc21 = f32x4.max(vc21, z);
+    vc30 = f32x4.max(vc30, z); vc31 = f32x4.max(vc31, z);
+  }
+  storeCols(out, vc00, vc01, nCo);
+  if (nPix > 1) storeCols(out + pixelBytes, vc10, vc11, nCo);
+  if (nPix > 2) storeCols(out + 2 * pixelBytes, vc20, vc21, nCo);
+  if (nPix > 3) storeCols(out + 3 * pixelBytes, vc30, vc31, nCo);
+}
+
+/**
+ * bwd_filter for few input channels: dw[(kh,kw,ci), co] = Σ_{n,oh,ow} x[n, oh·s+kh−padTop, ow·s+kw−padLeft, ci]
+ * · dy[n, oh, ow, co]. Per chunk of output rows of one image, the input rows it reads are copied
+ * zero-padded and dy is packed in panels of 8 channels; 4 taps × 8 channels tiles accumulate
+ * over the chunk's pixels into a padded dw in scratch, so each element sums pixels in the
+ * scalar order (n, oh, ow). The padded dw is copied to `partial` at the end.
+ */
+function filterDirect(x: usize, dy: usize, partial: usize, begin: i32, end: i32,
+                      H: i32, W: i32, Cin: i32, OH: i32, OW: i32, Cout: i32,
+                      KH: i32, KW: i32, s: i32, padTop: i32, padLeft: i32, scratch: usize): void {
+  const K = KH * KW * Cin, K4 = (K + 3) & ~3, CP = roundNR(Cout);
+  const chunkRows = filterChunkRows(OH, OW), Wp = (OW - 1) * s + KW;
+  const acc = scratch;
+  const packedDy = acc + ((<usize>K4 * CP) << 2);
+  const pad = packedDy + ((<usize>chunkRows * OW * CP) << 2);
+  memory.fill(acc, 0, (<usize>K4 * CP) << 2);
+  const pixStep = <usize>(s * Cin) << 2, rowStep = <usize>(s * Wp * Cin) << 2;
+  for (let n = begin; n < end; n++) {
+    for (let oh0 = 0; oh0 < OH; oh0 += chunkRows) {
+      const rows = min(chunkRows, OH - oh0), pixels = rows * OW;
+      padInputRows(x + ((<usize>n * H * W * Cin) << 2), oh0 * s - padTop, (rows - 1) * s + KH, H, W, Cin, Wp, padLeft, pad);
+      packB(dy + ((<usize>(n * OH + oh0) * OW * Cout) << 2), Cout, 0, 0, pixels, 0, Cout, packedDy);
+      for (let t = 0; t < K4; t += 4) {
+        // Offsets of taps t..t+3 from a pixel's window corner; taps past K reuse tap 0 (rows discarded).
+        const o0 = tapOffset(t, K, KW, Cin, Wp), o1 = tapOffset(t + 1, K, KW, Cin, Wp);
+        const o2 = tapOffset(t + 2, K, KW, Cin, Wp), o3 = tapOffset(t + 3, K, KW, Cin, Wp);
+        for (let co = 0; co < CP; co += GEMM_NR) {
+          filterTile4x8(pad, o0, o1, o2, o3, pixStep, rowStep, rows, OW, packedDy + ((<usize>co * pixels) << 2),
+                        acc + ((<usize>(t * CP + co)) << 2), <usize>CP << 2);
+        }
+      }
+    }
+  }
+  if (CP == Cout) {
+    memory.copy(partial, acc, (<usize>K * Cout) << 2);
+  } else {
+    for (let t = 0; t < K; t++) memory.copy(partial + ((<usize>t * Cout) << 2), acc + ((<usize>t * CP) << 2), <usize>Cout << 2);
+  }
+}
+
+/** Byte offset of tap t = (kh, kw, ci) in padded rows of Wp·Cin floats; tap 0 for t ≥ K. */
+// @ts-ignore: decorator
+@inline function tapOffset(t: i32, K: i32, KW: i32, Cin: i32, Wp: i32): usize {
+  if (t >= K) return 0;
+  const ci = t % Cin, kw = (t / Cin) % KW, kh = t / (Cin * KW);
+  return <usize>((kh * Wp + kw) * Cin + ci) << 2;
+}
+
+/** acc rows t..t+3 × 8 channels (row stride accStride bytes) += Σ over the chunk's pixels of x(tap) ⊗ dy panel. */
+// @ts-ignore: decorator
+@inline function filterTile4x8(pad: usize, o0: usize, o1: usize, o2: usize, o3: usize, pixStep: usize, rowStep: usize,
+                               rows: i32, OW: i32, d: usize, acc: usize, accStride: usize): void {
+  const acc1 = acc + accStride, acc2 = acc1 + accStride, acc3 = acc2 + accStride;
+  let vc00 = v128.load(acc), vc01 = v128.load(acc, 16);
+  let vc10 = v128.load(acc1), vc11 = v128.load(acc1, 16);
+  let vc20 = v128.load(acc2), vc21 = v128.load(acc2, 16);
+  let vc30 = v128.load(acc3), vc31 = v128.load(acc3, 16);
+  for (let r = 0; r < rows; r++) {
+    let a = pad + <usize>r * rowStep;
+    for (let ow = 0; ow < OW; ow++) {
+      const d0 = v128.load(d), d1 = v128.load(d, 16);
+      const va0 = v128.load32_splat(a + o0);
+      vc00 = madd(va0, d0, vc00);
+      vc01 = madd(va0, d1, vc01);
+      const va1 = v128.load32_splat(a + o1);
+      vc10 = madd(va1, d0, vc10);
+      vc11 = madd(va1, d1, vc11);
+      const va2 = v128.load32_splat(a + o2);
+      vc20 = madd(va2, d0, vc20);
+      vc21 = madd(va2, d1, vc21);
+      const va3 = v128.load32_splat(a + o3);
+      vc30 = madd(va3, d0, vc30);
+      vc31 = madd(va3, d1, vc31);
+      a += pixStep;
+      d += 32;
+    }
+  }
+  v128.store(acc, vc00); v128.store(acc, vc01, 16);
+  v128.store(acc1, vc10); v128.store(acc1, vc11, 16);
+  v128.store(acc2, vc20); v128.store(acc2, vc21, 16);
+  v128.store(acc3, vc30); v128.store(acc3, vc31, 16);
 }

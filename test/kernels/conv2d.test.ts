@@ -24,6 +24,16 @@ function shapes(): Conv2dShape[] {
   out.push({ batch: 2, h: 14, w: 14, cin: 32, cout: 64, kh: 5, kw: 5, stride: 1, padding: 'same' });
   out.push({ batch: 3, h: 8, w: 6, cin: 3, cout: 5, kh: 3, kw: 2, stride: 2, padding: 'same' });
   out.push({ batch: 2, h: 9, w: 7, cin: 4, cout: 3, kh: 4, kw: 4, stride: 2, padding: 'valid' });
+  // Direct SIMD paths (Cin < 4): Cout tails, OW not a multiple of 4, strides 1–3, non-square kernels,
+  // several dy chunks per image in bwd_filter (OH·OW > 256), one row wider than a chunk.
+  out.push({ batch: 3, h: 11, w: 13, cin: 1, cout: 9, kh: 3, kw: 5, stride: 2, padding: 'valid' });
+  out.push({ batch: 2, h: 10, w: 10, cin: 2, cout: 5, kh: 5, kw: 5, stride: 1, padding: 'same' });
+  out.push({ batch: 1, h: 12, w: 11, cin: 3, cout: 3, kh: 4, kw: 3, stride: 1, padding: 'valid' });
+  out.push({ batch: 2, h: 13, w: 6, cin: 1, cout: 1, kh: 3, kw: 3, stride: 2, padding: 'same' });
+  out.push({ batch: 3, h: 9, w: 14, cin: 2, cout: 32, kh: 5, kw: 5, stride: 3, padding: 2 });
+  out.push({ batch: 2, h: 30, w: 23, cin: 1, cout: 12, kh: 3, kw: 3, stride: 1, padding: 'same' });
+  out.push({ batch: 1, h: 3, w: 300, cin: 1, cout: 3, kh: 3, kw: 3, stride: 1, padding: 'same' });
+  out.push({ batch: 3, h: 8, w: 7, cin: 3, cout: 9, kh: 2, kw: 3, stride: 2, padding: 1 });
   return out;
 }
 
