@@ -5,8 +5,11 @@
 //   y:  (N, OH, OW, C)        dy: (N, OH, OW, C)      with OH = floor(H/2), OW = floor(W/2).
 //   NOTE: floor, as PyTorch MaxPool2d(2) / TF VALID: an odd last row/column of x is dropped.
 // Parameter blocks (i32 fields, see src/kernels/pool.ts):
-//   f32_maxpool2d_fwd  0 N, 1 H, 2 W, 3 C, 4 x, 5 y.
-//   f32_maxpool2d_bwd  0 N, 1 H, 2 W, 3 C, 4 x, 5 dy, 6 dx.
+//   f32_maxpool2d_fwd  0 N, 1 H, 2 W, 3 C, 4 x, 5 y, 6 flags.
+//   f32_maxpool2d_bwd  0 N, 1 H, 2 W, 3 C, 4 x, 5 dy, 6 dx, 7 flags.
+//   flags bit 1: fused ReLU after the pool, y = max(window max, 0) (as f32_relu_fwd: NaN stays NaN);
+//   backward routes dy only where the window max is > 0 (as f32_relu_bwd: where y > 0). Equal to ReLU then pool (ReLU is monotone), in values and gradients,
+//   with a ReLU pass over the 4× smaller pooled map instead of the full one.
 // Semantics: the window is scanned (0,0), (0,1), (1,0), (1,1); a value replaces the running max
 //   only when strictly greater. NOTE: ties send the gradient to the FIRST max in that order; a NaN
 //   after the first window element is never selected. Backward overwrites all of dx: entries not
@@ -19,13 +22,15 @@
 // Scratch: none.
 import { paramI32, paramPtr, zeroF32 } from "./simd";
 
+const FLAG_RELU: i32 = 2;
+
 // ---------------------------------------------------------------------------------------------
 // Scalar reference
 // ---------------------------------------------------------------------------------------------
 
 export function f32_maxpool2d_fwd__scalar(params: usize, begin: i32, end: i32, scratch: usize): void {
   const H = paramI32(params, 1), W = paramI32(params, 2), C = paramI32(params, 3);
-  const x = paramPtr(params, 4), y = paramPtr(params, 5);
+  const x = paramPtr(params, 4), y = paramPtr(params, 5), relu = (paramI32(params, 6) & FLAG_RELU) != 0;
   const OH = H >> 1, OW = W >> 1;
   for (let r = begin; r < end; r++) {
     const n = r / OH, oh = r % OH;
@@ -36,6 +41,7 @@ export function f32_maxpool2d_fwd__scalar(params: usize, begin: i32, end: i32, s
           const v = load<f32>(x + (xIndex(n, 2 * oh + (k >> 1), 2 * ow + (k & 1), c, H, W, C) << 2));
           if (v > best) best = v;
         }
+        if (relu) best = max<f32>(best, 0);
         store<f32>(y + ((((<usize>r * OW + ow) * C) + c) << 2), best);
       }
     }
@@ -45,6 +51,7 @@ export function f32_maxpool2d_fwd__scalar(params: usize, begin: i32, end: i32, s
 export function f32_maxpool2d_bwd__scalar(params: usize, begin: i32, end: i32, scratch: usize): void {
   const H = paramI32(params, 1), W = paramI32(params, 2), C = paramI32(params, 3);
   const x = paramPtr(params, 4), dy = paramPtr(params, 5), dx = paramPtr(params, 6);
+  const relu = (paramI32(params, 7) & FLAG_RELU) != 0;
   const OH = H >> 1, OW = W >> 1;
   for (let r = begin; r < end; r++) {
     const n = r / OH, oh = r % OH;
@@ -66,7 +73,8 @@ export function f32_maxpool2d_bwd__scalar(params: usize, begin: i32, end: i32, s
             bestK = k;
           }
         }
-        const g = load<f32>(dy + ((((<usize>r * OW + ow) * C) + c) << 2));
+        let g = load<f32>(dy + ((((<usize>r * OW + ow) * C) + c) << 2));
+        if (relu && !(best > 0)) g = 0;
         store<f32>(dx + (xIndex(n, 2 * oh + (bestK >> 1), 2 * ow + (bestK & 1), c, H, W, C) << 2), g);
       }
     }
@@ -85,9 +93,10 @@ export function f32_maxpool2d_bwd__scalar(params: usize, begin: i32, end: i32, s
 
 export function f32_maxpool2d_fwd__simd(params: usize, begin: i32, end: i32, scratch: usize): void {
   const H = paramI32(params, 1), W = paramI32(params, 2), C = paramI32(params, 3);
-  const x = paramPtr(params, 4), y = paramPtr(params, 5);
+  const x = paramPtr(params, 4), y = paramPtr(params, 5), relu = (paramI32(params, 6) & FLAG_RELU) != 0;
   const OH = H >> 1, OW = W >> 1;
   const pixelBytes = <usize>C << 2, rowBytes = <usize>W * pixelBytes;
+  const zero = f32x4.splat(0);
   for (let r = begin; r < end; r++) {
     const n = r / OH, oh = r % OH;
     const x0 = x + (<usize>n * H + 2 * oh) * rowBytes; // window row 0
@@ -105,6 +114,7 @@ export function f32_maxpool2d_fwd__simd(params: usize, begin: i32, end: i32, scr
         vmax = v128.bitselect(vb, vmax, f32x4.gt(vb, vmax));
         vmax = v128.bitselect(vc, vmax, f32x4.gt(vc, vmax));
         vmax = v128.bitselect(vd, vmax, f32x4.gt(vd, vmax));
+        if (relu) vmax = f32x4.max(vmax, zero);
         v128.store(out + off, vmax);
       }
       for (; c < C; c++) {
@@ -114,6 +124,7 @@ export function f32_maxpool2d_fwd__simd(params: usize, begin: i32, end: i32, scr
         if (vb > best) best = vb;
         if (vc > best) best = vc;
         if (vd > best) best = vd;
+        if (relu) best = max<f32>(best, 0);
         store<f32>(out + off, best);
       }
     }
@@ -123,8 +134,10 @@ export function f32_maxpool2d_fwd__simd(params: usize, begin: i32, end: i32, scr
 export function f32_maxpool2d_bwd__simd(params: usize, begin: i32, end: i32, scratch: usize): void {
   const H = paramI32(params, 1), W = paramI32(params, 2), C = paramI32(params, 3);
   const x = paramPtr(params, 4), dy = paramPtr(params, 5), dx = paramPtr(params, 6);
+  const relu = (paramI32(params, 7) & FLAG_RELU) != 0;
   const OH = H >> 1, OW = W >> 1;
   const pixelBytes = <usize>C << 2, rowBytes = <usize>W * pixelBytes;
+  const zero = f32x4.splat(0);
   for (let r = begin; r < end; r++) {
     const n = r / OH, oh = r % OH;
     const rowOffset = (<usize>n * H + 2 * oh) * rowBytes;
@@ -145,12 +158,14 @@ export function f32_maxpool2d_bwd__simd(params: usize, begin: i32, end: i32, scr
         const selC = f32x4.gt(vc, vmax);
         vmax = v128.bitselect(vc, vmax, selC);
         const selD = f32x4.gt(vd, vmax);
+        vmax = v128.bitselect(vd, vmax, selD);
         // The winner is the last element that replaced the max.
         const winD = selD;
         const winC = v128.andnot(selC, selD);
         const winB = v128.andnot(selB, v128.or(selC, selD));
         const winA = v128.not(v128.or(selB, v128.or(selC, selD)));
-        const vg = v128.load(g + off);
+        let vg = v128.load(g + off);
+        if (relu) vg = v128.and(vg, f32x4.gt(vmax, zero));
         v128.store(dx0 + pa + off, v128.and(vg, winA));
         v128.store(dx0 + pb + off, v128.and(vg, winB));
         v128.store(dx1 + pa + off, v128.and(vg, winC));
@@ -164,7 +179,8 @@ export function f32_maxpool2d_bwd__simd(params: usize, begin: i32, end: i32, scr
         if (eb > best) { best = eb; k = 1; }
         if (ec > best) { best = ec; k = 2; }
         if (ed > best) { best = ed; k = 3; }
-        const vg = load<f32>(g + off);
+        let vg = load<f32>(g + off);
+        if (relu && !(best > 0)) vg = 0;
         store<f32>(dx0 + pa + off, k == 0 ? vg : 0);
         store<f32>(dx0 + pb + off, k == 1 ? vg : 0);
         store<f32>(dx1 + pa + off, k == 2 ? vg : 0);

@@ -15,6 +15,8 @@ export interface MaxPool2x2Args {
   h: number;
   w: number;
   c: number;
+  /** Fused ReLU after the pool: y = max(window max, 0). Equal to ReLU then pool. */
+  relu?: boolean;
 }
 
 export interface MaxPool2x2BackwardArgs {
@@ -25,6 +27,8 @@ export interface MaxPool2x2BackwardArgs {
   h: number;
   w: number;
   c: number;
+  /** The forward had a fused ReLU: dy passes only where the window max is > 0. */
+  relu?: boolean;
 }
 
 /** Output shape [batch, floor(h/2), floor(w/2), c] of maxPool2x2. */
@@ -39,18 +43,18 @@ function checkShape(fn: string, args: { batch: number; h: number; w: number; c: 
   return { batch, h, w, c, oh, ow, inSize: batch * h * w * c, outSize: batch * oh * ow * c };
 }
 
-/** y = max over each 2×2 window of x. */
+/** y = max over each 2×2 window of x (then ReLU with `relu`). */
 export function maxPool2x2(engine: Engine, args: MaxPool2x2Args): void {
   const fn = 'maxPool2x2';
   const s = checkShape(fn, args);
   checkBuf(fn, 'x', args.x, s.inSize);
   checkBuf(fn, 'y', args.y, s.outSize);
   checkDisjoint(fn, 'x', args.x, s.inSize, 'y', args.y, s.outSize);
-  const p = new Params().i32(s.batch).i32(s.h).i32(s.w).i32(s.c).ptr(args.x).ptr(args.y);
+  const p = new Params().i32(s.batch).i32(s.h).i32(s.w).i32(s.c).ptr(args.x).ptr(args.y).i32(args.relu ? 2 : 0);
   engine.run('f32_maxpool2d_fwd', p, s.batch * s.oh, s.batch * s.h * s.w * s.c);
 }
 
-/** dx = dy routed to the first max of each window; every other entry of dx is set to 0. */
+/** dx = dy routed to the first max of each window (with `relu`: only where that max is > 0); every other entry of dx is set to 0. */
 export function maxPool2x2Backward(engine: Engine, args: MaxPool2x2BackwardArgs): void {
   const fn = 'maxPool2x2Backward';
   const s = checkShape(fn, args);
@@ -64,6 +68,6 @@ export function maxPool2x2Backward(engine: Engine, args: MaxPool2x2BackwardArgs)
     engine.view({ ptr: args.dx.ptr, length: s.inSize }).fill(0);
     return;
   }
-  const p = new Params().i32(s.batch).i32(s.h).i32(s.w).i32(s.c).ptr(args.x).ptr(args.dy).ptr(args.dx);
+  const p = new Params().i32(s.batch).i32(s.h).i32(s.w).i32(s.c).ptr(args.x).ptr(args.dy).ptr(args.dx).i32(args.relu ? 2 : 0);
   engine.run('f32_maxpool2d_bwd', p, s.batch * s.oh, s.batch * s.h * s.w * s.c);
 }

@@ -68,10 +68,17 @@ export class ReLU extends Module {
   }
 }
 
-/** 2×2 max-pool, stride 2. */
+/**
+ * 2×2 max-pool, stride 2. `activation: 'relu'` applies a ReLU to the pooled map in the same kernel:
+ * equal to ReLU then pool (values and gradients), at a quarter of the cost.
+ */
 export class MaxPool2d extends Module {
+  constructor(readonly opts: { activation?: 'relu' } = {}) {
+    super();
+  }
+
   call(x: Tensor): Tensor {
-    return maxPool2d(x);
+    return maxPool2d(x, { relu: this.opts.activation === 'relu' });
   }
 }
 

@@ -61,7 +61,7 @@ export const REFS: Record<string, RefSpec> = {
   matmul: { ref: (x, s) => denseRef(x[0]!, s[0]!, x[1]!, s[1]![1], null), linear: [true, true] },
   dense: { ref: (x, s, a) => reluIf(a, denseRef(x[0]!, s[0]!, x[1]!, s[1]![1], x[2])), linear: (a) => Array(3).fill(!a.relu) },
   conv2d: { ref: (x, s, a) => reluIf(a, conv2dRef(x[0]!, s[0]!, x[1]!, s[1]!, x[2], a.stride, a.padding).y), linear: (a) => Array(3).fill(!a.relu) },
-  maxPool2d: { ref: (x, s) => maxPoolRef(x[0]!, s[0]!), linear: [false], draw: (_i, n, rand) => distinct(n, rand) },
+  maxPool2d: { ref: (x, s, a) => reluIf(a, maxPoolRef(x[0]!, s[0]!)), linear: [false], draw: (_i, n, rand) => distinct(n, rand) },
   softmaxCrossEntropy: { ref: (x, s, a) => xentRef(x[0]!, s[0]!, a.labels), linear: [false], attrs: labelsFor, draw: (_i, n, rand) => uni(n, rand, -3, 3) },
   spatialTransform: {
     ref: (x, s) => spatialRef(x[0]!, s[0]![0], s[0]![1], s[0]![2], s[0]![3], x[1]!),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Params } from '../../src/index.ts';
+import { relu, reluBackward } from '../../src/kernels/activation.ts';
 import { maxPool2x2, maxPool2x2Backward, maxPool2x2Shape } from '../../src/kernels/pool.ts';
 import { assertClose, assertEqualBits } from '../_helpers/close.ts';
 import { checkGuards, engineFor, guarded, guardedFrom } from '../_helpers/engine.ts';
@@ -47,6 +48,30 @@ describe('max-pool 2×2: simd vs scalar vs float64 reference', async () => {
     assertEqualBits('dx simd vs scalar', dxs[0], dxs[1]);
   });
 
+  it.each(cases.filter((_, i) => i % 3 === 0))('fused ReLU = ReLU then pool, values and gradients: batch=$batch h=$h w=$w c=$c ties=$ties', ({ batch, h, w, c, ties }) => {
+    const [, oh, ow] = maxPool2x2Shape(batch, h, w, c);
+    const nIn = batch * h * w * c, nOut = batch * oh * ow * c;
+    const x = ties ? tiesHeavy(rand, nIn) : uniform(rand, nIn);
+    const dy = uniform(rand, nOut);
+    for (const engine of [simd, scalar]) {
+      engine.arena.scope(() => {
+        const X = guardedFrom(engine, x), DY = guardedFrom(engine, dy);
+        const Y = guarded(engine, nOut), DX = guarded(engine, nIn);
+        maxPool2x2(engine, { x: X, y: Y, batch, h, w, c, relu: true });
+        maxPool2x2Backward(engine, { x: X, dy: DY, dx: DX, batch, h, w, c, relu: true });
+        for (const [b, name] of [[X, 'x'], [DY, 'dy'], [Y, 'y'], [DX, 'dx']] as const) checkGuards(engine, b, name);
+        // The composition: r = relu(x); y = pool(r); dr = pool_bwd(r, dy); dx = relu_bwd(r, dr).
+        const R = engine.arena.allocF32(nIn), Y2 = engine.arena.allocF32(nOut), DR = engine.arena.allocF32(nIn), DX2 = engine.arena.allocF32(nIn);
+        relu(engine, { x: X, y: R, n: nIn });
+        maxPool2x2(engine, { x: R, y: Y2, batch, h, w, c });
+        maxPool2x2Backward(engine, { x: R, dy: DY, dx: DR, batch, h, w, c });
+        reluBackward(engine, { y: R, dy: DR, dx: DX2, n: nIn });
+        assertEqualBits(`${engine.isa} fused y`, engine.toF32(Y), engine.toF32(Y2));
+        assertEqualBits(`${engine.isa} fused dx`, engine.toF32(DX), engine.toF32(DX2));
+      });
+    }
+  });
+
   it('ties go to the first max in window order (0,0), (0,1), (1,0), (1,1)', () => {
     // One window per channel: c0 all equal → (0,0); c1 max at (0,1) and (1,1) → (0,1);
     // c2 max at (1,0) and (1,1) → (1,0); c3 only (1,1); c4 (0,0) and (1,0) → (0,0).
@@ -86,8 +111,8 @@ describe('max-pool 2×2: simd vs scalar vs float64 reference', async () => {
         maxPool2x2(engine, { x: X, y: Y1, batch, h, w, c });
         maxPool2x2Backward(engine, { x: X, dy: DY, dx: DX1, batch, h, w, c });
         const total = batch * oh;
-        runParts(engine, 'f32_maxpool2d_fwd', new Params().i32(batch).i32(h).i32(w).i32(c).ptr(X).ptr(Y2), total, [1, 2, 5]);
-        runParts(engine, 'f32_maxpool2d_bwd', new Params().i32(batch).i32(h).i32(w).i32(c).ptr(X).ptr(DY).ptr(DX2), total, [2, 3, 7]);
+        runParts(engine, 'f32_maxpool2d_fwd', new Params().i32(batch).i32(h).i32(w).i32(c).ptr(X).ptr(Y2).i32(0), total, [1, 2, 5]);
+        runParts(engine, 'f32_maxpool2d_bwd', new Params().i32(batch).i32(h).i32(w).i32(c).ptr(X).ptr(DY).ptr(DX2).i32(0), total, [2, 3, 7]);
         assertEqualBits(`${engine.isa} fwd parts`, engine.toF32(Y2), engine.toF32(Y1));
         assertEqualBits(`${engine.isa} bwd parts`, engine.toF32(DX2), engine.toF32(DX1));
         for (const b of [Y2, DX2]) checkGuards(engine, b);

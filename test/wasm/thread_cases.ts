@@ -194,7 +194,7 @@ export const THREAD_CASES: ThreadCase[] = [
     }),
   },
   {
-    name: 'maxpool2d fwd+bwd b=3 9×7×5', kernels: ['f32_maxpool2d_fwd', 'f32_maxpool2d_bwd'], reduction: false,
+    name: 'maxpool2d fwd+bwd (plain and fused ReLU) b=3 9×7×5', kernels: ['f32_maxpool2d_fwd', 'f32_maxpool2d_bwd'], reduction: false,
     run: (e, seed) => e.arena.scope(() => {
       const rand = rng(seed);
       const [batch, h, w, c] = [3, 9, 7, 5];
@@ -203,7 +203,10 @@ export const THREAD_CASES: ThreadCase[] = [
       const dy = input(e, rand, batch * oh * ow * c), dx = e.arena.allocF32(batch * h * w * c);
       maxPool2x2(e, { x, y, batch, h, w, c });
       maxPool2x2Backward(e, { x, dy, dx, batch, h, w, c });
-      return [e.toF32(y), e.toF32(dx)];
+      const yRelu = e.arena.allocF32(batch * oh * ow * c), dxRelu = e.arena.allocF32(batch * h * w * c);
+      maxPool2x2(e, { x, y: yRelu, batch, h, w, c, relu: true });
+      maxPool2x2Backward(e, { x, dy, dx: dxRelu, batch, h, w, c, relu: true });
+      return [e.toF32(y), e.toF32(dx), e.toF32(yRelu), e.toF32(dxRelu)];
     }),
   },
   lossCase('softmax_xent', 11, 10),
