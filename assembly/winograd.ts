@@ -38,8 +38,9 @@
 //     [begin, end) over k in [0, K); independent.
 // Variants: __scalar loops one tile (or one channel pair) at a time, the reference; __simd runs
 //   the transforms on f32x4 over 4 channels (filter transforms: 4 output channels) and the
-//   Winograd-domain products as 36 GEMMs per chunk of tiles on gemm.ts's 4×8 micro-kernel. Both sum over k (and over tiles) in increasing
-//   order, so they agree to f32 rounding.
+//   Winograd-domain products as 36 GEMMs per chunk of tiles on gemm.ts's 4×8 micro-kernel, with
+//   bias and ReLU fused into the output transform. Both sum over k (and over tiles) in
+//   increasing order, so they agree to f32 rounding.
 // Scratch: f32_winograd_fwd_scratch / f32_winograd_bwd_filter_scratch bytes per thread.
 // Accuracy: Winograd trades multiplies for transform additions; with these points the forward
 //   error is ~1e-5 of the output's scale in f32 (the tests bound it against a float64 direct conv).
