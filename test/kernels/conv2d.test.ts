@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, type Conv2dShape } from '../../src/kernels/conv2d.ts';
-import type { Engine } from '../../src/wasm/engine.ts';
 import { assertClose } from '../_helpers/close.ts';
+import { runConvPasses } from '../_helpers/conv_run.ts';
 import { conv2dBackwardFilterRef, conv2dBackwardInputRef, conv2dRef } from '../_helpers/conv_reference.ts';
-import { checkGuards, engineFor, guarded, guardedFrom } from '../_helpers/engine.ts';
+import { engineFor } from '../_helpers/engine.ts';
 import { dot, rng, uniform } from '../_helpers/rng.ts';
 
 // A deterministic sample of the sweep: sizes around the vector width, channels 1, 3, 4, 5, 32,
@@ -39,21 +39,7 @@ function shapes(): Conv2dShape[] {
 
 const name = (s: Conv2dShape) => `x=[${s.batch},${s.h},${s.w},${s.cin}] w=[${s.kh},${s.kw},${s.cin},${s.cout}] s=${s.stride} p=${s.padding}`;
 
-function runAll(engine: Engine, s: Conv2dShape, x: Float32Array, w: Float32Array, bias: Float32Array | null, dy: Float32Array, relu: boolean) {
-  const g = conv2dGeometry(s);
-  return engine.arena.scope(() => {
-    const X = guardedFrom(engine, x), Wt = guardedFrom(engine, w), DY = guardedFrom(engine, dy);
-    const B = bias ? guardedFrom(engine, bias) : null;
-    const Y = guarded(engine, g.ySize), DX = guarded(engine, g.xSize), DW = guarded(engine, g.wSize);
-    conv2dForward(engine, { x: X, w: Wt, bias: B, y: Y, geom: g, relu });
-    conv2dBackwardInput(engine, { dy: DY, w: Wt, dx: DX, geom: g });
-    conv2dBackwardFilter(engine, { x: X, dy: DY, dw: DW, geom: g });
-    for (const [buf, label] of [[Y, 'y'], [DX, 'dx'], [DW, 'dw'], [X, 'x'], [DY, 'dy']] as const) checkGuards(engine, buf, label);
-    return { y: engine.toF32(Y), dx: engine.toF32(DX), dw: engine.toF32(DW) };
-  });
-}
-
-describe('f32_conv2d fwd / bwd_input / bwd_filter: simd vs scalar vs float64', async () => {
+describe('f32_conv2d (implicit GEMM and direct paths) fwd / bwd_input / bwd_filter: simd vs scalar vs float64', async () => {
   const simd = await engineFor('simd');
   const scalar = await engineFor('scalar');
   it.each(shapes().map((s, i) => ({ s, i, label: name(s) })))('$label', ({ s, i }) => {
@@ -63,8 +49,8 @@ describe('f32_conv2d fwd / bwd_input / bwd_filter: simd vs scalar vs float64', a
     const bias = i % 2 ? uniform(rand, g.cout) : null;
     const relu = i % 3 === 0;
     const want = { y: conv2dRef(g, x, w, bias, relu), dx: conv2dBackwardInputRef(g, dy, w), dw: conv2dBackwardFilterRef(g, x, dy) };
-    const a = runAll(simd, s, x, w, bias, dy, relu);
-    const b = runAll(scalar, s, x, w, bias, dy, relu);
+    const a = runConvPasses(simd, s, 'gemm', x, w, bias, dy, relu);
+    const b = runConvPasses(scalar, s, 'gemm', x, w, bias, dy, relu);
     const tol = (terms: number) => ({ atol: 2e-6 * Math.sqrt(terms) * 4, rtol: 1e-4 });
     const kTerms = g.kh * g.kw * Math.max(g.cin, g.cout);
     for (const key of ['y', 'dx', 'dw'] as const) {
@@ -90,9 +76,9 @@ describe('conv2d adjoint tests', async () => {
     engine.arena.scope(() => {
       const X = engine.fromF32(x), W = engine.fromF32(w), U = engine.fromF32(u);
       const Y = engine.arena.allocF32(g.ySize), DX = engine.arena.allocF32(g.xSize), DW = engine.arena.allocF32(g.wSize);
-      conv2dForward(engine, { x: X, w: W, y: Y, geom: g });
-      conv2dBackwardInput(engine, { dy: U, w: W, dx: DX, geom: g });
-      conv2dBackwardFilter(engine, { x: X, dy: U, dw: DW, geom: g });
+      conv2dForward(engine, { x: X, w: W, y: Y, geom: g, algorithm: 'gemm' });
+      conv2dBackwardInput(engine, { dy: U, w: W, dx: DX, geom: g, algorithm: 'gemm' });
+      conv2dBackwardFilter(engine, { x: X, dy: U, dw: DW, geom: g, algorithm: 'gemm' });
       const lhs = dot(engine.toF32(Y), u);
       const viaInput = dot(x, engine.toF32(DX));
       const viaFilter = dot(w, engine.toF32(DW));

@@ -8,8 +8,9 @@ import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometr
 import type { Engine } from '../../src/wasm/engine.ts';
 import { loadEngine } from '../../src/wasm/load.ts';
 import { assertClose } from '../_helpers/close.ts';
+import { runConvPasses } from '../_helpers/conv_run.ts';
 import { conv2dBackwardFilterRef, conv2dBackwardInputRef, conv2dRef } from '../_helpers/conv_reference.ts';
-import { checkGuards, engineFor, guarded, guardedFrom } from '../_helpers/engine.ts';
+import { engineFor } from '../_helpers/engine.ts';
 import { dot, rng, uniform } from '../_helpers/rng.ts';
 
 function shapes(): Conv2dShape[] {
@@ -32,22 +33,6 @@ function shapes(): Conv2dShape[] {
 
 const label = (s: Conv2dShape) => `x=[${s.batch},${s.h},${s.w},${s.cin}] cout=${s.cout} p=${s.padding}`;
 
-function runAll(engine: Engine, s: Conv2dShape, x: Float32Array, w: Float32Array, bias: Float32Array | null, dy: Float32Array, relu: boolean) {
-  const g = conv2dGeometry(s);
-  return engine.arena.scope(() => {
-    const X = guardedFrom(engine, x), Wt = guardedFrom(engine, w), DY = guardedFrom(engine, dy);
-    const B = bias ? guardedFrom(engine, bias) : null;
-    const Y = guarded(engine, g.ySize), DX = guarded(engine, g.xSize), DW = guarded(engine, g.wSize);
-    engine.calls.clear();
-    conv2dForward(engine, { x: X, w: Wt, bias: B, y: Y, geom: g, relu, algorithm: 'winograd' });
-    conv2dBackwardInput(engine, { dy: DY, w: Wt, dx: DX, geom: g, algorithm: 'winograd' });
-    conv2dBackwardFilter(engine, { x: X, dy: DY, dw: DW, geom: g, algorithm: 'winograd' });
-    expect([...engine.calls.keys()].sort()).toEqual(['f32_winograd_bwd_filter', 'f32_winograd_filter', 'f32_winograd_filter_bwd', 'f32_winograd_fwd']);
-    for (const [buf, name] of [[Y, 'y'], [DX, 'dx'], [DW, 'dw'], [X, 'x'], [DY, 'dy'], [Wt, 'w']] as const) checkGuards(engine, buf, name);
-    return { y: engine.toF32(Y), dx: engine.toF32(DX), dw: engine.toF32(DW) };
-  });
-}
-
 describe('winograd F(2×2, 5×5): simd vs scalar vs float64 direct convolution', async () => {
   const simd = await engineFor('simd');
   const scalar = await engineFor('scalar');
@@ -58,8 +43,8 @@ describe('winograd F(2×2, 5×5): simd vs scalar vs float64 direct convolution',
     const bias = i % 2 ? uniform(rand, g.cout) : null;
     const relu = i % 3 === 0;
     const want = { y: conv2dRef(g, x, w, bias, relu), dx: conv2dBackwardInputRef(g, dy, w), dw: conv2dBackwardFilterRef(g, x, dy) };
-    const a = runAll(simd, s, x, w, bias, dy, relu);
-    const b = runAll(scalar, s, x, w, bias, dy, relu);
+    const a = runConvPasses(simd, s, 'winograd', x, w, bias, dy, relu);
+    const b = runConvPasses(scalar, s, 'winograd', x, w, bias, dy, relu);
     // NOTE: Winograd's transforms carry terms up to ~25× the direct products (Bᵀ and G entries),
     // so its f32 error is larger than the direct sum's: measured max |error| / √terms over these
     // shapes 6.6e-6 (y), 5.0e-6 (dx), 1.1e-5 (dw); bounded at 4e-5·√terms (+ 1e-4 relative).
