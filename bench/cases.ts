@@ -10,6 +10,8 @@ export interface KernelCase {
   flops: number;
   /** Reduces across the split index (threads validate it with a tolerance, not bit for bit). */
   reduction: boolean;
+  /** Max relative difference allowed between thread counts for a reduction (default 1e-5). */
+  reductionTol?: number;
   setup(engine: Engine): { run: () => void; output: () => Float32Array };
 }
 
@@ -40,6 +42,9 @@ export function convCases(label: string, shape: Conv2dShape, passes: ConvPass[],
     name: `${label} ${pass}${suffix}`,
     flops: g.flops,
     reduction: pass === 'bwd_filter',
+    // NOTE: Winograd's filter gradient sums transformed terms up to ~25× the direct products, so a
+    // different split rounds differently by more (measured 3.5e-5 relative at 2 threads).
+    reductionTol: algorithm === 'winograd' ? 1e-4 : undefined,
     setup(engine: Engine) {
       const x = engine.fromF32(randomArray(g.xSize, 3, 0, 1));
       const w = engine.fromF32(randomArray(g.wSize, 4, -0.1, 0.1));

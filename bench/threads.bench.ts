@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     const runs = { one: c.setup(one), two: c.setup(two) };
     runs.one.run();
     runs.two.run();
-    if (c.reduction) validate(`${c.name} 2 threads vs 1`, runs.two.output(), runs.one.output(), 1e-5);
+    if (c.reduction) validate(`${c.name} 2 threads vs 1`, runs.two.output(), runs.one.output(), c.reductionTol ?? 1e-5);
     else bitIdentical(`${c.name} 2 threads vs 1`, runs.two.output(), runs.one.output());
     for (const k of ['one', 'two'] as const) tasks.push([`${c.name}|${k}`, runs[k].run]);
   }
