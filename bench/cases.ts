@@ -3,7 +3,8 @@
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, type ConvAlgorithm, type Conv2dShape } from '../src/kernels/conv2d.ts';
 import { gemm } from '../src/kernels/gemm.ts';
 import type { Engine } from '../src/wasm/engine.ts';
-import { randomArray } from './_util.ts';
+import { randomArray, validate } from './_util.ts';
+import { CONV1, CONV2, FC1, GEMM_SQUARE } from './shapes.ts';
 
 export interface KernelCase {
   name: string;
@@ -56,4 +57,27 @@ export function convCases(label: string, shape: Conv2dShape, passes: ConvPass[],
       return { run: () => conv2dBackwardFilter(engine, { x, dy, dw, geom: g, algorithm }), output: () => engine.toF32(dw) };
     },
   }));
+}
+
+/** bench:threads' cases: GEMM 512³ and the paper's CNN layers at batch 100 (conv2 on both algorithms). */
+export const THREAD_CASES: KernelCase[] = [
+  gemmCase('gemm 512×512×512', GEMM_SQUARE),
+  ...convCases('conv2 14×14×32→64 k5', CONV2, ['fwd', 'bwd_input', 'bwd_filter'], 'gemm'),
+  ...convCases('conv2 14×14×32→64 k5', CONV2, ['fwd', 'bwd_input', 'bwd_filter'], 'winograd'),
+  ...convCases('conv1 28×28×1→32 k5', CONV1, ['fwd', 'bwd_filter']),
+  gemmCase('fc1 fwd 100×3136→1024', FC1),
+  gemmCase('fc1 bwd_weight (Xᵀ·dY)', { M: FC1.K, K: FC1.M, N: FC1.N }, true, false),
+];
+
+/** A split run's output against the 1-thread one: bit-identical, or within reductionTol (default 1e-5) for reductions. */
+export function validateThreadSplit(c: KernelCase, got: Float32Array, want: Float32Array): void {
+  const label = `${c.name} 2 threads vs 1`;
+  if (c.reduction) {
+    validate(label, got, want, c.reductionTol ?? 1e-5);
+    return;
+  }
+  if (got.length !== want.length) throw new Error(`${label}: length ${got.length} != ${want.length}`);
+  for (let i = 0; i < want.length; i++) {
+    if (!Object.is(got[i], want[i])) throw new Error(`${label}: validation failed at [${i}]: ${got[i]} vs ${want[i]}`);
+  }
 }

@@ -6,43 +6,27 @@ import { loadavg } from 'node:os';
 import { Bench } from 'tinybench';
 import { MIN_PARALLEL_COST } from '../src/wasm/engine.ts';
 import { loadEngine } from '../src/wasm/load.ts';
-import { fmt, markdownTable, medianMs, validate } from './_util.ts';
-import { convCases, gemmCase, type KernelCase } from './cases.ts';
-import { CONV1, CONV2, FC1, GEMM_SQUARE } from './shapes.ts';
-
-const CASES: KernelCase[] = [
-  gemmCase('gemm 512×512×512', GEMM_SQUARE),
-  ...convCases('conv2 14×14×32→64 k5', CONV2, ['fwd', 'bwd_input', 'bwd_filter'], 'gemm'),
-  ...convCases('conv2 14×14×32→64 k5', CONV2, ['fwd', 'bwd_input', 'bwd_filter'], 'winograd'),
-  ...convCases('conv1 28×28×1→32 k5', CONV1, ['fwd', 'bwd_filter']),
-  gemmCase('fc1 fwd 100×3136→1024', FC1),
-  gemmCase('fc1 bwd_weight (Xᵀ·dY)', { M: FC1.K, K: FC1.M, N: FC1.N }, true, false),
-];
+import { fmt, markdownTable, medianMs } from './_util.ts';
+import { THREAD_CASES, gemmCase, validateThreadSplit } from './cases.ts';
 
 const ROUNDS = 5;
 
 /** Square GEMM sizes for the small-call crossover. */
 const SMALL = [16, 24, 32, 48, 64, 96, 128];
 
-function bitIdentical(label: string, got: Float32Array, want: Float32Array): void {
-  for (let i = 0; i < want.length; i++) {
-    if (!Object.is(got[i], want[i])) throw new Error(`${label}: validation failed at [${i}]: ${got[i]} vs ${want[i]}`);
-  }
-}
 
 async function main(): Promise<void> {
   const one = await loadEngine({ threads: 1, initialMemoryMiB: 256 });
   const two = await loadEngine({ threads: 2, initialMemoryMiB: 256, minParallelCost: 0 });
   const engines = { one, two };
 
-  const all = [...CASES, ...SMALL.map((n) => gemmCase(`gemm ${n}³`, { M: n, N: n, K: n }))];
+  const all = [...THREAD_CASES, ...SMALL.map((n) => gemmCase(`gemm ${n}³`, { M: n, N: n, K: n }))];
   const tasks: [string, () => void][] = [];
   for (const c of all) {
     const runs = { one: c.setup(one), two: c.setup(two) };
     runs.one.run();
     runs.two.run();
-    if (c.reduction) validate(`${c.name} 2 threads vs 1`, runs.two.output(), runs.one.output(), c.reductionTol ?? 1e-5);
-    else bitIdentical(`${c.name} 2 threads vs 1`, runs.two.output(), runs.one.output());
+    validateThreadSplit(c, runs.two.output(), runs.one.output());
     for (const k of ['one', 'two'] as const) tasks.push([`${c.name}|${k}`, runs[k].run]);
   }
   const pool = two.workerPool!;
