@@ -8,10 +8,11 @@
 // Then our GEMM 512³ at N and 1 threads in the same run, the roofline the network's GFLOP/s is compared with.
 //   --memory-steps N: then N consecutive Adam steps at batch 100 on a fresh model (N threads), with
 //     the WASM memory high-water mark and the process RSS (after a full GC) after step 100 and step N (flat = within 5 %).
-//     --full = --memory-steps 1000 (issue 9's acceptance run: ≈ 6–7 minutes more at ~250–300 training img/s).
+//     --full = --memory-steps 1000 (issue 9's acceptance run: ≈ 2–3 minutes more at ~600–700 training img/s).
 //   --torch FILE: PyTorch figures from the JSON line printed by ../shared/anchors/torch_bench.py madry T.
-// Takes ≈ 2–3 minutes without the memory phase (jax-js's slow calls dominate). Wall-clock timing: the
-// N-thread figures need an otherwise idle machine; the header prints the load average.
+// Takes ≈ 3–4 minutes without the memory phase (jax-js's slow calls dominate). Wall-clock timing, each
+// task sampled in 3 rounds (bench/peers/results.ts): the N-thread figures need an otherwise idle
+// machine; the header prints the load average.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
@@ -234,7 +235,7 @@ async function main(): Promise<void> {
   }
 
   const cpu = cpus()[0]?.model ?? '?';
-  console.log(`\nbench (e2e) — MNIST CNN (paper), batch ${res.batch}, img/s median [slowest–fastest call], ${new Date().toISOString()}`);
+  console.log(`\nbench (e2e) — MNIST CNN (paper), batch ${res.batch}, img/s: median call of the fastest of 3 rounds [slowest–fastest call of all rounds], ${new Date().toISOString()}`);
   console.log(`node ${process.version}, ${cpus().length} × ${cpu}; our engine: ${engineN.build} build, ${engineN.isa} kernels; load average (1/5/15 min): before ${loadBefore}, after peers ${loadAfterPeers}, end ${loadEnd}`);
   console.log(`our GEMM 512³ in this run (better of before / after the peers): ${fmt(gemmN, 1)} GFLOP/s at ${engineN.threads} threads (${fmt(gemmBefore[0])} / ${fmt(gemmAfter[0])}), ` +
     `${fmt(gemm1, 1)} GFLOP/s at 1 thread (${fmt(gemmBefore[1])} / ${fmt(gemmAfter[1])}). FLOPs per image (perf.md §1): fwd 27.77 M, igrad 55.54 M, train 82.05 M.`);

@@ -33,7 +33,7 @@ function parseArgs(argv: string[]): PeerOptions & { json?: string } {
 
 const opts = parseArgs(process.argv.slice(2).filter((a) => !a.endsWith('peers.bench.ts')));
 const res = await peerResults(opts);
-console.log(`\nbench:peers — MNIST CNN, batch ${res.batch}, one thread each, img/s median [slowest–fastest call], ${new Date().toISOString()}`);
+console.log(`\nbench:peers — MNIST CNN, batch ${res.batch}, one thread each, img/s: median call of the fastest of 3 rounds [slowest–fastest call of all rounds], ${new Date().toISOString()}`);
 console.log(peerTable(res));
 if (res.jaxBest) console.log(`\njax-js: the ${res.jaxBest.variant} variant is timed (${res.jaxBest.note}).`);
 if (opts.json) {

@@ -49,9 +49,16 @@ export interface PeerOptions {
   jax?: JaxVariant | 'auto' | 'both' | 'none';
   jaxOptimizer?: JaxOptimizer;
   tfjs?: boolean;
-  /** Time budget per task, ms (each task still runs at least `minCalls` timed calls). */
+  /** Time budget per task, ms, over all rounds (each task still runs at least `minCalls` timed calls in all). */
   timeMs?: number;
   minCalls?: number;
+  /**
+   * Rounds (default 3): every task is timed once per round, rounds one after the other. A task's
+   * rate is the median call of its fastest round; its range spans all rounds. On a shared machine
+   * the load changes within a run: sampling every peer in several windows and keeping each one's
+   * least disturbed window keeps a busy moment from landing on one peer only (the same rule for all).
+   */
+  rounds?: number;
   /** Images checked against the float64 reference (it is slow: ~0.1 s per image). */
   referenceImages?: number;
   /** More peers (our engine) to validate and time with the same weights and inputs; `key` names their column. */
@@ -79,11 +86,29 @@ function meanXent(logits: Float32Array, y: Int32Array): number {
   return s / y.length;
 }
 
-function rate(task: Task | undefined, batch: number): Rate {
-  const r = task?.result as { latency?: { p50: number; min: number; max: number; samplesCount?: number; samples?: number[] }; state?: string } | undefined;
-  const l = r?.latency;
-  if (!l) throw new Error(`task ${task?.name} has no result (${r?.state ?? 'not run'})`);
-  return { median: (batch * 1000) / l.p50, min: (batch * 1000) / l.max, max: (batch * 1000) / l.min, calls: l.samplesCount ?? l.samples?.length ?? 0 };
+/** A finished task's latency samples (ms), kept with retainSamples. */
+function samplesOf(task: Task | undefined): number[] {
+  const r = task?.result as { latency?: { samples?: ArrayLike<number> }; state?: string } | undefined;
+  const samples = r?.latency?.samples;
+  if (!samples || samples.length === 0) throw new Error(`task ${task?.name} has no samples (${r?.state ?? 'not run'})`);
+  return Array.from(samples);
+}
+
+function medianOf(samples: number[]): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * img/s from per-round latency samples (ms per call of `batch` images): `median` from the round
+ * with the lowest median latency, slowest and fastest call over all rounds.
+ */
+function rate(rounds: number[][], batch: number): Rate {
+  const all = rounds.flat();
+  if (all.length === 0) throw new Error('rate: no samples');
+  const best = Math.min(...rounds.filter((r) => r.length > 0).map(medianOf));
+  return { median: (batch * 1000) / best, min: (batch * 1000) / Math.max(...all), max: (batch * 1000) / Math.min(...all), calls: all.length };
 }
 
 export async function peerResults(opts: PeerOptions = {}): Promise<PeerResults> {
@@ -161,21 +186,26 @@ export async function peerResults(opts: PeerOptions = {}): Promise<PeerResults> 
     peers.push({ entry, peer, result });
   }
 
-  const bench = new Bench({ time: opts.timeMs ?? 3000, iterations: opts.minCalls ?? 3, warmupTime: 0, warmupIterations: 1 });
-  for (const { entry, peer, result } of peers) {
-    bench.add(`${entry.key}|forward`, async () => void (await peer.forward(x)));
-    bench.add(`${entry.key}|input_grad`, async () => void (await peer.inputGrad(x, y)));
-    if (!result.unsupported.train_step) bench.add(`${entry.key}|train_step`, async () => void (await peer.trainStep(x, y)));
+  const rounds = opts.rounds ?? 3;
+  const samples = new Map<string, number[][]>(); // task → samples of each round
+  for (let round = 1; round <= rounds; round++) {
+    const bench = new Bench({ time: (opts.timeMs ?? 3000) / rounds, iterations: Math.ceil((opts.minCalls ?? 3) / rounds), warmupTime: 0, warmupIterations: 1, retainSamples: true });
+    for (const { entry, peer, result } of peers) {
+      bench.add(`${entry.key}|forward`, async () => void (await peer.forward(x)));
+      bench.add(`${entry.key}|input_grad`, async () => void (await peer.inputGrad(x, y)));
+      if (!result.unsupported.train_step) bench.add(`${entry.key}|train_step`, async () => void (await peer.trainStep(x, y)));
+    }
+    log(`timing ${bench.tasks.length} tasks at batch ${batch}, round ${round} of ${rounds}…`);
+    await bench.run();
+    for (const task of bench.tasks) samples.set(task.name, [...(samples.get(task.name) ?? []), samplesOf(task)]);
   }
-  log(`timing ${bench.tasks.length} tasks at batch ${batch}…`);
-  await bench.run();
 
   const results = { forward: {}, input_grad: {}, train_step: {} } as PeerResults['results'];
   for (const { entry, peer, result } of peers) {
     for (const op of OPS) {
       if (result.unsupported[op]) results[op][entry.key] = 'unsupported';
       else {
-        result.rates[op] = rate(bench.getTask(`${entry.key}|${op}`), batch);
+        result.rates[op] = rate(samples.get(`${entry.key}|${op}`) ?? [], batch);
         results[op][entry.key] = result.rates[op]!.median;
       }
     }
@@ -191,7 +221,7 @@ export async function peerResults(opts: PeerOptions = {}): Promise<PeerResults> 
 
 const fmtRate = (r: Rate | undefined) => (r ? `${r.median.toFixed(1)} [${r.min.toFixed(1)}–${r.max.toFixed(1)}]` : '—');
 
-/** Markdown table: img/s median [slowest–fastest call] and GFLOP/s per op, one row per peer. */
+/** Markdown table: img/s (median call of the fastest round) [slowest–fastest call] and GFLOP/s per op, one row per peer. */
 export function peerTable(res: PeerResults): string {
   const header = ['peer', 'threads', 'forward img/s', 'input grad img/s', 'train step img/s', 'GFLOP/s fwd / igrad / train', 'train update', 'vs float64 (logits, dx)'];
   const rows = res.peers.map((p) => [
