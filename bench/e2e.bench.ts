@@ -5,7 +5,7 @@
 // faster model variant), in one process, same weights and inputs, each validated against a float64
 // reference and against the first peer before timing (bench/peers/results.ts). Also our engine with
 // convAlgorithm 'gemm' (no Winograd: every counted FLOP executed, the honest roofline fraction).
-// Then our GEMM 512³ at N and 1 threads in the same run, the roofline the network's GFLOP/s is compared with.
+// Our GEMM 512³ at N and 1 threads is timed in the same rounds: the roofline the network's GFLOP/s is compared with.
 //   --memory-steps N: then N consecutive Adam steps at batch 100 on a fresh model (N threads), with
 //     the WASM memory high-water mark and the process RSS (after a full GC) after step 100 and step N (flat = within 5 %).
 //     --full = --memory-steps 1000 (issue 9's acceptance run: ≈ 2–3 minutes more at ~600–700 training img/s).
@@ -17,11 +17,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Bench } from 'tinybench';
 import { gemm } from '../src/kernels/gemm.ts';
 import type { Engine } from '../src/wasm/engine.ts';
 import { loadEngine } from '../src/wasm/load.ts';
-import { fmt, markdownTable, medianMs, randomArray } from './_util.ts';
+import { fmt, markdownTable, randomArray } from './_util.ts';
 import { BATCH, FLOPS_PER_IMAGE, makeBatch, makeWeights } from './peers/model.ts';
 import { ourPeer } from './peers/ours.ts';
 import { OPS, peerResults, peerTable, type Op, type PeerOptions, type PeerResult, type Rate } from './peers/results.ts';
@@ -95,8 +94,11 @@ function readTorch(path: string, threads: number): TorchRun {
 
 // ---------------------------------------------------------------- GEMM roofline
 
-/** Median GFLOP/s of our GEMM 512³ on each engine, timed side by side (validated: 1 vs N threads bit-identical). */
-async function gemmGflops(engines: Engine[]): Promise<number[]> {
+/**
+ * GEMM 512³ calls on each engine, validated first (1 vs N threads bit-identical), for timing in the
+ * same rounds as the peers (so the roofline and the network see the same machine load).
+ */
+function gemmTasks(engines: Engine[]): { runs: (() => void)[]; flops: number; free: () => void } {
   const { M, N, K } = GEMM_SQUARE;
   const a = randomArray(M * K, 1), b = randomArray(K * N, 2);
   const runs = engines.map((engine) => {
@@ -108,11 +110,7 @@ async function gemmGflops(engines: Engine[]): Promise<number[]> {
   for (let i = 1; i < runs.length; i++) {
     if (runs[i].out.some((v, j) => !Object.is(v, runs[0].out[j]))) throw new Error(`gemm 512³: engine ${i} differs from engine 0`);
   }
-  const bench = new Bench({ time: 1500, iterations: 5, warmupTime: 100, warmupIterations: 2 });
-  runs.forEach((r, i) => bench.add(`gemm|${i}`, r.run));
-  await bench.run();
-  runs.forEach((r) => r.free());
-  return runs.map((_, i) => (2 * M * N * K) / (medianMs(bench.getTask(`gemm|${i}`)) * 1e6));
+  return { runs: runs.map((r) => r.run), flops: 2 * M * N * K, free: () => runs.forEach((r) => r.free()) };
 }
 
 // ---------------------------------------------------------------- memory
@@ -186,8 +184,7 @@ async function main(): Promise<void> {
   // Every FLOP of perf.md's count executed: the network's true fraction of the GEMM roofline.
   const engineGemm = await loadEngine({ threads: args.threads, convAlgorithm: 'gemm' });
   log(`bench e2e: ${engineN.build} build, ${engineN.isa} kernels, ${engineN.threads} + 1 thread(s); load average ${loadBefore}`);
-  log(`GEMM 512³ at ${engineN.threads} and 1 thread(s), before the peers…`);
-  const gemmBefore = await gemmGflops([engineN, engine1]);
+  const gemmCalls = gemmTasks([engineN, engine1]);
 
   const res = await peerResults({
     jax: args.jax, tfjs: args.tfjs, timeMs: args.timeMs, log,
@@ -196,12 +193,16 @@ async function main(): Promise<void> {
       { key: 'ours_1thread', create: (w) => ourPeer(w, { engine: engine1 }) },
       { key: 'ours_gemm', create: (w) => ourPeer(w, { engine: engineGemm, variant: 'implicit GEMM only' }) },
     ],
+    extraTasks: [
+      { key: 'gemm_n', run: gemmCalls.runs[0] },
+      { key: 'gemm_1', run: gemmCalls.runs[1] },
+    ],
   });
+  gemmCalls.free();
   const loadAfterPeers = loadStr();
-  log(`GEMM 512³ at ${engineN.threads} and 1 thread(s), after the peers…`);
-  const gemmAfter = await gemmGflops([engineN, engine1]);
-  // NOTE: the roofline is the better of the two measurements (the one least disturbed by other load).
-  const [gemmN, gemm1] = gemmBefore.map((g, i) => Math.max(g, gemmAfter[i]));
+  // NOTE: the roofline is timed in the same rounds, by the same rule (fastest round), as the network.
+  const gemmRounds = (key: string) => res.extraMs[key].rounds.map((ms) => gemmCalls.flops / (ms * 1e6));
+  const [gemmN, gemm1] = ['gemm_n', 'gemm_1'].map((k) => gemmCalls.flops / (res.extraMs[k].best * 1e6));
   const torch = args.torch ? readTorch(args.torch, engineN.threads) : undefined;
   const memory = args.memorySteps > 0 ? await memoryPhase(engineN, args.memorySteps, log) : undefined;
   const loadEnd = loadStr();
@@ -237,8 +238,8 @@ async function main(): Promise<void> {
   const cpu = cpus()[0]?.model ?? '?';
   console.log(`\nbench (e2e) — MNIST CNN (paper), batch ${res.batch}, img/s: median call of the fastest of 3 rounds [slowest–fastest call of all rounds], ${new Date().toISOString()}`);
   console.log(`node ${process.version}, ${cpus().length} × ${cpu}; our engine: ${engineN.build} build, ${engineN.isa} kernels; load average (1/5/15 min): before ${loadBefore}, after peers ${loadAfterPeers}, end ${loadEnd}`);
-  console.log(`our GEMM 512³ in this run (better of before / after the peers): ${fmt(gemmN, 1)} GFLOP/s at ${engineN.threads} threads (${fmt(gemmBefore[0])} / ${fmt(gemmAfter[0])}), ` +
-    `${fmt(gemm1, 1)} GFLOP/s at 1 thread (${fmt(gemmBefore[1])} / ${fmt(gemmAfter[1])}). FLOPs per image (perf.md §1): fwd 27.77 M, igrad 55.54 M, train 82.05 M.`);
+  console.log(`our GEMM 512³, timed in the same rounds (fastest round; each round's figure in brackets): ${fmt(gemmN, 1)} GFLOP/s at ${engineN.threads} threads [${gemmRounds('gemm_n').map((g) => fmt(g)).join(', ')}], ` +
+    `${fmt(gemm1, 1)} GFLOP/s at 1 thread [${gemmRounds('gemm_1').map((g) => fmt(g)).join(', ')}]. FLOPs per image (perf.md §1): fwd 27.77 M, igrad 55.54 M, train 82.05 M.`);
   console.log('GFLOP/s are effective: those FLOP counts ÷ time. Our conv2 runs on Winograd F(2×2, 5×5), which does ~2.6× fewer operations than counted, so "ours" can pass 100 % of the GEMM; "ours, implicit GEMM only" executes every counted FLOP (the true roofline fraction).\n');
   console.log(markdownTable(['quantity', 'engine', 'threads', 'img/s', '× tfjs-wasm', '× jax-js', 'GFLOP/s', '% of our GEMM (same threads)'], rows));
   if (res.jaxBest) console.log(`\njax-js: the ${res.jaxBest.variant} variant is timed (${res.jaxBest.note}); it runs on one thread in Node 20.`);
@@ -292,8 +293,8 @@ async function main(): Promise<void> {
       gemm_gflops: Number(gemmN.toFixed(2)),
       network_gflops: netG(ours),
       gemm_gflops_1thread: Number(gemm1.toFixed(2)),
-      /** [N threads, 1 thread] GFLOP/s of each GEMM measurement; gemm_gflops* take the better. */
-      gemm_gflops_runs: { before_peers: gemmBefore.map((g) => Number(g.toFixed(2))), after_peers: gemmAfter.map((g) => Number(g.toFixed(2))) },
+      /** GFLOP/s of the GEMM in each round (N threads, 1 thread); gemm_gflops* take the fastest round. */
+      gemm_gflops_rounds: { threads_n: gemmRounds('gemm_n').map((g) => Number(g.toFixed(2))), threads_1: gemmRounds('gemm_1').map((g) => Number(g.toFixed(2))) },
       network_gflops_1thread: netG(ours1),
       /** Implicit GEMM only (no Winograd): every counted FLOP executed, N threads. */
       network_gflops_gemm_only: netG(oursGemm),

@@ -41,6 +41,8 @@ export interface PeerResults {
   peers: PeerResult[];
   /** `{ forward: { tfjs_wasm: x, jax_js: z, ... }, ... }`: median img/s, the shape issue 9 asks for. */
   results: Record<Op, Record<string, number | string>>;
+  /** Per extra task: ms per call (median call of its fastest round), and that median in every round. */
+  extraMs: Record<string, { best: number; rounds: number[] }>;
 }
 
 export interface PeerOptions {
@@ -63,6 +65,8 @@ export interface PeerOptions {
   referenceImages?: number;
   /** More peers (our engine) to validate and time with the same weights and inputs; `key` names their column. */
   extra?: { key: string; create: (w: Weights) => Promise<Peer> }[];
+  /** Other calls timed in the same rounds by the same rule (e.g. the GEMM roofline); results in `extraMs`. */
+  extraTasks?: { key: string; run: () => void | Promise<void> }[];
   log?: (line: string) => void;
 }
 
@@ -195,6 +199,7 @@ export async function peerResults(opts: PeerOptions = {}): Promise<PeerResults> 
       bench.add(`${entry.key}|input_grad`, async () => void (await peer.inputGrad(x, y)));
       if (!result.unsupported.train_step) bench.add(`${entry.key}|train_step`, async () => void (await peer.trainStep(x, y)));
     }
+    for (const t of opts.extraTasks ?? []) bench.add(`extra|${t.key}`, t.run);
     log(`timing ${bench.tasks.length} tasks at batch ${batch}, round ${round} of ${rounds}…`);
     await bench.run();
     for (const task of bench.tasks) samples.set(task.name, [...(samples.get(task.name) ?? []), samplesOf(task)]);
@@ -216,7 +221,12 @@ export async function peerResults(opts: PeerOptions = {}): Promise<PeerResults> 
     const jax = peers.filter((p) => p.entry.key.startsWith('jax_js_') && p.result.rates[op]);
     if (jax.length) results[op].jax_js = Math.max(...jax.map((p) => p.result.rates[op]!.median));
   }
-  return { model: 'mnist-cnn', batch, jaxBest, peers: peers.map((p) => p.result), results };
+  const extraMs: PeerResults['extraMs'] = {};
+  for (const t of opts.extraTasks ?? []) {
+    const perRound = (samples.get(`extra|${t.key}`) ?? []).map(medianOf);
+    extraMs[t.key] = { best: Math.min(...perRound), rounds: perRound };
+  }
+  return { model: 'mnist-cnn', batch, jaxBest, peers: peers.map((p) => p.result), results, extraMs };
 }
 
 const fmtRate = (r: Rate | undefined) => (r ? `${r.median.toFixed(1)} [${r.min.toFixed(1)}–${r.max.toFixed(1)}]` : '—');
