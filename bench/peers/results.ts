@@ -39,7 +39,7 @@ export interface PeerResults {
   /** The jax-js variant that `jax_js` stands for, and why. */
   jaxBest?: { variant: JaxVariant; note: string };
   peers: PeerResult[];
-  /** `{ forward: { tfjs_wasm: x, jax_js: z, ... }, ... }`: median img/s, the shape issue 9 asks for. */
+  /** `{ forward: { tfjs_wasm: x, jax_js: z, ... }, ... }`: img/s (median call of the fastest round), the shape issue 9 asks for. */
   results: Record<Op, Record<string, number | string>>;
   /** Per extra task: ms per call (median call of its fastest round), and that median in every round. */
   extraMs: Record<string, { best: number; rounds: number[] }>;
