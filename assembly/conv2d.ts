@@ -44,7 +44,7 @@
 //               floats) with the sum over its images; the caller sums partials in a fixed order.
 // Scratch: f32_conv2d_<pass>_scratch(params) bytes per thread.
 import { GEMM_KC, GEMM_MR, GEMM_NR, gemmPackedBlock, packB } from "./gemm";
-import { hsum, madd, paramI32, paramPtr } from "./simd";
+import { hsum, madd, paramI32, paramPtr, roundUp, storeLanes } from "./simd";
 
 const FLAG_RELU: i32 = 2;
 /** Pixels gathered per chunk (fwd and bwd_input): one packed-A block. */
@@ -163,7 +163,7 @@ export function f32_conv2d_bwd_filter__scalar(params: usize, begin: i32, end: i3
 /** Floats of a packed B covering all K rows and N columns (panels of GEMM_NR). */
 // @ts-ignore: decorator
 @inline function packedBFloats(K: i32, N: i32): i32 {
-  return ((N + GEMM_NR - 1) / GEMM_NR) * GEMM_NR * K;
+  return roundUp(N, GEMM_NR) * K;
 }
 
 /** Floats of the GEMM work area gemmPackedBlock needs (one packed edge panel + one tile). */
@@ -315,6 +315,18 @@ function biasReluRows(y: usize, rows: i32, C: i32, bias: usize, relu: bool): voi
   }
 }
 
+/**
+ * C (count × N, row-major) = patches (count × K) · the filter packed per KC block in `packed`
+ * (panels of roundUp(N, GEMM_NR) floats per row of K): the GEMM of the implicit-GEMM fwd and bwd_input.
+ */
+function multiplyPatches(patches: usize, count: i32, K: i32, packed: usize, N: i32, c: usize, work: usize): void {
+  const panelsFloats = roundUp(N, GEMM_NR);
+  for (let pc = 0; pc < K; pc += GEMM_KC) {
+    gemmPackedBlock(patches, K, 0, 0, count, pc, min(GEMM_KC, K - pc), packed + ((<usize>pc * panelsFloats) << 2), N, c, N, pc == 0, work);
+  }
+  if (K == 0) memory.fill(c, 0, <usize>(count * N) << 2);
+}
+
 export function f32_conv2d_fwd__simd(params: usize, begin: i32, end: i32, scratch: usize): void {
   assert(0 <= begin && begin <= end && end <= paramI32(params, 4) * paramI32(params, 8), "f32_conv2d_fwd: range outside the split index");
   const x = paramPtr(params, 0), w = paramPtr(params, 1), bias = paramPtr(params, 2), y = paramPtr(params, 3);
@@ -328,7 +340,7 @@ export function f32_conv2d_fwd__simd(params: usize, begin: i32, end: i32, scratc
     return;
   }
   const K = KH * KW * Cin;
-  const panelsFloats = ((Cout + GEMM_NR - 1) / GEMM_NR) * GEMM_NR;
+  const panelsFloats = roundUp(Cout, GEMM_NR);
   const packed = scratch;
   const patches = packed + ((<usize>packedBFloats(K, Cout)) << 2);
   const work = patches + ((<usize>CHUNK * K) << 2);
@@ -341,11 +353,7 @@ export function f32_conv2d_fwd__simd(params: usize, begin: i32, end: i32, scratc
     const count = min(CHUNK, pEnd - p0);
     gatherForwardPatches(x, p0, count, patches, H, W, Cin, OH, OW, KH, KW, s, padTop, padLeft);
     const c = y + ((<usize>p0 * Cout) << 2);
-    for (let pc = 0; pc < K; pc += GEMM_KC) {
-      const kc = min(GEMM_KC, K - pc);
-      gemmPackedBlock(patches, K, 0, 0, count, pc, kc, packed + ((<usize>pc * panelsFloats) << 2), Cout, c, Cout, pc == 0, work);
-    }
-    if (K == 0) memory.fill(c, 0, <usize>(count * Cout) << 2);
+    multiplyPatches(patches, count, K, packed, Cout, c, work);
     if (bias || relu) biasReluRows(c, count, Cout, bias, relu);
   }
 }
@@ -363,7 +371,7 @@ export function f32_conv2d_bwd_input__simd(params: usize, begin: i32, end: i32, 
     return;
   }
   const K = KH * KW * Cout;
-  const panelsFloats = ((Cin + GEMM_NR - 1) / GEMM_NR) * GEMM_NR;
+  const panelsFloats = roundUp(Cin, GEMM_NR);
   const packed = scratch;
   const patches = packed + ((<usize>packedBFloats(K, Cin)) << 2);
   const work = patches + ((<usize>CHUNK * K) << 2);
@@ -374,12 +382,7 @@ export function f32_conv2d_bwd_input__simd(params: usize, begin: i32, end: i32, 
   for (let q0 = begin * W; q0 < qEnd; q0 += CHUNK) {
     const count = min(CHUNK, qEnd - q0);
     gatherBackwardPatches(dy, q0, count, patches, H, W, OH, OW, Cout, KH, KW, s, padTop, padLeft);
-    const c = dx + ((<usize>q0 * Cin) << 2);
-    for (let pc = 0; pc < K; pc += GEMM_KC) {
-      const kc = min(GEMM_KC, K - pc);
-      gemmPackedBlock(patches, K, 0, 0, count, pc, kc, packed + ((<usize>pc * panelsFloats) << 2), Cin, c, Cin, pc == 0, work);
-    }
-    if (K == 0) memory.fill(c, 0, <usize>(count * Cin) << 2);
+    multiplyPatches(patches, count, K, packed, Cin, dx + ((<usize>q0 * Cin) << 2), work);
   }
 }
 
@@ -493,32 +496,26 @@ export function f32_conv2d_bwd_filter__simd(params: usize, begin: i32, end: i32,
   return max(1, min(OH, GEMM_KC / OW));
 }
 
-/** Rounds n up to a multiple of GEMM_NR. */
-// @ts-ignore: decorator
-@inline function roundNR(n: i32): i32 {
-  return ((n + GEMM_NR - 1) / GEMM_NR) * GEMM_NR;
-}
-
 /** Width (pixels) of fwdDirect's zero-padded input rows: the windows of roundUp(OW, 4) output pixels. */
 // @ts-ignore: decorator
 @inline function fwdPaddedWidth(OW: i32, KW: i32, s: i32): i32 {
-  return (((OW + 3) & ~3) - 1) * s + KW;
+  return (roundUp(OW, 4) - 1) * s + KW;
 }
 
-/** fwdDirect's scratch: packed filter (K × roundNR(Cout)), padded bias, K tap offsets, KH padded input rows. */
+/** fwdDirect's scratch: packed filter (K × roundUp(Cout, GEMM_NR)), padded bias, K tap offsets, KH padded input rows. */
 function fwdDirectScratchFloats(params: usize): i32 {
   const Cin = paramI32(params, 7), OW = paramI32(params, 9), Cout = paramI32(params, 10);
   const KH = paramI32(params, 11), KW = paramI32(params, 12), s = paramI32(params, 13);
-  const CP = roundNR(Cout);
+  const CP = roundUp(Cout, GEMM_NR);
   return KH * KW * Cin * (CP + 1) + CP + KH * fwdPaddedWidth(OW, KW, s) * Cin;
 }
 
-/** filterDirect's scratch: dw accumulator (roundUp(K, 4) × roundNR(Cout)), packed dy chunk, padded input rows. */
+/** filterDirect's scratch: dw accumulator (roundUp(K, 4) × roundUp(Cout, GEMM_NR)), packed dy chunk, padded input rows. */
 function filterDirectScratchFloats(params: usize): i32 {
   const Cin = paramI32(params, 7), OH = paramI32(params, 8), OW = paramI32(params, 9), Cout = paramI32(params, 10);
   const KH = paramI32(params, 11), KW = paramI32(params, 12), s = paramI32(params, 13);
-  const CP = roundNR(Cout), rows = filterChunkRows(OH, OW);
-  const K4 = (KH * KW * Cin + 3) & ~3;
+  const CP = roundUp(Cout, GEMM_NR), rows = filterChunkRows(OH, OW);
+  const K4 = roundUp(KH * KW * Cin, 4);
   return K4 * CP + rows * OW * CP + ((rows - 1) * s + KH) * ((OW - 1) * s + KW) * Cin;
 }
 
@@ -539,18 +536,6 @@ function padInputRows(xImg: usize, ih0: i32, nRows: i32, H: i32, W: i32, Cin: i3
     copyRun(row + ((<usize>jLo * Cin) << 2), xImg + ((<usize>(ih * W + jLo - padLeft) * Cin) << 2), (jHi - jLo) * Cin);
     zeroRun(row + ((<usize>jHi * Cin) << 2), (Wp - jHi) * Cin);
   }
-}
-
-/** Stores the first n (0..4) lanes of v at dst. */
-// @ts-ignore: decorator
-@inline function storeLanes(dst: usize, v: v128, n: i32): void {
-  if (n >= 4) {
-    v128.store(dst, v);
-    return;
-  }
-  if (n > 0) store<f32>(dst, f32x4.extract_lane(v, 0));
-  if (n > 1) store<f32>(dst, f32x4.extract_lane(v, 1), 4);
-  if (n > 2) store<f32>(dst, f32x4.extract_lane(v, 2), 8);
 }
 
 /** Stores the first nCo (≥ 1) of the eight columns v0 ‖ v1 at dst. */
@@ -575,7 +560,7 @@ function padInputRows(xImg: usize, ih0: i32, nRows: i32, H: i32, W: i32, Cin: i3
 function fwdDirect(x: usize, w: usize, bias: usize, y: usize, begin: i32, end: i32,
                    H: i32, W: i32, Cin: i32, OH: i32, OW: i32, Cout: i32,
                    KH: i32, KW: i32, s: i32, padTop: i32, padLeft: i32, relu: bool, scratch: usize): void {
-  const K = KH * KW * Cin, CP = roundNR(Cout), Wp = fwdPaddedWidth(OW, KW, s);
+  const K = KH * KW * Cin, CP = roundUp(Cout, GEMM_NR), Wp = fwdPaddedWidth(OW, KW, s);
   const packed = scratch;
   const biasP = packed + ((<usize>K * CP) << 2);
   const offs = biasP + (<usize>CP << 2);
@@ -653,7 +638,7 @@ function fwdDirect(x: usize, w: usize, bias: usize, y: usize, begin: i32, end: i
 function filterDirect(x: usize, dy: usize, partial: usize, begin: i32, end: i32,
                       H: i32, W: i32, Cin: i32, OH: i32, OW: i32, Cout: i32,
                       KH: i32, KW: i32, s: i32, padTop: i32, padLeft: i32, scratch: usize): void {
-  const K = KH * KW * Cin, K4 = (K + 3) & ~3, CP = roundNR(Cout);
+  const K = KH * KW * Cin, K4 = roundUp(K, 4), CP = roundUp(Cout, GEMM_NR);
   const chunkRows = filterChunkRows(OH, OW), Wp = (OW - 1) * s + KW;
   const acc = scratch;
   const packedDy = acc + ((<usize>K4 * CP) << 2);

@@ -290,7 +290,7 @@ function fullTilesStrided(kc: i32, a: usize, aK: usize, rows: i32, packedB: usiz
     const bPanel = packedB + ((<usize>jr * kc) << 2);
     let ap = a, cp = C + (<usize>jr << 2);
     for (let ir = 0; ir < rows; ir += GEMM_MR) {
-      micro4x8(kc, ap, 4, aK, bPanel, cp, ldcBytes, first);
+      micro4x8(kc, ap, 4, aK, bPanel, 32, cp, ldcBytes, first);
       ap += 16;
       cp += ldcBytes << 2;
     }
@@ -309,7 +309,7 @@ function edgeTile(kc: i32, a: usize, aRow: usize, aK: usize, rows: i32, packedB:
       store<f32>(tile + (<usize>(ii * GEMM_NR + jj) << 2), v);
     }
   }
-  micro4x8(kc, a, aRow, aK, packedB + ((<usize>j0 * kc) << 2), tile, 32, false);
+  micro4x8(kc, a, aRow, aK, packedB + ((<usize>j0 * kc) << 2), 32, tile, 32, false);
   for (let ii = 0; ii < rows; ii++) {
     for (let jj = 0; jj < cols; jj++) {
       store<f32>(c + <usize>ii * ldcBytes + (<usize>jj << 2), load<f32>(tile + (<usize>(ii * GEMM_NR + jj) << 2)));
@@ -319,10 +319,11 @@ function edgeTile(kc: i32, a: usize, aRow: usize, aK: usize, rows: i32, packedB:
 
 /**
  * The 4×8 micro-kernel: C tile (+)= Σ_k a(·, k) ⊗ b[k][0..8), where a(ii, k) = a + ii·aRow + k·aK
- * (row-major A: aRow = lda·4, aK = 4; transposed or packed A: aRow = 4).
+ * (row-major A: aRow = lda·4, aK = 4; transposed or packed A: aRow = 4) and b[k] = b + k·bK
+ * (a packed B panel: bK = 32).
  */
 // @ts-ignore: decorator
-@inline function micro4x8(kc: i32, a: usize, aRow: usize, aK: usize, b: usize, c: usize, ldcBytes: usize, first: bool): void {
+@inline export function micro4x8(kc: i32, a: usize, aRow: usize, aK: usize, b: usize, bK: usize, c: usize, ldcBytes: usize, first: bool): void {
   let vc00 = f32x4.splat(0), vc01 = f32x4.splat(0);
   let vc10 = f32x4.splat(0), vc11 = f32x4.splat(0);
   let vc20 = f32x4.splat(0), vc21 = f32x4.splat(0);
@@ -350,7 +351,7 @@ function edgeTile(kc: i32, a: usize, aRow: usize, aK: usize, rows: i32, packedB:
     vc30 = madd(va3, vb0, vc30);
     vc31 = madd(va3, vb1, vc31);
     a0 += aK; a1 += aK; a2 += aK; a3 += aK;
-    b += 32;
+    b += bK;
   }
   v128.store(c, vc00); v128.store(c, vc01, 16);
   v128.store(c1, vc10); v128.store(c1, vc11, 16);

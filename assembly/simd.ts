@@ -52,3 +52,32 @@
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
   return f32x4.add(c, f32x4.mul(a, b));
 }
+
+/** v rounded up to a multiple of m (m > 0). */
+// @ts-ignore: decorator
+@inline export function roundUp(v: i32, m: i32): i32 {
+  return ((v + m - 1) / m) * m;
+}
+
+/** The first n (0–4) floats at src in lanes 0.., zeros in the others; nothing past them is read. */
+// @ts-ignore: decorator
+@inline export function loadLanes(src: usize, n: i32): v128 {
+  if (n >= 4) return v128.load(src);
+  let v = f32x4.splat(0);
+  if (n > 0) v = f32x4.replace_lane(v, 0, load<f32>(src));
+  if (n > 1) v = f32x4.replace_lane(v, 1, load<f32>(src, 4));
+  if (n > 2) v = f32x4.replace_lane(v, 2, load<f32>(src, 8));
+  return v;
+}
+
+/** Stores lanes 0..n−1 (n in 0–4) of v at dst; nothing past them is written. */
+// @ts-ignore: decorator
+@inline export function storeLanes(dst: usize, v: v128, n: i32): void {
+  if (n >= 4) {
+    v128.store(dst, v);
+    return;
+  }
+  if (n > 0) store<f32>(dst, f32x4.extract_lane(v, 0));
+  if (n > 1) store<f32>(dst, f32x4.extract_lane(v, 1), 4);
+  if (n > 2) store<f32>(dst, f32x4.extract_lane(v, 2), 8);
+}

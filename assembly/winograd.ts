@@ -44,8 +44,8 @@
 // Scratch: f32_winograd_fwd_scratch / f32_winograd_bwd_filter_scratch bytes per thread.
 // Accuracy: Winograd trades multiplies for transform additions; with these points the forward
 //   error is ~1e-5 of the output's scale in f32 (the tests bound it against a float64 direct conv).
-import { microRowMajor } from "./gemm";
-import { madd, paramI32, paramPtr } from "./simd";
+import { micro4x8, microRowMajor } from "./gemm";
+import { loadLanes, paramI32, paramPtr, roundUp, storeLanes } from "./simd";
 
 const FLAG_FLIP: i32 = 1;
 const FLAG_RELU: i32 = 2;
@@ -59,11 +59,6 @@ const CHUNK_FILTER: i32 = 32;
  * L1 cache set and evict each other.
  */
 const XI_PAD: i32 = 64;
-
-// @ts-ignore: decorator
-@inline function roundUp(v: i32, m: i32): i32 {
-  return ((v + m - 1) / m) * m;
-}
 
 // ---------------------------------------------------------------------------------------------
 // 1-D transforms on six (or five / two) values at `src + i·ss`, written to `dst + i·ds` (bytes).
@@ -317,8 +312,7 @@ export function f32_winograd_filter_bwd__simd(params: usize, begin: i32, end: i3
       for (let kw = 0; kw < 5; kw++) filterRowAdjoint4(ug + (<usize>kw << 4), 80, dg + (<usize>kw << 4), 80);
       for (let t = 0; t < 25; t++) {
         const v = v128.load(dg + (<usize>t << 4)), dst = dw + ((<usize>(t * K + k) * C + c) << 2);
-        if (c + 4 <= C) v128.store(dst, v);
-        else storePartial(dst, v, C - c);
+        storeLanes(dst, v, C - c);
       }
     }
   }
@@ -412,15 +406,7 @@ export function f32_winograd_fwd__scalar(params: usize, begin: i32, end: i32, sc
       for (let j = 0; j < 6; j++) {
         const iw = iw0 + j;
         let val = f32x4.splat(0);
-        if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
-          const src = x + ((<usize>((n * H + ih) * W + iw) * K + k0) << 2);
-          if (k0 + 4 <= K) val = v128.load(src);
-          else {
-            val = f32x4.replace_lane(val, 0, load<f32>(src));
-            if (k0 + 1 < K) val = f32x4.replace_lane(val, 1, load<f32>(src, 4));
-            if (k0 + 2 < K) val = f32x4.replace_lane(val, 2, load<f32>(src, 8));
-          }
-        }
+        if (ih >= 0 && ih < H && iw >= 0 && iw < W) val = loadLanes(x + ((<usize>((n * H + ih) * W + iw) * K + k0) << 2), K - k0);
         v128.store(d + (<usize>(i * 6 + j) << 4), val);
       }
     }
@@ -474,7 +460,7 @@ export function f32_winograd_fwd__simd(params: usize, begin: i32, end: i32, scra
         // Columns: e[i][b] (i < 2) = Σ_a Aᵀ[i][a]·M[6a + b]; rows: the 2×2 outputs into d.
         for (let j = 0; j < 6; j++) outputRow4(m + <usize>j * mXi + (<usize>c << 2), 6 * mXi, e + (<usize>j << 4), 96);
         for (let i = 0; i < 2; i++) outputRow4(e + (<usize>(i * 6) << 4), 16, d + (<usize>(i * 2) << 4), 16);
-        const bv = bias ? (c + 4 <= C ? v128.load(bias + (<usize>c << 2)) : loadPartial(bias + (<usize>c << 2), C - c)) : zero;
+        const bv = bias ? loadLanes(bias + (<usize>c << 2), C - c) : zero;
         for (let i = 0; i < 2; i++) {
           for (let j = 0; j < 2; j++) {
             const oh = oh0 + i, ow = ow0 + j;
@@ -482,31 +468,12 @@ export function f32_winograd_fwd__simd(params: usize, begin: i32, end: i32, scra
             let val = f32x4.add(v128.load(d + (<usize>(i * 2 + j) << 4)), bv);
             if (relu) val = f32x4.max(val, zero);
             const dst = y + ((<usize>((n * OH + oh) * OW + ow) * C + c) << 2);
-            if (c + 4 <= C) v128.store(dst, val);
-            else storePartial(dst, val, C - c);
+            storeLanes(dst, val, C - c);
           }
         }
       }
     }
   }
-}
-
-/** The first `count` (1–3) floats at src in lanes 0.., zeros elsewhere. */
-// @ts-ignore: decorator
-@inline function loadPartial(src: usize, count: i32): v128 {
-  let v = f32x4.splat(0);
-  v = f32x4.replace_lane(v, 0, load<f32>(src));
-  if (count > 1) v = f32x4.replace_lane(v, 1, load<f32>(src, 4));
-  if (count > 2) v = f32x4.replace_lane(v, 2, load<f32>(src, 8));
-  return v;
-}
-
-/** Stores lanes 0..count−1 (1–3) of v at dst. */
-// @ts-ignore: decorator
-@inline function storePartial(dst: usize, v: v128, count: i32): void {
-  store<f32>(dst, f32x4.extract_lane(v, 0));
-  if (count > 1) store<f32>(dst, f32x4.extract_lane(v, 1), 4);
-  if (count > 2) store<f32>(dst, f32x4.extract_lane(v, 2), 8);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -581,7 +548,7 @@ export function f32_winograd_bwd_filter__simd(params: usize, begin: i32, end: i3
             let val = zero;
             if (c < C && oh < OH && ow < OW) {
               const src = dy + ((<usize>((n * OH + oh) * OW + ow) * C + c) << 2);
-              val = c + 4 <= C ? v128.load(src) : loadPartial(src, C - c);
+              val = loadLanes(src, C - c);
             }
             v128.store(d + (<usize>(i * 2 + j) << 4), val);
           }
@@ -595,41 +562,11 @@ export function f32_winograd_bwd_filter__simd(params: usize, begin: i32, end: i3
       const a = V + <usize>xi * vXi, b = DM + <usize>xi * mXi;
       for (let k = 0; k < KP; k += 4) {
         for (let c = 0; c < CP; c += 8) {
-          microAtB(tiles, a + (<usize>k << 2), <usize>KP << 2, b + (<usize>c << 2), <usize>CP << 2,
-            partial + ((<usize>(xi * KP + k) * CP + c) << 2), <usize>CP << 2);
+          // 4 k (contiguous in a V row) × 8 c, summed over the tiles (V and DM rows), accumulating.
+          micro4x8(tiles, a + (<usize>k << 2), 4, <usize>KP << 2, b + (<usize>c << 2), <usize>CP << 2,
+            partial + ((<usize>(xi * KP + k) * CP + c) << 2), <usize>CP << 2, false);
         }
       }
     }
   }
-}
-
-/** C[0..4][0..8) += Σ_{t < len} a[t][0..4) ⊗ b[t][0..8), rows of a and b `aT`, `bT` bytes apart; C rows ldc bytes apart. */
-// @ts-ignore: decorator
-@inline function microAtB(len: i32, a: usize, aT: usize, b: usize, bT: usize, c: usize, ldc: usize): void {
-  const c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
-  let vc00 = v128.load(c), vc01 = v128.load(c, 16);
-  let vc10 = v128.load(c1), vc11 = v128.load(c1, 16);
-  let vc20 = v128.load(c2), vc21 = v128.load(c2, 16);
-  let vc30 = v128.load(c3), vc31 = v128.load(c3, 16);
-  for (let t = 0; t < len; t++) {
-    const vb0 = v128.load(b), vb1 = v128.load(b, 16);
-    const va0 = v128.load32_splat(a);
-    vc00 = madd(va0, vb0, vc00);
-    vc01 = madd(va0, vb1, vc01);
-    const va1 = v128.load32_splat(a + 4);
-    vc10 = madd(va1, vb0, vc10);
-    vc11 = madd(va1, vb1, vc11);
-    const va2 = v128.load32_splat(a + 8);
-    vc20 = madd(va2, vb0, vc20);
-    vc21 = madd(va2, vb1, vc21);
-    const va3 = v128.load32_splat(a + 12);
-    vc30 = madd(va3, vb0, vc30);
-    vc31 = madd(va3, vb1, vc31);
-    a += aT;
-    b += bT;
-  }
-  v128.store(c, vc00); v128.store(c, vc01, 16);
-  v128.store(c1, vc10); v128.store(c1, vc11, 16);
-  v128.store(c2, vc20); v128.store(c2, vc21, 16);
-  v128.store(c3, vc30); v128.store(c3, vc31, 16);
 }
