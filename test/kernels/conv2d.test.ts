@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, type Conv2dShape } from '../../src/kernels/conv2d.ts';
-import { assertClose } from '../_helpers/close.ts';
-import { runConvPasses } from '../_helpers/conv_run.ts';
-import { conv2dBackwardFilterRef, conv2dBackwardInputRef, conv2dRef } from '../_helpers/conv_reference.ts';
+import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, type Conv2dGeometry, type Conv2dShape } from '../../src/kernels/conv2d.ts';
+import { checkConvAdjoint, checkConvCase } from '../_helpers/conv_run.ts';
 import { engineFor } from '../_helpers/engine.ts';
-import { dot, rng, uniform } from '../_helpers/rng.ts';
 
 // A deterministic sample of the sweep: sizes around the vector width, channels 1, 3, 4, 5, 32,
 // odd H/W, kernels 1/3/5, both strides and paddings; plus the paper's MNIST shapes at batch 2.
@@ -42,24 +39,12 @@ const name = (s: Conv2dShape) => `x=[${s.batch},${s.h},${s.w},${s.cin}] w=[${s.k
 describe('f32_conv2d (implicit GEMM and direct paths) fwd / bwd_input / bwd_filter: simd vs scalar vs float64', async () => {
   const simd = await engineFor('simd');
   const scalar = await engineFor('scalar');
-  it.each(shapes().map((s, i) => ({ s, i, label: name(s) })))('$label', ({ s, i }) => {
-    const g = conv2dGeometry(s);
-    const rand = rng(100 + i);
-    const x = uniform(rand, g.xSize), w = uniform(rand, g.wSize), dy = uniform(rand, g.ySize);
-    const bias = i % 2 ? uniform(rand, g.cout) : null;
-    const relu = i % 3 === 0;
-    const want = { y: conv2dRef(g, x, w, bias, relu), dx: conv2dBackwardInputRef(g, dy, w), dw: conv2dBackwardFilterRef(g, x, dy) };
-    const a = runConvPasses(simd, s, 'gemm', x, w, bias, dy, relu);
-    const b = runConvPasses(scalar, s, 'gemm', x, w, bias, dy, relu);
-    const tol = (terms: number) => ({ atol: 2e-6 * Math.sqrt(terms) * 4, rtol: 1e-4 });
-    const kTerms = g.kh * g.kw * Math.max(g.cin, g.cout);
-    for (const key of ['y', 'dx', 'dw'] as const) {
-      const t = tol(key === 'dw' ? g.batch * g.oh * g.ow : kTerms);
-      assertClose(`${key} simd vs ref`, a[key], want[key], t);
-      assertClose(`${key} scalar vs ref`, b[key], want[key], t);
-      assertClose(`${key} simd vs scalar`, a[key], b[key], t);
-    }
-  });
+  // Tolerance: f32 rounding of a sum of `terms` products of values in [-1, 1].
+  const tol = (key: 'y' | 'dx' | 'dw', g: Conv2dGeometry) => {
+    const terms = key === 'dw' ? g.batch * g.oh * g.ow : g.kh * g.kw * Math.max(g.cin, g.cout);
+    return { atol: 2e-6 * Math.sqrt(terms) * 4, rtol: 1e-4 };
+  };
+  it.each(shapes().map((s, i) => ({ s, i, label: name(s) })))('$label', ({ s, i }) => checkConvCase(simd, scalar, s, 'gemm', 100 + i, i, tol));
 });
 
 describe('conv2d adjoint tests', async () => {
@@ -69,24 +54,7 @@ describe('conv2d adjoint tests', async () => {
     { batch: 2, h: 8, w: 9, cin: 5, cout: 9, kh: 5, kw: 5, stride: 2, padding: 'same' as const },
     { batch: 1, h: 9, w: 9, cin: 4, cout: 3, kh: 3, kw: 3, stride: 2, padding: 'valid' as const },
     { batch: 2, h: 14, w: 14, cin: 32, cout: 64, kh: 5, kw: 5, stride: 1, padding: 'same' as const },
-  ])('<conv(x,w), u> = <x, Aᵀ_x u> = <w, Aᵀ_w u>  %o', (s) => {
-    const g = conv2dGeometry(s);
-    const rand = rng(7);
-    const x = uniform(rand, g.xSize), w = uniform(rand, g.wSize), u = uniform(rand, g.ySize);
-    engine.arena.scope(() => {
-      const X = engine.fromF32(x), W = engine.fromF32(w), U = engine.fromF32(u);
-      const Y = engine.arena.allocF32(g.ySize), DX = engine.arena.allocF32(g.xSize), DW = engine.arena.allocF32(g.wSize);
-      conv2dForward(engine, { x: X, w: W, y: Y, geom: g, algorithm: 'gemm' });
-      conv2dBackwardInput(engine, { dy: U, w: W, dx: DX, geom: g, algorithm: 'gemm' });
-      conv2dBackwardFilter(engine, { x: X, dy: U, dw: DW, geom: g, algorithm: 'gemm' });
-      const lhs = dot(engine.toF32(Y), u);
-      const viaInput = dot(x, engine.toF32(DX));
-      const viaFilter = dot(w, engine.toF32(DW));
-      const scale = 1e-4 * Math.sqrt(g.ySize * g.kh * g.kw * g.cin);
-      expect(Math.abs(lhs - viaInput)).toBeLessThan(scale);
-      expect(Math.abs(lhs - viaFilter)).toBeLessThan(scale);
-    });
-  });
+  ])('<conv(x,w), u> = <x, Aᵀ_x u> = <w, Aᵀ_w u>  %o', (s) => checkConvAdjoint(engine, s, 'gemm', 7));
 });
 
 describe('conv2d geometry and argument checks', async () => {

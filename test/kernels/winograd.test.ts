@@ -4,14 +4,11 @@
 // GEMM panels), every padding the input-gradient path accepts, bias and ReLU; adjoint identities;
 // and which algorithm 'auto' picks.
 import { describe, expect, it } from 'vitest';
-import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, winogradApplies, type Conv2dShape } from '../../src/kernels/conv2d.ts';
+import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, winogradApplies, type Conv2dGeometry, type Conv2dShape } from '../../src/kernels/conv2d.ts';
 import type { Engine } from '../../src/wasm/engine.ts';
 import { loadEngine } from '../../src/wasm/load.ts';
-import { assertClose } from '../_helpers/close.ts';
-import { runConvPasses } from '../_helpers/conv_run.ts';
-import { conv2dBackwardFilterRef, conv2dBackwardInputRef, conv2dRef } from '../_helpers/conv_reference.ts';
+import { checkConvAdjoint, checkConvCase } from '../_helpers/conv_run.ts';
 import { engineFor } from '../_helpers/engine.ts';
-import { dot, rng, uniform } from '../_helpers/rng.ts';
 
 function shapes(): Conv2dShape[] {
   const out: Conv2dShape[] = [];
@@ -36,26 +33,14 @@ const label = (s: Conv2dShape) => `x=[${s.batch},${s.h},${s.w},${s.cin}] cout=${
 describe('winograd F(2×2, 5×5): simd vs scalar vs float64 direct convolution', async () => {
   const simd = await engineFor('simd');
   const scalar = await engineFor('scalar');
-  it.each(shapes().map((s, i) => ({ s, i, name: label(s) })))('$name', ({ s, i }) => {
-    const g = conv2dGeometry(s);
-    const rand = rng(500 + i);
-    const x = uniform(rand, g.xSize), w = uniform(rand, g.wSize), dy = uniform(rand, g.ySize);
-    const bias = i % 2 ? uniform(rand, g.cout) : null;
-    const relu = i % 3 === 0;
-    const want = { y: conv2dRef(g, x, w, bias, relu), dx: conv2dBackwardInputRef(g, dy, w), dw: conv2dBackwardFilterRef(g, x, dy) };
-    const a = runConvPasses(simd, s, 'winograd', x, w, bias, dy, relu);
-    const b = runConvPasses(scalar, s, 'winograd', x, w, bias, dy, relu);
-    // NOTE: Winograd's transforms carry terms up to ~25× the direct products (Bᵀ and G entries),
-    // so its f32 error is larger than the direct sum's: measured max |error| / √terms over these
-    // shapes 6.6e-6 (y), 5.0e-6 (dx), 1.1e-5 (dw); bounded at 4e-5·√terms (+ 1e-4 relative).
-    const terms = { y: 25 * g.cin, dx: 25 * g.cout, dw: g.batch * g.oh * g.ow };
-    for (const key of ['y', 'dx', 'dw'] as const) {
-      const tol = { atol: 1e-5 * Math.sqrt(terms[key]) * 4, rtol: 1e-4 };
-      assertClose(`${key} simd vs float64`, a[key], want[key], tol);
-      assertClose(`${key} scalar vs float64`, b[key], want[key], tol);
-      assertClose(`${key} simd vs scalar`, a[key], b[key], tol);
-    }
-  });
+  // NOTE: Winograd's transforms carry terms up to ~25× the direct products (Bᵀ and G entries),
+  // so its f32 error is larger than the direct sum's: measured max |error| / √terms over these
+  // shapes 6.6e-6 (y), 5.0e-6 (dx), 1.1e-5 (dw); bounded at 4e-5·√terms (+ 1e-4 relative).
+  const tol = (key: 'y' | 'dx' | 'dw', g: Conv2dGeometry) => {
+    const terms = { y: 25 * g.cin, dx: 25 * g.cout, dw: g.batch * g.oh * g.ow }[key];
+    return { atol: 1e-5 * Math.sqrt(terms) * 4, rtol: 1e-4 };
+  };
+  it.each(shapes().map((s, i) => ({ s, i, name: label(s) })))('$name', ({ s, i }) => checkConvCase(simd, scalar, s, 'winograd', 500 + i, i, tol));
 });
 
 describe('winograd adjoint identities: <conv(x, w), u> = <x, Aᵀ_x u> = <w, Aᵀ_w u>', async () => {
@@ -64,22 +49,7 @@ describe('winograd adjoint identities: <conv(x, w), u> = <x, Aᵀ_x u> = <w, A�
     { batch: 2, h: 7, w: 9, cin: 5, cout: 9, kh: 5, kw: 5, stride: 1, padding: 'same' as const },
     { batch: 1, h: 11, w: 6, cin: 8, cout: 3, kh: 5, kw: 5, stride: 1, padding: 'valid' as const },
     { batch: 3, h: 14, w: 14, cin: 32, cout: 64, kh: 5, kw: 5, stride: 1, padding: 'same' as const },
-  ])('%o', (s) => {
-    const g = conv2dGeometry(s);
-    const rand = rng(9);
-    const x = uniform(rand, g.xSize), w = uniform(rand, g.wSize), u = uniform(rand, g.ySize);
-    engine.arena.scope(() => {
-      const X = engine.fromF32(x), W = engine.fromF32(w), U = engine.fromF32(u);
-      const Y = engine.arena.allocF32(g.ySize), DX = engine.arena.allocF32(g.xSize), DW = engine.arena.allocF32(g.wSize);
-      conv2dForward(engine, { x: X, w: W, y: Y, geom: g, algorithm: 'winograd' });
-      conv2dBackwardInput(engine, { dy: U, w: W, dx: DX, geom: g, algorithm: 'winograd' });
-      conv2dBackwardFilter(engine, { x: X, dy: U, dw: DW, geom: g, algorithm: 'winograd' });
-      const lhs = dot(engine.toF32(Y), u);
-      const scale = 1e-4 * Math.sqrt(g.ySize * 25 * g.cin);
-      expect(Math.abs(lhs - dot(x, engine.toF32(DX)))).toBeLessThan(scale);
-      expect(Math.abs(lhs - dot(w, engine.toF32(DW)))).toBeLessThan(scale);
-    });
-  });
+  ])('%o', (s) => checkConvAdjoint(engine, s, 'winograd', 9));
 });
 
 describe('algorithm choice', async () => {
