@@ -3,6 +3,7 @@
 // progress and diagnostics to stderr.
 import { parseArgs } from 'node:util';
 import { loadEngine, missingFeatures, supportsRelaxed } from '../wasm/load.ts';
+import { UsageError } from './flags.ts';
 
 interface Command {
   summary: string;
@@ -82,6 +83,6 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     console.error(`multirobust ${name}: ${(err as Error).message}`);
-    return 1;
+    return err instanceof UsageError ? 2 : 1;
   }
 }
