@@ -88,20 +88,33 @@ export function torchStateDict(model: Module): Record<string, StTensor> {
   return dict;
 }
 
-function loadEntry(p: ParamMapping, target: Tensor, e: StEntry | undefined, key: string, what: string): void {
+/** A validated tensor waiting to be copied: loads check every entry first, then copy them all. */
+interface PendingCopy {
+  target: Tensor;
+  data: Float32Array;
+}
+
+function checkEntry(p: ParamMapping, target: Tensor, e: StEntry | undefined, key: string, what: string): PendingCopy {
   if (!e) throw new Error(`${what}: missing tensor '${key}'`);
   if (e.shape.length !== p.torchShape.length || e.shape.some((d, i) => d !== p.torchShape[i])) {
     throw new Error(`${what}: tensor '${key}' has shape [${e.shape}], the model expects [${p.torchShape}]`);
   }
-  target.view().set(p.fromTorch(toFloat32(e, key)));
+  return { target, data: p.fromTorch(toFloat32(e, key)) };
 }
 
-/** Loads a PyTorch-layout state_dict into the model; unknown or missing keys are errors. */
-export function loadTorchStateDict(model: Module, tensors: Map<string, StEntry>, what = 'checkpoint', allowExtra: (key: string) => boolean = () => false): void {
-  const mapping = torchMapping(model);
+function copyAll(pending: PendingCopy[]): void {
+  for (const { target, data } of pending) target.view().set(data);
+}
+
+function checkStateDict(mapping: ParamMapping[], tensors: Map<string, StEntry>, what: string, allowExtra: (key: string) => boolean): PendingCopy[] {
   const names = new Set(mapping.map((p) => p.name));
   for (const key of tensors.keys()) if (!names.has(key) && !allowExtra(key)) throw new Error(`${what}: unexpected tensor '${key}' (the model has ${[...names].join(', ')})`);
-  for (const p of mapping) loadEntry(p, p.tensor, tensors.get(p.name), p.name, what);
+  return mapping.map((p) => checkEntry(p, p.tensor, tensors.get(p.name), p.name, what));
+}
+
+/** Loads a PyTorch-layout state_dict into the model; unknown or missing keys are errors. A failed load changes nothing. */
+export function loadTorchStateDict(model: Module, tensors: Map<string, StEntry>, what = 'checkpoint', allowExtra: (key: string) => boolean = () => false): void {
+  copyAll(checkStateDict(torchMapping(model), tensors, what, allowExtra));
 }
 
 /** Saves the model as a PyTorch-compatible safetensors file (atomic). */
@@ -139,22 +152,39 @@ export function saveTrainingState(path: string, model: Module, opt: Optimizer, s
   writeSafetensors(path, dict, meta);
 }
 
-/** Restores model, optimizer state and counters saved by saveTrainingState. */
+/** A metadata field that must hold a non-negative integer. */
+function metaInt(meta: Record<string, string>, key: string, path: string): number {
+  const v = meta[key];
+  const n = Number(v);
+  if (v === undefined || v.trim() === '' || !Number.isSafeInteger(n) || n < 0) {
+    throw new Error(`${path}: training state metadata '${key}' must be a non-negative integer, got ${v === undefined ? 'nothing' : `'${v}'`}`);
+  }
+  return n;
+}
+
+/** Restores model, optimizer state and counters saved by saveTrainingState. A failed load changes nothing. */
 export function loadTrainingState(path: string, model: Module, opt: Optimizer): TrainingState & Record<string, string | number> {
   const file = readSafetensors(path);
   const meta = file.metadata;
   if (meta.format !== 'multirobust-training-state') throw new Error(`${path}: not a training state file (metadata format = ${meta.format})`);
   if (meta.optimizer !== opt.constructor.name) throw new Error(`${path}: saved with optimizer ${meta.optimizer}, resuming with ${opt.constructor.name}`);
-  loadTorchStateDict(model, file.tensors, path, (k) => k.startsWith('optim.'));
+  const optimizerSteps = metaInt(meta, 'optimizerSteps', path);
+  const step = metaInt(meta, 'step', path);
+  const epoch = metaInt(meta, 'epoch', path);
+  if (meta.rng === undefined) throw new Error(`${path}: training state metadata 'rng' is missing`);
+  const mapping = torchMapping(model);
+  const pending = checkStateDict(mapping, file.tensors, path, (k) => k.startsWith('optim.'));
   for (const slot of opt.stateSlots()) {
-    for (const p of torchMapping(model)) {
+    for (const p of mapping) {
       const i = opt.params.indexOf(p.tensor);
-      if (i >= 0) loadEntry(p, opt.slot(slot, i), file.tensors.get(`optim.${slot}.${p.name}`), `optim.${slot}.${p.name}`, path);
+      const key = `optim.${slot}.${p.name}`;
+      if (i >= 0) pending.push(checkEntry(p, opt.slot(slot, i), file.tensors.get(key), key, path));
     }
   }
-  opt.stepCount = Number(meta.optimizerSteps);
+  copyAll(pending);
+  opt.stepCount = optimizerSteps;
   const out: Record<string, string | number> = { ...meta };
-  out.step = Number(meta.step);
-  out.epoch = Number(meta.epoch);
+  out.step = step;
+  out.epoch = epoch;
   return out as TrainingState;
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backward, noGrad } from '../../src/autograd.ts';
-import { readSafetensors, toFloat32 } from '../../src/io/safetensors.ts';
+import { readSafetensors, toFloat32, writeSafetensors, type StTensor } from '../../src/io/safetensors.ts';
 import { loadModel, loadTrainingState, saveModel, saveTrainingState, torchStateDict } from '../../src/nn/checkpoint.ts';
 import { Rng } from '../../src/nn/init.ts';
 import { mnistCnn } from '../../src/nn/models.ts';
@@ -15,6 +15,19 @@ import { engineFor } from '../_helpers/engine.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 const TINY = { c1: 4, c2: 8, hidden: 16 };
+
+/** Every parameter's values, to check that a failed load left them alone. */
+const snapshot = (ts: Tensor[]) => ts.map((t) => Array.from(t.toArray()));
+
+/** Rewrites a safetensors file with some tensors dropped and some metadata changed (undefined = removed). */
+function rewrite(src: string, dst: string, drop: string[], meta: Record<string, string | undefined> = {}): void {
+  const f = readSafetensors(src);
+  const tensors: Record<string, StTensor> = {};
+  for (const [k, e] of f.tensors) if (!drop.includes(k)) tensors[k] = { dtype: 'F32', shape: e.shape, data: toFloat32(e, k) };
+  const metadata = { ...f.metadata };
+  for (const [k, v] of Object.entries(meta)) if (v === undefined) delete metadata[k]; else metadata[k] = v;
+  writeSafetensors(dst, tensors, metadata);
+}
 
 /** NCHW (N, 1, 28, 28) → NHWC: with one channel the bytes are the same. */
 function fixtureIO() {
@@ -68,6 +81,49 @@ describe('PyTorch checkpoints', async () => {
     expect(() => loadModel(join(FIXTURES, 'torch_tiny_cnn_io.safetensors'), model)).toThrow(/unexpected tensor 'inputs'/);
     model.dispose();
   });
+
+  it('a failed model load changes no parameter (conv1 comes before the bad fc1.weight)', () => {
+    const model = mnistCnn(engine, 0, { c1: 4, c2: 8, hidden: 32 });
+    const before = snapshot(model.parameters());
+    expect(() => loadModel(join(FIXTURES, 'torch_tiny_cnn.safetensors'), model)).toThrow(/fc1.weight' has shape/);
+    expect(snapshot(model.parameters())).toEqual(before);
+    model.dispose();
+  });
+
+  it('a failed training-state load changes neither the model nor the optimizer', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'state-'));
+    const a = mnistCnn(engine, 1, TINY), optA = new Adam(a.parameters(), { lr: 1e-2 });
+    optA.stepCount = 3;
+    for (const s of optA.stateSlots()) optA.params.forEach((_, i) => optA.slot(s, i).view().fill(0.25));
+    saveTrainingState(join(dir, 'full.safetensors'), a, optA, { step: 3, epoch: 1, rng: new Rng(1).getState() });
+    // The last optimizer tensor is missing: the model's tensors and the first slots are valid.
+    rewrite(join(dir, 'full.safetensors'), join(dir, 'cut.safetensors'), ['optim.v.fc2.bias']);
+    const b = mnistCnn(engine, 2, TINY), optB = new Adam(b.parameters(), { lr: 1e-2 });
+    const params = snapshot(b.parameters());
+    const slots = optB.stateSlots().map((s) => snapshot(optB.params.map((_, i) => optB.slot(s, i))));
+    expect(() => loadTrainingState(join(dir, 'cut.safetensors'), b, optB)).toThrow(/missing tensor 'optim.v.fc2.bias'/);
+    expect(snapshot(b.parameters())).toEqual(params);
+    expect(optB.stateSlots().map((s) => snapshot(optB.params.map((_, i) => optB.slot(s, i))))).toEqual(slots);
+    expect(optB.stepCount).toBe(0);
+    for (const m of [a, b]) m.dispose();
+    optA.dispose();
+    optB.dispose();
+  });
+
+  it.each([['step', undefined], ['epoch', 'one'], ['optimizerSteps', undefined], ['rng', undefined]] as const)(
+    'training-state metadata %s = %s is an error naming it, not NaN', (key, value) => {
+      const dir = mkdtempSync(join(tmpdir(), 'state-'));
+      const a = mnistCnn(engine, 1, TINY), optA = new Adam(a.parameters(), { lr: 1e-2 });
+      saveTrainingState(join(dir, 'full.safetensors'), a, optA, { step: 0, epoch: 0, rng: new Rng(1).getState() });
+      rewrite(join(dir, 'full.safetensors'), join(dir, 'bad.safetensors'), [], { [key]: value });
+      const before = snapshot(a.parameters());
+      a.parameters()[0].view().fill(7);
+      expect(() => loadTrainingState(join(dir, 'bad.safetensors'), a, optA)).toThrow(new RegExp(`metadata '${key}'`));
+      expect(a.parameters()[0].toArray()[0]).toBe(7);
+      expect(before[0][0]).not.toBe(7);
+      a.dispose();
+      optA.dispose();
+    });
 
   it('training state (Adam moments, step, epoch, RNG) round-trips and resumes identically', () => {
     const dir = mkdtempSync(join(tmpdir(), 'state-'));
