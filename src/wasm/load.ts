@@ -170,6 +170,10 @@ export async function loadEngine(options: EngineOptions = {}): Promise<Engine> {
   const missing = missingFeatures();
   if (missing) throw new Error(`multirobust: this JavaScript runtime lacks ${missing}, which the kernels need (Node ≥ 20 and Deno ≥ 1.30 have them)`);
   if (build === undefined) build = (await supportsRelaxed()) ? 'relaxed' : 'release';
+  // Named or chosen, the relaxed build needs Node 20's V8 flag, which supportsRelaxed() sets.
+  else if (build === 'relaxed' && !(await supportsRelaxed())) {
+    throw new Error('multirobust: the relaxed build (MULTIROBUST_BUILD=relaxed) needs relaxed SIMD, which this runtime does not validate; use the release build');
+  }
   const initialMiB = checkMiB('initialMemoryMiB', options.initialMemoryMiB ?? 64, 1, MODULE_MAX_MIB);
   const maximumMiB = checkMiB('maximumMemoryMiB', options.maximumMemoryMiB ?? MODULE_MAX_MIB, initialMiB, MODULE_MAX_MIB);
 

@@ -1,7 +1,11 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Engine } from '../../src/wasm/engine.ts';
 import { KERNEL_NAMES, REDUCTION_KERNELS } from '../../src/wasm/exports.ts';
-import { loadEngine, missingFeatures } from '../../src/wasm/load.ts';
+import { loadEngine, missingFeatures, supportsRelaxed } from '../../src/wasm/load.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('loadEngine', () => {
   afterEach(() => {
@@ -50,11 +54,23 @@ describe('loadEngine', () => {
     }
   });
 
-  it('builds: release, relaxed (when validated) and debug load', async () => {
+  it('builds: release and debug load; a bad build name is an error', async () => {
     expect((await loadEngine({ build: 'release' })).build).toBe('release');
     expect((await loadEngine({ build: 'debug' })).build).toBe('debug');
     await expect(loadEngine({ build: 'fast' as never })).rejects.toThrow(/build must be one of release, relaxed, debug/);
   });
+
+  // Node 20 needs a V8 flag for relaxed SIMD; naming the build must set it in a fresh process too,
+  // not only the default choice (which used to be the only path that set it).
+  it.each([['build: relaxed', 'relaxed', {}], ['MULTIROBUST_BUILD=relaxed', 'env', { MULTIROBUST_BUILD: 'relaxed' }]])(
+    '%s loads the relaxed build in a fresh process', async (_, arg, extraEnv) => {
+      expect(await supportsRelaxed(), 'this runtime validates relaxed SIMD').toBe(true);
+      const r = spawnSync(`${ROOT}node_modules/.bin/vite-node`, ['test/wasm/build_child.ts', arg], {
+        cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, MULTIROBUST_BUILD: undefined, ...extraEnv },
+      });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/build relaxed/);
+    }, 60_000);
 
   it('bad memory options name the option', async () => {
     await expect(loadEngine({ initialMemoryMiB: 0 })).rejects.toThrow(/initialMemoryMiB must be an integer in \[1, 2048\]/);
