@@ -14,6 +14,19 @@ export function engineFor(kernels: KernelIsa, build?: BuildName): Promise<Engine
   return e;
 }
 
+/**
+ * The builds every numeric reference test runs its SIMD kernels on: the default (relaxed SIMD
+ * where the runtime has it) and the plain-SIMD release build, whose kernels differ (no FMA).
+ */
+export const SIMD_BUILDS = ['default', 'release'] as const;
+
+/** The SIMD engine of one of SIMD_BUILDS; throws when the runtime gave another build. */
+export async function simdEngine(build: (typeof SIMD_BUILDS)[number]): Promise<Engine> {
+  const engine = await engineFor('simd', build === 'default' ? undefined : build);
+  if (build === 'release' && engine.build !== 'release') throw new Error(`asked for the release build, got ${engine.build}`);
+  return engine;
+}
+
 export const GUARD = 1234.5;
 const GUARD_FLOATS = 8;
 

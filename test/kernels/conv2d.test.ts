@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, type Conv2dGeometry, type Conv2dShape } from '../../src/kernels/conv2d.ts';
 import { checkConvAdjoint, checkConvCase } from '../_helpers/conv_run.ts';
-import { engineFor } from '../_helpers/engine.ts';
+import { engineFor, SIMD_BUILDS, simdEngine } from '../_helpers/engine.ts';
 
 // A deterministic sample of the sweep: sizes around the vector width, channels 1, 3, 4, 5, 32,
 // odd H/W, kernels 1/3/5, both strides and paddings; plus the paper's MNIST shapes at batch 2.
@@ -36,8 +36,8 @@ function shapes(): Conv2dShape[] {
 
 const name = (s: Conv2dShape) => `x=[${s.batch},${s.h},${s.w},${s.cin}] w=[${s.kh},${s.kw},${s.cin},${s.cout}] s=${s.stride} p=${s.padding}`;
 
-describe('f32_conv2d (implicit GEMM and direct paths) fwd / bwd_input / bwd_filter: simd vs scalar vs float64', async () => {
-  const simd = await engineFor('simd');
+describe.each(SIMD_BUILDS)('f32_conv2d (implicit GEMM and direct paths, %s build) fwd / bwd_input / bwd_filter: simd vs scalar vs float64', async (build) => {
+  const simd = await simdEngine(build);
   const scalar = await engineFor('scalar');
   // Tolerance: f32 rounding of a sum of `terms` products of values in [-1, 1].
   const tol = (key: 'y' | 'dx' | 'dw', g: Conv2dGeometry) => {

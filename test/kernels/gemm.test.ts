@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { gemm } from '../../src/kernels/gemm.ts';
 import { assertClose } from '../_helpers/close.ts';
-import { checkGuards, engineFor, guarded, guardedFrom } from '../_helpers/engine.ts';
+import { checkGuards, engineFor, guarded, guardedFrom, SIMD_BUILDS, simdEngine } from '../_helpers/engine.ts';
 import { gemmRef } from '../_helpers/reference.ts';
 import { dot, rng, uniform } from '../_helpers/rng.ts';
 
 const SIZES = [1, 3, 4, 5, 7, 8, 9, 17];
 
-describe('f32_gemm: simd vs scalar vs float64 reference', async () => {
-  const simd = await engineFor('simd');
+describe.each(SIMD_BUILDS)('f32_gemm (%s build): simd vs scalar vs float64 reference', async (build) => {
+  const simd = await simdEngine(build);
   const scalar = await engineFor('scalar');
   const rand = rng(1);
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { projL1, projL1Box, projL2, projLinf, type ProjArgs } from '../../src/kernels/proj.ts';
 import type { Engine } from '../../src/wasm/engine.ts';
 import { assertClose } from '../_helpers/close.ts';
-import { checkGuards, engineFor, guardedFrom } from '../_helpers/engine.ts';
+import { checkGuards, engineFor, guardedFrom, SIMD_BUILDS, simdEngine } from '../_helpers/engine.ts';
 import { boxBoundRef, projL1BoxRef, projL1Ref, projL2Ref, projLinfRef } from '../_helpers/perturb_reference.ts';
 import { rng } from '../_helpers/rng.ts';
 
@@ -71,8 +71,8 @@ function project(engine: Engine, kind: Kind, delta: Float32Array, x0: Float32Arr
 
 const tolFor = (dim: number) => ({ atol: 2e-6 * Math.sqrt(dim) + 1e-6, rtol: 1e-5 });
 
-describe('projections: simd vs scalar vs float64 reference, properties', async () => {
-  const simd = await engineFor('simd');
+describe.each(SIMD_BUILDS)('projections (%s build): simd vs scalar vs float64 reference, properties', async (build) => {
+  const simd = await simdEngine(build);
   const scalar = await engineFor('scalar');
 
   describe.each(KINDS)('%s', (kind) => {
@@ -121,8 +121,8 @@ describe('projections: simd vs scalar vs float64 reference, properties', async (
   });
 });
 
-describe('KKT conditions', async () => {
-  const simd = await engineFor('simd');
+describe.each(SIMD_BUILDS)('KKT conditions (%s build)', async (build) => {
+  const simd = await simdEngine(build);
   const scalar = await engineFor('scalar');
 
   it.each(SETS)('L1 ball, dim %i × %i: ‖z‖₁ = ε when active, |δ|−|z| = θ on the support, |δ| ≤ θ off it', (dim, batch) => {

@@ -8,7 +8,7 @@ import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometr
 import type { Engine } from '../../src/wasm/engine.ts';
 import { loadEngine } from '../../src/wasm/load.ts';
 import { checkConvAdjoint, checkConvCase } from '../_helpers/conv_run.ts';
-import { engineFor } from '../_helpers/engine.ts';
+import { engineFor, SIMD_BUILDS, simdEngine } from '../_helpers/engine.ts';
 
 function shapes(): Conv2dShape[] {
   const out: Conv2dShape[] = [];
@@ -30,8 +30,8 @@ function shapes(): Conv2dShape[] {
 
 const label = (s: Conv2dShape) => `x=[${s.batch},${s.h},${s.w},${s.cin}] cout=${s.cout} p=${s.padding}`;
 
-describe('winograd F(2×2, 5×5): simd vs scalar vs float64 direct convolution', async () => {
-  const simd = await engineFor('simd');
+describe.each(SIMD_BUILDS)('winograd F(2×2, 5×5) (%s build): simd vs scalar vs float64 direct convolution', async (build) => {
+  const simd = await simdEngine(build);
   const scalar = await engineFor('scalar');
   // NOTE: Winograd's transforms carry terms up to ~25× the direct products (Bᵀ and G entries),
   // so its f32 error is larger than the direct sum's: measured max |error| / √terms over these
