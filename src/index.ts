@@ -25,3 +25,4 @@ export { projLinf, projL2, projL1, projL1Box, type ProjArgs } from './kernels/pr
 export { norms, sign, slideDirection, randomStart, type SlideArgs, type RandomStartArgs, type RandomStartKind } from './kernels/norms.ts';
 export { spatialForward, spatialBackwardInput, spatialBackwardParams, type SpatialShape } from './kernels/spatial.ts';
 export { KERNEL_NAMES, REDUCTION_KERNELS, type KernelName } from './wasm/exports.ts';
+export { lineChartSvg, lineChartSpec, encodePng, imageGridPng, imageGridLayout, type LineChart, type Series, type GridRow, type ImageGrid, type ImageGridLayout } from './report/index.ts';

@@ -10,8 +10,11 @@
 // ids come from a process-wide counter, so they are renumbered here in order of appearance, and text
 // widths are always vega's estimate (never a canvas package's measurement, which would change the
 // layout on machines that have one).
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
+//
+// vega and vega-lite are imported on the first call (they take ~0.5 s to load), so importing the
+// package does not pay for them.
+import type * as Vega from 'vega';
+import type * as VegaLite from 'vega-lite';
 
 export interface Series { name: string; points: { x: number; y: number }[] }
 
@@ -28,8 +31,9 @@ export interface LineChart {
   height?: number;
 }
 
-/** vega's text-measuring hook (exported at run time from vega-scenegraph, missing from vega's typings). */
-const textMetrics = (vega as unknown as { textMetrics: { width: (item: { fontSize?: number; text?: unknown }, text?: unknown) => number } }).textMetrics;
+type TextMetrics = { width: (item: { fontSize?: number; text?: unknown }, text?: unknown) => number };
+let libraries: Promise<{ vega: typeof Vega; vl: typeof VegaLite }> | undefined;
+const loadLibraries = () => (libraries ??= Promise.all([import('vega'), import('vega-lite')]).then(([vega, vl]) => ({ vega, vl })));
 
 const DEFAULT_WIDTH = 480;
 const DEFAULT_HEIGHT = 300;
@@ -37,8 +41,10 @@ const DEFAULT_HEIGHT = 300;
 /** A line chart with one coloured line (with point markers) per series and a legend; deterministic output for the same input. */
 export async function lineChartSvg(chart: LineChart): Promise<string> {
   const spec = lineChartSpec(chart);
-  const { spec: vegaSpec } = vl.compile(spec, { logger: quietLogger() });
-  textMetrics.width = estimateTextWidth;
+  const { vega, vl } = await loadLibraries();
+  const { spec: vegaSpec } = vl.compile(spec, { logger: vega.logger(vega.Error) });
+  // vega's text-measuring hook (exported at run time from vega-scenegraph, missing from vega's typings)
+  (vega as unknown as { textMetrics: TextMetrics }).textMetrics.width = estimateTextWidth;
   const view = new vega.View(vega.parse(vegaSpec), { renderer: 'none', logLevel: vega.Error });
   try {
     return renumberClipIds(await view.toSVG());
@@ -48,7 +54,7 @@ export async function lineChartSvg(chart: LineChart): Promise<string> {
 }
 
 /** The vega-lite spec of a chart, after validating it (exported for tests and for callers who want the spec). */
-export function lineChartSpec(chart: LineChart): vl.TopLevelSpec {
+export function lineChartSpec(chart: LineChart): VegaLite.TopLevelSpec {
   validate(chart);
   const values: { series: string; point: number; x: number; y: number }[] = [];
   for (const s of chart.series) s.points.forEach((p, i) => values.push({ series: s.name, point: i, x: p.x, y: p.y }));
@@ -124,11 +130,6 @@ function validate(chart: LineChart): void {
     const v = chart[key];
     if (v !== undefined && !(Number.isInteger(v) && v >= 50 && v <= 4000)) throw new RangeError(`lineChartSvg: ${key} must be an integer in [50, 4000], got ${v}`);
   }
-}
-
-/** vega-lite's compile warnings (none expected for these specs) are dropped; errors still throw. */
-function quietLogger() {
-  return vega.logger(vega.Error);
 }
 
 /** Rewrites vega's `clipN` ids (a process-wide counter) to clip1, clip2, … in order of first appearance. */
