@@ -69,8 +69,8 @@ export function lineChartSpec(chart: LineChart): VegaLite.TopLevelSpec {
     data: { values },
     mark: { type: 'line', point: { filled: true, size: 45 }, strokeWidth: 2, clip },
     encoding: {
-      x: { field: 'x', type: 'quantitative', title: chart.xLabel, scale: axisScale(chart.xDomain) },
-      y: { field: 'y', type: 'quantitative', title: chart.yLabel, scale: axisScale(chart.yDomain) },
+      x: { field: 'x', type: 'quantitative', title: chart.xLabel, scale: axisScale(chart.xDomain ?? extent(values.map((v) => v.x))) },
+      y: { field: 'y', type: 'quantitative', title: chart.yLabel, scale: axisScale(chart.yDomain ?? extent(values.map((v) => v.y))) },
       color: {
         field: 'series',
         type: 'nominal',
@@ -84,8 +84,16 @@ export function lineChartSpec(chart: LineChart): VegaLite.TopLevelSpec {
 }
 
 /** The domain (given, or the data's extent) is kept as is, widened by a few pixels so edge markers are whole. */
-function axisScale(domain: [number, number] | undefined): { domain?: [number, number]; zero: false; nice: false; padding: number } {
-  return domain ? { domain: [domain[0], domain[1]], zero: false, nice: false, padding: 6 } : { zero: false, nice: false, padding: 6 };
+function axisScale(domain: [number, number]): { domain: [number, number]; zero: false; nice: false; padding: number } {
+  return { domain: [domain[0], domain[1]], zero: false, nice: false, padding: 6 };
+}
+
+/** [min, max] of the values; a single value v becomes v ± 10 % (± 0.5 for 0), so the axis still has ticks. */
+function extent(v: number[]): [number, number] {
+  const lo = Math.min(...v), hi = Math.max(...v);
+  if (lo < hi) return [lo, hi];
+  const d = lo === 0 ? 0.5 : Math.abs(lo) * 0.1;
+  return [lo - d, hi + d];
 }
 
 /**

@@ -73,6 +73,12 @@ describe('lineChartSvg', () => {
     expect(low).toContain('>0.0</text>');
   });
 
+  it('gives a constant series an axis around its value', async () => {
+    const svg = await lineChartSvg({ title: 'flat', xLabel: 'x', yLabel: 'y', series: [{ name: 'a', points: [{ x: 1, y: 0.5 }, { x: 2, y: 0.5 }] }] });
+    expect(svg).not.toContain('NaN');
+    for (const tick of ['0.46', '0.50', '0.54']) expect(svg).toContain(`>${tick}</text>`);
+  });
+
   it('rejects bad input with a message naming the problem', async () => {
     const bad = (patch: Partial<LineChart>) => lineChartSvg({ ...chart(), ...patch });
     await expect(bad({ series: [] })).rejects.toThrow(/series must be a non-empty array/);
