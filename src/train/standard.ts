@@ -2,10 +2,13 @@
 // (paper.md §1.3; drop at 3/4 of the steps by default), seeded shuffling. Prints per-epoch loss,
 // test accuracy and images/s.
 //
-//   npm run train:standard -- --epochs 2 --batch 100 --seed 0 --out model.safetensors
+//   npm run train:standard -- --epochs 2 --batch 100 --seed 0 --out runs/model.safetensors
 //
 // NOTE: trains on all 60,000 MNIST training images (the reference's TF loader kept 55,000).
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { intFlag, numberFlag, UsageError } from '../cli/flags.ts';
 import { backward, noGrad } from '../autograd.ts';
 import { mean, softmaxCrossEntropy } from '../ops/index.ts';
 import { Tensor } from '../tensor.ts';
@@ -127,15 +130,20 @@ export function trainStandard(engine: Engine, opts: StandardOptions, data?: { tr
     const r = { epoch: epoch + 1, loss: lossSum / seen, trainAcc: correct / seen, testAcc, imagesPerSec: seen / secs };
     results.push(r);
     log(`epoch ${r.epoch}/${opts.epochs}  loss ${r.loss.toFixed(4)}  train acc ${(100 * r.trainAcc).toFixed(2)} %  test acc ${(100 * r.testAcc).toFixed(2)} %  ${r.imagesPerSec.toFixed(0)} images/s  lr ${opt.lr().toExponential(0)}`);
+    if (opts.state) mkdirSync(dirname(opts.state), { recursive: true });
     if (opts.state) saveTrainingState(opts.state, model, opt, { step: opt.stepCount, epoch: epoch + 1, rng: rng.getState() });
     if (opts.stopAfterEpoch !== undefined && epoch + 1 >= opts.stopAfterEpoch) break;
   }
   if (opts.out) {
+    mkdirSync(dirname(opts.out), { recursive: true });
     saveModel(opts.out, model, { model: 'mnist_cnn', seed: String(opts.seed), epochs: String(opts.epochs) });
     log(`saved ${opts.out}`);
   }
   return { model, epochs: results };
 }
+
+/** Where the model goes without --out: runs/ is git-ignored, as every run's output. */
+export const DEFAULT_OUT = 'runs/model.safetensors';
 
 const HELP = `Usage: train:standard [options]
   --epochs N        epochs (default 2)
@@ -145,51 +153,68 @@ const HELP = `Usage: train:standard [options]
   --lr-drop STEP    step of the 10× drop (default: 3/4 of all steps; the paper: 3000 of 6000)
   --threads N       kernel threads (default: MULTIROBUST_THREADS or all cores)
   --limit N         train on the first N images only
-  --out PATH        save the model (PyTorch names/layouts, safetensors) (default model.safetensors)
+  --out PATH        save the model (PyTorch names/layouts, safetensors) (default ${DEFAULT_OUT})
   --state PATH      save training state after each epoch; with --resume, resume from it
   --resume          resume from --state
-  --target-acc PCT  exit with status 1 if the final test accuracy is below PCT
+  --target-acc PCT  exit with status 1 if the final test accuracy is below PCT (a number in [0, 100])
   --log-every N     progress line every N steps (default 100; 0 = per epoch only)
   --help`;
 
+/** Runs train:standard on `argv`; returns the exit code (2 with one line on stderr for bad flags). */
 export async function main(argv = process.argv.slice(2)): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      epochs: { type: 'string', default: '2' },
-      batch: { type: 'string', default: '100' },
-      seed: { type: 'string', default: '0' },
-      lr: { type: 'string', default: '0.001' },
-      'lr-drop': { type: 'string' },
-      threads: { type: 'string' },
-      limit: { type: 'string' },
-      out: { type: 'string', default: 'model.safetensors' },
-      state: { type: 'string' },
-      resume: { type: 'boolean', default: false },
-      'target-acc': { type: 'string' },
-      'log-every': { type: 'string', default: '100' },
-      help: { type: 'boolean', default: false },
-    },
-  });
+  try {
+    return await run(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`train:standard: ${err.message}`);
+    return 2;
+  }
+}
+
+function parseFlags(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      options: {
+        epochs: { type: 'string', default: '2' },
+        batch: { type: 'string', default: '100' },
+        seed: { type: 'string', default: '0' },
+        lr: { type: 'string', default: '0.001' },
+        'lr-drop': { type: 'string' },
+        threads: { type: 'string' },
+        limit: { type: 'string' },
+        out: { type: 'string', default: DEFAULT_OUT },
+        state: { type: 'string' },
+        resume: { type: 'boolean', default: false },
+        'target-acc': { type: 'string' },
+        'log-every': { type: 'string', default: '100' },
+        help: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
+  const values = parseFlags(argv);
   if (values.help) {
     console.log(HELP);
     return 0;
   }
-  const int = (name: string, v: string | undefined, min: number): number | undefined => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new RangeError(`--${name} must be an integer ≥ ${min}, got '${v}'`);
-    return n;
-  };
-  const threads = int('threads', values.threads, 1);
-  const lr = Number(values.lr);
-  if (!(lr > 0)) throw new RangeError(`--lr must be a positive number, got '${values.lr}'`);
+  const threads = intFlag('threads', values.threads, { min: 1 });
+  const targetAcc = numberFlag('target-acc', values['target-acc'], { min: 0, max: 100 });
   const options: StandardOptions = {
-    epochs: int('epochs', values.epochs, 1)!, batch: int('batch', values.batch, 1)!, seed: int('seed', values.seed, 0)!, lr,
-    lrDropStep: int('lr-drop', values['lr-drop'], 0), limit: int('limit', values.limit, 1),
-    out: values.out, state: values.state, resume: values.resume, logEvery: int('log-every', values['log-every'], 0),
+    epochs: intFlag('epochs', values.epochs, { min: 1 })!,
+    batch: intFlag('batch', values.batch, { min: 1 })!,
+    seed: intFlag('seed', values.seed, { min: 0 })!,
+    lr: numberFlag('lr', values.lr, { gt: 0 })!,
+    lrDropStep: intFlag('lr-drop', values['lr-drop'], { min: 0 }),
+    limit: intFlag('limit', values.limit, { min: 1 }),
+    out: values.out, state: values.state, resume: values.resume,
+    logEvery: intFlag('log-every', values['log-every'], { min: 0 }),
   };
-  if (options.resume && !options.state) throw new RangeError('--resume needs --state PATH');
+  if (options.resume && !options.state) throw new UsageError('--resume needs --state PATH');
   const engine = await loadEngine({ threads });
   console.log(`multirobust train:standard  kernels ${engine.isa}  build ${engine.build}  threads ${engine.threads}`);
   let epochs: EpochResult[];
@@ -199,8 +224,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     await engine.close();
   }
   const last = epochs[epochs.length - 1];
-  if (values['target-acc'] !== undefined && last && 100 * last.testAcc < Number(values['target-acc'])) {
-    console.error(`test accuracy ${(100 * last.testAcc).toFixed(2)} % is below --target-acc ${values['target-acc']}`);
+  if (targetAcc !== undefined && last && 100 * last.testAcc < targetAcc) {
+    console.error(`test accuracy ${(100 * last.testAcc).toFixed(2)} % is below --target-acc ${targetAcc}`);
     return 1;
   }
   return 0;
@@ -211,6 +236,6 @@ const entry = process.argv[1] ?? '';
 if (/standard\.(ts|js)$/.test(entry) || /vite-node(\.mjs)?$/.test(entry)) {
   main().then((code) => process.exit(code), (err) => {
     console.error(err instanceof Error ? err.message : err);
-    process.exit(2);
+    process.exit(1);
   });
 }

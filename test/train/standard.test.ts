@@ -1,10 +1,34 @@
-import { mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it, vi } from 'vitest';
 import { loadMnist } from '../../src/train/data.ts';
-import { trainStandard, main } from '../../src/train/standard.ts';
+import { DEFAULT_OUT, trainStandard, main } from '../../src/train/standard.ts';
 import { engineFor } from '../_helpers/engine.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Runs main(argv) with stderr captured. */
+async function mainErr(argv: string[]): Promise<{ code: number; errs: string[] }> {
+  const errs: string[] = [];
+  const spy = vi.spyOn(console, 'error').mockImplementation((s: string) => { errs.push(s); });
+  const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+  try {
+    return { code: await main(argv), errs };
+  } finally {
+    spy.mockRestore();
+    log.mockRestore();
+  }
+}
+
+/** train:standard as `npm run train:standard` runs it (vite-node), in `cwd`. */
+function runScript(args: string[], cwd = ROOT) {
+  return spawnSync(`${ROOT}node_modules/.bin/vite-node`, [`${ROOT}src/train/standard.ts`, ...args], {
+    cwd, encoding: 'utf8', timeout: 120_000, env: { ...process.env, MULTIROBUST_THREADS: '1' },
+  });
+}
 
 describe('standard training (small CNN, MNIST subset)', async () => {
   const engine = await engineFor('simd');
@@ -54,7 +78,44 @@ describe('standard training (small CNN, MNIST subset)', async () => {
       console.log = log;
     }
     for (const flag of ['--epochs', '--batch', '--seed', '--threads', '--out', '--state', '--resume', '--target-acc']) expect(out.join('\n')).toContain(flag);
-    await expect(main(['--epochs', '0'])).rejects.toThrow(/--epochs must be an integer ≥ 1, got '0'/);
-    await expect(main(['--bogus'])).rejects.toThrow(/bogus/);
+    expect(await mainErr(['--epochs', '0'])).toEqual({ code: 2, errs: ["train:standard: --epochs must be ≥ 1, got '0'"] });
+    const bogus = await mainErr(['--bogus']);
+    expect(bogus.code).toBe(2);
+    expect(bogus.errs).toHaveLength(1);
+    expect(bogus.errs[0]).toMatch(/bogus/);
+  });
+
+  // Number('99%') is NaN, and `acc < NaN` is false: the gate used to pass any model.
+  it.each([
+    [['--target-acc', '99%'], "--target-acc must be a number, got '99%'"],
+    [['--target-acc', '101'], "--target-acc must be ≤ 100, got '101'"],
+    [['--lr', '1e-3x'], "--lr must be a number, got '1e-3x'"],
+    [['--lr', '0'], "--lr must be > 0, got '0'"],
+    [['--batch', '1.5'], "--batch must be an integer, got '1.5'"],
+    [['--log-every', ''], "--log-every must be an integer, got ''"],
+    [['--threads', 'two'], "--threads must be an integer, got 'two'"],
+  ])('%j is exit code 2 with one line, before any training', async (args, message) => {
+    const out = join(mkdtempSync(join(tmpdir(), 'flags-')), 'm.safetensors');
+    vi.stubEnv('MULTIROBUST_THREADS', '1');
+    const r = await mainErr([...args, '--epochs', '1', '--limit', '1', '--out', out]);
+    vi.unstubAllEnvs();
+    expect(r).toEqual({ code: 2, errs: [`train:standard: ${message}`] });
+    expect(existsSync(out), 'nothing was trained').toBe(false);
+  });
+
+  it('as a vite-node script (npm run train:standard), a bad flag exits 2 with one line on stderr', () => {
+    const r = runScript(['--target-acc', '99%']);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe("train:standard: --target-acc must be a number, got '99%'");
+  });
+
+  it('writes the model under runs/ by default, which git ignores', () => {
+    expect(DEFAULT_OUT).toBe('runs/model.safetensors');
+    const cwd = mkdtempSync(join(tmpdir(), 'train-cwd-'));
+    const r = runScript(['--epochs', '1', '--limit', '20', '--batch', '10', '--log-every', '0'], cwd);
+    expect(r.status, r.stderr).toBe(0);
+    expect(existsSync(join(cwd, 'runs', 'model.safetensors'))).toBe(true);
+    expect(existsSync(join(cwd, 'model.safetensors'))).toBe(false);
+    expect(spawnSync('git', ['check-ignore', '-q', 'runs/model.safetensors'], { cwd: ROOT }).status, 'runs/ is in .gitignore').toBe(0);
   });
 });
