@@ -10,7 +10,7 @@
 // RGB); 'signed' rows (perturbations) map each pixel's value v (the mean over channels for RGB) to
 // blue (−) / white (0) / red (+), scaled so that the largest |v| in the row is full colour. Each image
 // pixel becomes a scale × scale block, framed by a one-pixel gray border. Row labels are drawn on the
-// left, captions under the cells, in a 5×7 bitmap font (font.ts; at scale ≥ 4 the text is doubled).
+// left, captions under the cells, in a 5×7 bitmap font (font.ts; at scale ≥ 3 the text is doubled).
 // The output is an RGB PNG on white; `imageGridLayout` gives the geometry it uses.
 import { encode } from 'fast-png';
 import { GLYPH_HEIGHT, drawText, textWidth } from './font.ts';
@@ -53,7 +53,7 @@ export interface ImageGridLayout {
   /** size of one drawn image: the image's width and height times scale */
   cellWidth: number;
   cellHeight: number;
-  /** scale of the 5×7 font (1, or 2 when the grid's scale is ≥ 4) */
+  /** scale of the 5×7 font (1, or 2 when the grid's scale is ≥ 3) */
   fontScale: number;
   /** cells[row][col]: top-left of the image's first pixel block (the border is one pixel outside) */
   cells: { x: number; y: number }[][];
@@ -100,7 +100,7 @@ export function imageGridPng(grid: ImageGrid): Uint8Array {
 export function imageGridLayout(grid: ImageGrid): ImageGridLayout {
   validateGrid(grid);
   const scale = grid.scale ?? 2;
-  const fontScale = scale >= 4 ? 2 : 1;
+  const fontScale = scale >= 3 ? 2 : 1;
   const textHeight = GLYPH_HEIGHT * fontScale;
   const cellWidth = grid.width * scale;
   const cellHeight = grid.height * scale;
@@ -127,10 +127,12 @@ export function imageGridLayout(grid: ImageGrid): ImageGridLayout {
   const captionAt: { x: number; y: number }[][] = [];
   let y = MARGIN;
   grid.rows.forEach((row, r) => {
-    const cellY = y + 1;
+    // The band of framed cells is at least as tall as the label (tiny images), both centred in it.
+    const band = Math.max(cellHeight + 2, row.label === '' ? 0 : textHeight);
+    const cellY = y + Math.floor((band - cellHeight - 2) / 2) + 1;
     cells.push(row.images.map((_, c) => ({ x: colX[c] + Math.floor((colWidth[c] - cellWidth - 2) / 2) + 1, y: cellY })));
-    labels.push({ x: MARGIN, y: cellY + Math.floor((cellHeight - textHeight) / 2) });
-    y += cellHeight + 2;
+    labels.push({ x: MARGIN, y: y + Math.floor((band - textHeight) / 2) });
+    y += band;
     if (captions) {
       const texts = captions[r];
       captionAt.push(texts.map((t, c) => ({ x: colX[c] + Math.floor((colWidth[c] - textWidth(t, fontScale)) / 2), y: y + 2 })));

@@ -179,12 +179,25 @@ describe('imageGridPng', () => {
     expect(layout.height).toBe(4 + (22 + 2 + 7) + 4 + 22 + 4);
   });
 
-  it('doubles the font at scale ≥ 4 and is deterministic', () => {
+  it('doubles the font at scale ≥ 3 and is deterministic', () => {
     const x = new Float32Array(4).fill(1);
     const grid: ImageGrid = { height: 2, width: 2, channels: 1, scale: 4, rows: [{ label: 'adv', images: [x] }] };
     expect(imageGridLayout(grid).fontScale).toBe(2);
-    expect(imageGridLayout({ ...grid, scale: 3 }).fontScale).toBe(1);
+    expect(imageGridLayout({ ...grid, scale: 3 }).fontScale).toBe(2);
+    expect(imageGridLayout({ ...grid, scale: 2 }).fontScale).toBe(1);
     expect(imageGridPng(grid)).toEqual(imageGridPng(grid));
+  });
+
+  it('makes a row as tall as its label when the images are smaller, and draws doubled glyphs as 2×2 blocks', () => {
+    // a 1×1 image at scale 3 (framed: 5 pixels) next to a 14-pixel 'H': the row band is 14 tall
+    const grid: ImageGrid = { height: 1, width: 1, channels: 1, scale: 3, rows: [{ label: 'H', images: [Float32Array.of(1)] }] };
+    const layout = imageGridLayout(grid);
+    expect(layout.labels[0]).toEqual({ x: 4, y: 4 });
+    expect(layout.cells[0][0].y).toBe(4 + 4 + 1);
+    expect(layout.height).toBe(4 + 14 + 4);
+    const img = decode(imageGridPng(grid));
+    for (const [x, y] of [[4, 4], [5, 5], [4, 17], [12, 4], [13, 5], [6, 10], [10, 11]]) expect(at(img, x, y), `ink at (${x}, ${y})`).toEqual([0, 0, 0]);
+    for (const [x, y] of [[6, 4], [11, 5], [6, 8], [14, 4], [4, 18]]) expect(at(img, x, y), `paper at (${x}, ${y})`).toEqual([255, 255, 255]);
   });
 
   it('rejects bad input with a message naming the problem', () => {
