@@ -13,7 +13,7 @@
 // left, captions under the cells, in a 5×7 bitmap font (font.ts; at scale ≥ 3 the text is doubled).
 // The output is an RGB PNG on white; `imageGridLayout` gives the geometry it uses.
 import { encode } from 'fast-png';
-import { GLYPH_HEIGHT, drawText, textWidth } from './font.ts';
+import { GLYPH_ADVANCE, GLYPH_HEIGHT, drawText, textWidth } from './font.ts';
 
 /** Encodes 8-bit grayscale (channels 1), RGB (3) or RGBA (4) pixels, row-major. */
 export function encodePng(width: number, height: number, channels: 1 | 3 | 4, pixels: Uint8Array): Uint8Array {
@@ -107,10 +107,11 @@ export function imageGridLayout(grid: ImageGrid): ImageGridLayout {
   const nCols = Math.max(...grid.rows.map((row) => row.images.length));
   const captions = grid.captions;
 
-  // Column widths: the framed cell, or the widest caption of the column if wider.
+  // Column widths: the framed cell, or the widest caption of the column plus one character's advance
+  // if wider (so neighbouring captions stay further apart than the words within one).
   const colWidth = Array.from({ length: nCols }, (_, c) => {
     let w = cellWidth + 2;
-    if (captions) for (const row of captions) w = Math.max(w, textWidth(row[c] ?? '', fontScale));
+    if (captions) for (const row of captions) if (row[c]) w = Math.max(w, textWidth(row[c], fontScale) + GLYPH_ADVANCE * fontScale);
     return w;
   });
   const labelWidth = Math.max(...grid.rows.map((row) => textWidth(row.label, fontScale)));

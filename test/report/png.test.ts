@@ -155,12 +155,12 @@ describe('imageGridPng', () => {
         expect(at(img, 4 + gx, 11 + gy), `label pixel (${gx}, ${gy})`).toEqual(ink ? [0, 0, 0] : [255, 255, 255]);
       }
     }
-    // label column: 4 + 5 + 2·4 = 17. Column 0 is as wide as 'y=7 p=3' (7·6 − 1 = 41 > the 22-pixel
-    // framed cell), the cell centred in it: 17 + (41 − 22) / 2 + 1 = 27. Column 1 starts at 17 + 41 + 4
-    // and is as wide as 'L∞ 0.3' (35): 62 + (35 − 22) / 2 + 1 = 69.
-    expect(layout.cells[0][0]).toEqual({ x: 27, y: 5 });
-    expect(layout.cells[0][1]).toEqual({ x: 69, y: 5 });
-    expect(img.width).toBe(62 + 35 + 4);
+    // label column: 4 + 5 + 2·4 = 17. Column 0 is as wide as 'y=7 p=3' (7·6 − 1 = 41) plus one advance
+    // (6), more than the 22-pixel framed cell; the cell is centred in it: 17 + (47 − 22) / 2 + 1 = 30.
+    // Column 1 starts at 17 + 47 + 4 = 68, as wide as 'L∞ 0.3' (35) + 6: 68 + (41 − 22) / 2 + 1 = 78.
+    expect(layout.cells[0][0]).toEqual({ x: 30, y: 5 });
+    expect(layout.cells[0][1]).toEqual({ x: 78, y: 5 });
+    expect(img.width).toBe(68 + 41 + 4);
     // the captions' ink lies in a band just under the cells, centred under each cell
     for (const c of [0, 1]) {
       const cell = layout.cells[0][c];
