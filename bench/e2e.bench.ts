@@ -19,6 +19,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { gemm } from '../src/kernels/gemm.ts';
 import type { Engine } from '../src/wasm/engine.ts';
+import { intFlag, parseOrExit, UsageError } from '../src/cli/flags.ts';
 import { loadEngine } from '../src/wasm/load.ts';
 import { fmt, markdownTable, randomArray } from './_util.ts';
 import { BATCH, FLOPS_PER_IMAGE, makeBatch, makeWeights } from './peers/model.ts';
@@ -38,16 +39,12 @@ interface Args {
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { threads: availableParallelism(), memorySteps: 0, jax: 'auto', tfjs: true };
-  const int = (flag: string, v: string | undefined, min: number) => {
-    const n = Number(v);
-    if (v === undefined || !Number.isInteger(n) || n < min) throw new Error(`${flag}: expected an integer â‰¥ ${min}, got ${v}`);
-    return n;
-  };
+  const int = (flag: string, v: string, min: number) => intFlag(flag.slice(2), v, { min })!;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
       const v = argv[++i];
-      if (v === undefined) throw new Error(`${a}: missing value`);
+      if (v === undefined) throw new UsageError(`${a}: missing value`);
       return v;
     };
     if (a === '--json') args.json = value();
@@ -55,15 +52,15 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--threads') args.threads = int(a, value(), 1);
     else if (a === '--memory-steps') {
       args.memorySteps = int(a, value(), 0);
-      if (args.memorySteps > 0 && args.memorySteps <= 100) throw new Error(`--memory-steps: expected 0 (skip) or > 100 (RSS is compared with step 100), got ${args.memorySteps}`);
+      if (args.memorySteps > 0 && args.memorySteps <= 100) throw new UsageError(`--memory-steps must be 0 (skip) or > 100 (RSS is compared with step 100), got '${args.memorySteps}'`);
     } else if (a === '--full') args.memorySteps = 1000;
     else if (a === '--time') args.timeMs = int(a, value(), 1);
     else if (a === '--jax') {
       const v = value();
-      if (!['auto', 'both', 'im2col', 'conv', 'none'].includes(v)) throw new Error(`--jax: expected auto|both|im2col|conv|none, got ${v}`);
+      if (!['auto', 'both', 'im2col', 'conv', 'none'].includes(v)) throw new UsageError(`--jax must be auto|both|im2col|conv|none, got '${v}'`);
       args.jax = v as Args['jax'];
     } else if (a === '--no-tfjs') args.tfjs = false;
-    else throw new Error(`unknown argument ${a}`);
+    else throw new UsageError(`unknown argument '${a}'`);
   }
   return args;
 }
@@ -176,7 +173,7 @@ const fmtRate = (r: Rate | undefined) => (r ? `${fmt(r.median)} [${fmt(r.min)}â€
 const loadStr = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2).filter((a) => !a.endsWith('e2e.bench.ts')));
+  const args = parseOrExit('bench', () => parseArgs(process.argv.slice(2).filter((a) => !a.endsWith('e2e.bench.ts'))));
   const log = (s: string) => console.error(s);
   const loadBefore = loadStr();
   const engineN = await loadEngine({ threads: args.threads });

@@ -4,6 +4,7 @@
 // timing; prints a markdown table and, with --json, writes the results. The timing logic lives in
 // bench/peers/results.ts (peerResults), which bench/e2e.bench.ts reuses with our engine as an extra peer.
 import { writeFileSync } from 'node:fs';
+import { numberFlag, parseOrExit, UsageError } from '../src/cli/flags.ts';
 import { peerResults, peerTable, type PeerOptions } from './peers/results.ts';
 
 function parseArgs(argv: string[]): PeerOptions & { json?: string } {
@@ -12,26 +13,23 @@ function parseArgs(argv: string[]): PeerOptions & { json?: string } {
     const a = argv[i];
     const value = () => {
       const v = argv[++i];
-      if (v === undefined) throw new Error(`${a}: missing value`);
+      if (v === undefined) throw new UsageError(`${a}: missing value`);
       return v;
     };
     if (a === '--json') opts.json = value();
     else if (a === '--jax') {
       const v = value();
-      if (!['auto', 'both', 'im2col', 'conv', 'none'].includes(v)) throw new Error(`--jax: expected auto|both|im2col|conv|none, got ${v}`);
+      if (!['auto', 'both', 'im2col', 'conv', 'none'].includes(v)) throw new UsageError(`--jax must be auto|both|im2col|conv|none, got '${v}'`);
       opts.jax = v as PeerOptions['jax'];
     } else if (a === '--jax-sgd') opts.jaxOptimizer = 'sgd';
     else if (a === '--no-tfjs') opts.tfjs = false;
-    else if (a === '--time') {
-      const v = Number(value());
-      if (!(v > 0)) throw new Error(`--time: expected milliseconds > 0`);
-      opts.timeMs = v;
-    } else throw new Error(`unknown argument ${a}`);
+    else if (a === '--time') opts.timeMs = numberFlag('time', value(), { gt: 0 });
+    else throw new UsageError(`unknown argument '${a}'`);
   }
   return opts;
 }
 
-const opts = parseArgs(process.argv.slice(2).filter((a) => !a.endsWith('peers.bench.ts')));
+const opts = parseOrExit('bench:peers', () => parseArgs(process.argv.slice(2).filter((a) => !a.endsWith('peers.bench.ts'))));
 const res = await peerResults(opts);
 console.log(`\nbench:peers — MNIST CNN, batch ${res.batch}, one thread each, img/s: median call of the fastest of 3 rounds [slowest–fastest call of all rounds], ${new Date().toISOString()}`);
 console.log(peerTable(res));

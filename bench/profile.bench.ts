@@ -5,6 +5,7 @@
 // One thread: process CPU time; more threads: wall time (needs an idle machine). Each quantity's
 // figures come from its fastest round.
 import { loadavg } from 'node:os';
+import { intFlag, parseOrExit, UsageError } from '../src/cli/flags.ts';
 import { loadEngine } from '../src/wasm/load.ts';
 import type { Engine } from '../src/wasm/engine.ts';
 import { fmt, markdownTable } from './_util.ts';
@@ -19,13 +20,11 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   const args: Args = { threads: 1, iters: 4 };
   for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i], v = Number(argv[i + 1]);
-    if ((flag === '--threads' || flag === '--iters') && Number.isInteger(v) && v >= 1) {
-      args[flag === '--threads' ? 'threads' : 'iters'] = v;
-      i++;
-    } else {
-      throw new Error(`bench:profile: unknown or invalid argument ${flag} ${argv[i + 1] ?? ''} (flags: --threads N, --iters N)`);
-    }
+    const flag = argv[i];
+    if (flag !== '--threads' && flag !== '--iters') throw new UsageError(`unknown argument '${flag}' (flags: --threads N, --iters N)`);
+    const v = argv[++i];
+    if (v === undefined) throw new UsageError(`${flag}: missing value`);
+    args[flag === '--threads' ? 'threads' : 'iters'] = intFlag(flag.slice(2), v, { min: 1 })!;
   }
   return args;
 }
@@ -45,7 +44,7 @@ function instrument(engine: Engine, clock: () => number): Map<string, number> {
   return times;
 }
 
-const args = parseArgs(process.argv.slice(2));
+const args = parseOrExit('bench:profile', () => parseArgs(process.argv.slice(2)));
 const engine = await loadEngine({ threads: args.threads });
 // One thread: process CPU time (time descheduled by a busy host does not count); more: wall time.
 const clock = engine.threads === 1 ? () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; } : () => performance.now();

@@ -58,3 +58,14 @@ export function numberFlag(name: string, value: string | undefined, opts: { min?
   checkBounds(what, n, value, opts);
   return n;
 }
+
+/** For scripts (bench, vite-node): returns parse()'s result; a UsageError prints `${prog}: message` on stderr and exits with code 2. */
+export function parseOrExit<T>(prog: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`${prog}: ${err.message}`);
+    process.exit(2);
+  }
+}
