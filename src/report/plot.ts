@@ -8,8 +8,8 @@
 //
 // Deterministic: the same input gives the same bytes. Vega draws no dates or random ids; its clip-path
 // ids come from a process-wide counter, so they are renumbered here in order of appearance, and text
-// widths are always vega's estimate (never a canvas package's measurement, which would change the
-// layout on machines that have one).
+// widths come from a fixed estimate (estimateTextWidth, installed as vega's process-wide text-measuring
+// hook), never from a canvas package's measurement, which would change the layout where one is installed.
 //
 // vega and vega-lite are imported on the first call (they take ~0.5 s to load), so importing the
 // package does not pay for them.
