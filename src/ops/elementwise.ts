@@ -115,19 +115,20 @@ const reluOp = defineOp({
   },
 });
 
-/** x (…, C) + bias (C), broadcast over all leading dimensions. */
+/** x (…, C) + bias (C), broadcast over all leading dimensions; attrs.relu fuses a ReLU (one kernel call). */
 const biasAddOp = defineOp<{ relu?: boolean }>({
   name: 'biasAdd',
   inputs: ['x', 'bias'],
-  save: [],
-  forward({ engine }, [x, bias]) {
+  save: ['out'],
+  forward({ engine }, [x, bias], attrs) {
     const cols = x!.shape[x!.rank - 1];
     if (bias!.rank !== 1 || bias!.shape[0] !== cols) throw new RangeError(`biasAdd: bias shape [${bias!.shape}] must be [${cols}] (the last dimension of x [${x!.shape}])`);
     const y = Tensor.empty(engine, x!.shape);
-    biasAddKernel(engine, { x: x!.buf, bias: bias!.buf, y: y.buf, rows: x!.size / cols, cols });
+    biasAddKernel(engine, { x: x!.buf, bias: bias!.buf, y: y.buf, rows: x!.size / cols, cols, relu: !!attrs.relu });
     return y;
   },
-  vjp({ engine }, dy, needs) {
+  vjp({ engine, saved, attrs }, dy, needs) {
+    if (attrs.relu) dy = maskByRelu(dy, saved.out);
     const cols = dy.shape[dy.rank - 1];
     let db: Tensor | null = null;
     if (needs[1]) {
@@ -145,4 +146,4 @@ export const scale = (x: Tensor, c: number): Tensor => scaleOp([x], { c });
 export const neg = (x: Tensor): Tensor => scaleOp([x], { c: -1 });
 export const addScalar = (x: Tensor, c: number): Tensor => addScalarOp([x], { c });
 export const relu = (x: Tensor): Tensor => reluOp([x], {});
-export const biasAdd = (x: Tensor, bias: Tensor): Tensor => biasAddOp([x, bias], {});
+export const biasAdd = (x: Tensor, bias: Tensor, opts: { relu?: boolean } = {}): Tensor => biasAddOp([x, bias], { relu: !!opts.relu });

@@ -55,7 +55,7 @@ export const REFS: Record<string, RefSpec> = {
     linear: [false],
     draw: (_i, n, rand) => uni(n, rand).map((v) => (v >= 0 ? v + 0.05 : v - 0.05)),
   },
-  biasAdd: { ref: (x, s) => x[0]!.map((v, i) => v + x[1]![i % s[1]![0]]), linear: [true, true] },
+  biasAdd: { ref: (x, s, a) => reluIf(a, x[0]!.map((v, i) => v + x[1]![i % s[1]![0]])), linear: (a) => [!a.relu, !a.relu] },
   sum: { ref: (x) => Float64Array.of(x[0]!.reduce((a, b) => a + b, 0)), linear: [true] },
   reshape: { ref: (x) => Float64Array.from(x[0]!), linear: [true] },
   matmul: { ref: (x, s) => denseRef(x[0]!, s[0]!, x[1]!, s[1]![1], null), linear: [true, true] },

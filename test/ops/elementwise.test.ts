@@ -11,4 +11,7 @@ describe('elementwise ops: forward vs float64, adjoint / central-difference grad
   it('relu [1]', () => checkOp('relu', [[1]]));
   it('biasAdd x=[6,5] b=[5]', () => checkOp('biasAdd', [[6, 5], [5]]));
   it('biasAdd x=[2,3,3,4] b=[4]', () => checkOp('biasAdd', [[2, 3, 3, 4], [4]]));
+  // attrs.relu used to be declared and ignored (negative outputs, unmasked gradients).
+  it('biasAdd relu x=[6,5] b=[5]', () => checkOp('biasAdd', [[6, 5], [5]], { attrs: { relu: true } }));
+  it('biasAdd relu x=[2,3,3,4] b=[4]', () => checkOp('biasAdd', [[2, 3, 3, 4], [4]], { attrs: { relu: true } }));
 });
