@@ -14,6 +14,11 @@ export interface InitOptions {
   biasInit?: Initializer;
 }
 
+/** Layers know one activation; anything else is an error, not a silently linear layer. */
+function checkActivation(layer: string, activation: unknown): void {
+  if (activation !== undefined && activation !== 'relu') throw new RangeError(`${layer}: activation must be 'relu' or undefined, got '${activation}'`);
+}
+
 function param(engine: Engine, shape: number[], init: Initializer, fanIn: number, fanOut: number, rng: Rng): Tensor {
   const t = Tensor.empty(engine, shape, { persistent: true });
   const values = new Float32Array(t.size);
@@ -28,6 +33,7 @@ export class Conv2d extends Module {
 
   constructor(engine: Engine, readonly cin: number, readonly cout: number, readonly kernel: number, readonly opts: InitOptions & { stride?: number; padding?: Padding; activation?: 'relu' }) {
     super();
+    checkActivation('Conv2d', opts.activation);
     const k = kernel, init = opts.init ?? glorotUniform;
     this.weight = this.addParam('weight', param(engine, [k, k, cin, cout], init, k * k * cin, k * k * cout, opts.rng));
     this.bias = this.addParam('bias', param(engine, [cout], opts.biasInit ?? zeros, cin, cout, opts.rng));
@@ -48,13 +54,16 @@ export class Dense extends Module {
 
   constructor(engine: Engine, readonly inFeatures: number, readonly outFeatures: number, opts: InitOptions & { flattenedFrom?: [number, number, number]; activation?: 'relu' }) {
     super();
+    // Validated before any allocation: a throwing constructor leaves no parameters behind.
+    checkActivation('Dense', opts.activation);
+    const from = opts.flattenedFrom ?? null;
+    if (from && (from.length !== 3 || from.reduce((a, b) => a * b, 1) !== inFeatures)) {
+      throw new RangeError(`Dense: flattenedFrom [${from}] must be (H, W, C) with H·W·C = inFeatures ${inFeatures}`);
+    }
+    this.flattenedFrom = from;
+    this.activation = opts.activation ?? null;
     this.weight = this.addParam('weight', param(engine, [inFeatures, outFeatures], opts.init ?? glorotUniform, inFeatures, outFeatures, opts.rng));
     this.bias = this.addParam('bias', param(engine, [outFeatures], opts.biasInit ?? zeros, inFeatures, outFeatures, opts.rng));
-    this.flattenedFrom = opts.flattenedFrom ?? null;
-    this.activation = opts.activation ?? null;
-    if (this.flattenedFrom && this.flattenedFrom.reduce((a, b) => a * b, 1) !== inFeatures) {
-      throw new RangeError(`Dense: flattenedFrom [${this.flattenedFrom}] does not multiply to inFeatures ${inFeatures}`);
-    }
   }
 
   call(x: Tensor): Tensor {
@@ -75,6 +84,7 @@ export class ReLU extends Module {
 export class MaxPool2d extends Module {
   constructor(readonly opts: { activation?: 'relu' } = {}) {
     super();
+    checkActivation('MaxPool2d', opts.activation);
   }
 
   call(x: Tensor): Tensor {

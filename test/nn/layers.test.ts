@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backward, noGrad } from '../../src/autograd.ts';
 import { Rng, glorotUniform, heNormal } from '../../src/nn/init.ts';
-import { Conv2d, Dense, Flatten, Sequential, ReLU } from '../../src/nn/layers.ts';
+import { Conv2d, Dense, Flatten, MaxPool2d, Sequential, ReLU } from '../../src/nn/layers.ts';
 import { mnistCnn } from '../../src/nn/models.ts';
 import { Adam } from '../../src/nn/optim.ts';
 import { mean, softmaxCrossEntropy } from '../../src/ops/index.ts';
@@ -61,6 +61,24 @@ describe('modules', async () => {
     expect(engine.arena.stats().inUseBytes).toBeLessThan(inUse); // the gradients' buffers are freed
     a.dispose();
     b.dispose();
+  });
+
+  it('a Dense with a bad flattenedFrom throws before allocating its parameters (nothing leaks)', () => {
+    const before = engine.arena.stats().inUseBytes;
+    expect(() => new Dense(engine, 100, 8, { rng: new Rng(1), flattenedFrom: [3, 3, 10] })).toThrow(/Dense: flattenedFrom \[3,3,10\]/);
+    expect(engine.arena.stats().inUseBytes).toBe(before);
+    const ok = new Dense(engine, 90, 8, { rng: new Rng(1), flattenedFrom: [3, 3, 10] });
+    expect(engine.arena.stats().inUseBytes).toBeGreaterThan(before); // the measurement sees parameters
+    ok.dispose();
+  });
+
+  it('an activation other than relu is an error, not a silently linear layer', () => {
+    const before = engine.arena.stats().inUseBytes;
+    const bad = { activation: 'tanh' as 'relu' };
+    expect(() => new Dense(engine, 4, 2, { rng: new Rng(1), ...bad })).toThrow(/Dense: activation must be 'relu' or undefined, got 'tanh'/);
+    expect(() => new Conv2d(engine, 1, 2, 3, { rng: new Rng(1), ...bad })).toThrow(/Conv2d: activation must be 'relu'/);
+    expect(() => new MaxPool2d(bad)).toThrow(/MaxPool2d: activation must be 'relu'/);
+    expect(engine.arena.stats().inUseBytes).toBe(before);
   });
 
   it('training steps do not grow arena memory (scoped temporaries)', () => {
