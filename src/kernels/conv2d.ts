@@ -11,7 +11,7 @@
 import type { Engine } from '../wasm/engine.ts';
 import { Params } from '../wasm/engine.ts';
 import type { F32Buf } from '../wasm/memory.ts';
-import { checkBuf, checkInt } from './check.ts';
+import { checkBuf, checkDisjoint, checkInt } from './check.ts';
 
 /** 'same' (TF: OH = ceil(H/s), extra padding at the bottom/right), 'valid', or explicit symmetric padding. */
 export type Padding = 'same' | 'valid' | number;
@@ -145,6 +145,9 @@ export function conv2dForward(engine: Engine, a: { x: F32Buf; w: F32Buf; bias?: 
   checkBuf(fn, 'w', a.w, g.wSize, true);
   checkBuf(fn, 'y', a.y, g.ySize, true);
   if (a.bias) checkBuf(fn, 'bias', a.bias, g.cout, true);
+  checkDisjoint(fn, 'x', a.x, g.xSize, 'y', a.y, g.ySize);
+  checkDisjoint(fn, 'w', a.w, g.wSize, 'y', a.y, g.ySize);
+  checkDisjoint(fn, 'bias', a.bias, g.cout, 'y', a.y, g.ySize);
   if (useWinograd(engine, fn, g, 'fwd', a.algorithm)) {
     engine.arena.scope(() => {
       const U = winogradFilter(engine, a.w, g, false);
@@ -162,6 +165,8 @@ export function conv2dBackwardInput(engine: Engine, a: { dy: F32Buf; w: F32Buf; 
   checkBuf(fn, 'dy', a.dy, g.ySize, true);
   checkBuf(fn, 'w', a.w, g.wSize, true);
   checkBuf(fn, 'dx', a.dx, g.xSize, true);
+  checkDisjoint(fn, 'dy', a.dy, g.ySize, 'dx', a.dx, g.xSize);
+  checkDisjoint(fn, 'w', a.w, g.wSize, 'dx', a.dx, g.xSize);
   if (useWinograd(engine, fn, g, 'bwd_input', a.algorithm)) {
     // Stride 1: dx = conv(dy, w flipped in space with in/out channels swapped), padding 4 − pad.
     engine.arena.scope(() => {
@@ -180,6 +185,8 @@ export function conv2dBackwardFilter(engine: Engine, a: { x: F32Buf; dy: F32Buf;
   checkBuf(fn, 'x', a.x, g.xSize, true);
   checkBuf(fn, 'dy', a.dy, g.ySize, true);
   checkBuf(fn, 'dw', a.dw, g.wSize, true);
+  checkDisjoint(fn, 'x', a.x, g.xSize, 'dw', a.dw, g.wSize);
+  checkDisjoint(fn, 'dy', a.dy, g.ySize, 'dw', a.dw, g.wSize);
   if (useWinograd(engine, fn, g, 'bwd_filter', a.algorithm)) {
     // dU = Σ_tiles (Bᵀ x B) ⊗ (A dy Aᵀ) reduced across threads, then dw = Gᵀ dU G.
     engine.arena.scope(() => {

@@ -4,7 +4,7 @@
 import type { Engine } from '../wasm/engine.ts';
 import { Params } from '../wasm/engine.ts';
 import type { F32Buf } from '../wasm/memory.ts';
-import { checkBuf, checkInt } from './check.ts';
+import { checkBuf, checkDisjoint, checkInt } from './check.ts';
 
 export interface GemmArgs {
   M: number;
@@ -38,10 +38,15 @@ export function gemm(engine: Engine, args: GemmArgs): void {
   const lda = checkInt(fn, 'lda', args.lda ?? aCols, aCols);
   const ldb = checkInt(fn, 'ldb', args.ldb ?? bCols, bCols);
   const ldc = checkInt(fn, 'ldc', args.ldc ?? N, N);
-  checkBuf(fn, 'a', args.a, span(aRows, aCols, lda));
-  checkBuf(fn, 'b', args.b, span(bRows, bCols, ldb));
-  checkBuf(fn, 'c', args.c, span(M, N, ldc));
+  const aSpan = span(aRows, aCols, lda), bSpan = span(bRows, bCols, ldb), cSpan = span(M, N, ldc);
+  checkBuf(fn, 'a', args.a, aSpan);
+  checkBuf(fn, 'b', args.b, bSpan);
+  checkBuf(fn, 'c', args.c, cSpan);
   if (args.bias) checkBuf(fn, 'bias', args.bias, N);
+  // The kernel writes C while it reads A, B and the bias: no input may share memory with C.
+  checkDisjoint(fn, 'a', args.a, aSpan, 'c', args.c, cSpan);
+  checkDisjoint(fn, 'b', args.b, bSpan, 'c', args.c, cSpan);
+  checkDisjoint(fn, 'bias', args.bias, N, 'c', args.c, cSpan);
   const flags = (args.accumulate ? 1 : 0) | (args.relu ? 2 : 0);
   const p = new Params()
     .i32(M).i32(N).i32(K)

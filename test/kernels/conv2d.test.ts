@@ -85,4 +85,23 @@ describe('conv2d geometry and argument checks', async () => {
       expect(() => conv2dBackwardFilter(engine, { x, dy: y, dw: y, geom: g })).toThrow(/conv2dBackwardFilter: dw has 150 floats, expected 54/);
     });
   });
+  it.each(['gemm', 'winograd'] as const)('an output overlapping an input is an error naming both (%s)', (algorithm) => {
+    // 5×5 stride 1 with 8 channels: Winograd applies, so both code paths are guarded.
+    const g = conv2dGeometry({ batch: 1, h: 4, w: 4, cin: 8, cout: 8, kh: 5, kw: 5, padding: 'same' });
+    engine.arena.scope(() => {
+      const big = engine.arena.allocF32(g.xSize + g.ySize + g.wSize);
+      const at = (offset: number, length: number) => ({ ptr: big.ptr + 4 * offset, length });
+      const x = engine.arena.allocF32(g.xSize), w = engine.arena.allocF32(g.wSize), y = engine.arena.allocF32(g.ySize);
+      const bias = engine.arena.allocF32(g.cout);
+      expect(() => conv2dForward(engine, { x: at(0, g.xSize), w, y: at(g.xSize - 1, g.ySize), geom: g, algorithm })).toThrow(/conv2dForward: x and y overlap/);
+      expect(() => conv2dForward(engine, { x, w: at(0, g.wSize), y: at(1, g.ySize), geom: g, algorithm })).toThrow(/conv2dForward: w and y overlap/);
+      expect(() => conv2dForward(engine, { x, w, bias: { ptr: y.ptr, length: g.cout }, y, geom: g, algorithm })).toThrow(/conv2dForward: bias and y overlap/);
+      expect(() => conv2dBackwardInput(engine, { dy: y, w, dx: { ptr: y.ptr, length: g.xSize }, geom: g, algorithm })).toThrow(/conv2dBackwardInput: dy and dx overlap/);
+      expect(() => conv2dBackwardInput(engine, { dy: y, w: at(0, g.wSize), dx: at(4, g.xSize), geom: g, algorithm })).toThrow(/conv2dBackwardInput: w and dx overlap/);
+      expect(() => conv2dBackwardFilter(engine, { x: at(0, g.xSize), dy: y, dw: at(g.xSize - 3, g.wSize), geom: g, algorithm })).toThrow(/conv2dBackwardFilter: x and dw overlap/);
+      expect(() => conv2dBackwardFilter(engine, { x, dy: at(0, g.ySize), dw: at(7, g.wSize), geom: g, algorithm })).toThrow(/conv2dBackwardFilter: dy and dw overlap/);
+      // Disjoint buffers pass.
+      conv2dForward(engine, { x, w, bias, y, geom: g, algorithm });
+    });
+  });
 });

@@ -85,6 +85,10 @@ describe('gemm argument checks', async () => {
     [{ M: 2, N: 2, K: 3, lda: 2 }, /lda must be an integer ≥ 3/],
     [{ M: 2, N: 2, K: 3, bias: { ptr: c.ptr, length: 1 } }, /bias has 1 floats/],
     [{ M: 2, N: 2, K: 3, b: null }, /b must be a buffer/],
+    // Overlapping output: C must not share memory with A, B or the bias.
+    [{ M: 2, N: 2, K: 3, c: { ptr: a.ptr + 8, length: 4 } }, /gemm: a and c overlap/],
+    [{ M: 2, N: 2, K: 3, c: b }, /gemm: b and c overlap/],
+    [{ M: 2, N: 2, K: 3, bias: { ptr: c.ptr + 8, length: 2 } }, /gemm: bias and c overlap/],
   ])('%o', (over, msg) => {
     expect(() => gemm(engine, { M: 2, N: 2, K: 3, a, b, c, ...(over as object) } as never)).toThrow(msg);
   });
