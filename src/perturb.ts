@@ -39,8 +39,13 @@ function checkX0(fn: string, x0: Float32Array, n: number): void {
 }
 
 function epsArray(fn: string, eps: Eps, batch: number): Float32Array {
+  if (typeof eps !== 'number' && (eps === null || typeof eps !== 'object' || typeof eps.length !== 'number')) {
+    throw new TypeError(`${fn}: eps must be a number or an array of ${batch} numbers (one per example), got ${eps === null ? 'null' : typeof eps}`);
+  }
   const out = typeof eps === 'number' ? new Float32Array(batch).fill(eps) : Float32Array.from(eps);
-  if (typeof eps !== 'number' && out.length !== batch) throw new RangeError(`${fn}: eps has ${out.length} values, expected 1 or batch = ${batch}`);
+  if (typeof eps !== 'number' && out.length !== batch) {
+    throw new RangeError(`${fn}: eps has ${out.length} values; give one number for all examples or ${batch} values (batch = ${batch}), one per example`);
+  }
   for (let i = 0; i < batch; i++) {
     const e = typeof eps === 'number' ? eps : eps[i];
     if (!Number.isFinite(e) || e < 0) throw new RangeError(`${fn}: eps must be finite and ≥ 0, got ${typeof eps === 'number' ? e : `eps[${i}] = ${e}`}`);
@@ -50,7 +55,9 @@ function epsArray(fn: string, eps: Eps, batch: number): Float32Array {
 
 type ProjKernel = (engine: Engine, args: ProjArgs) => void;
 
-async function project(fn: string, kernel: ProjKernel, delta: Float32Array, x0: Float32Array | null, eps: Eps, batch: number): Promise<Float32Array> {
+// Async: every argument error rejects the returned promise, none is thrown synchronously.
+async function project(fn: string, kernel: ProjKernel, delta: Float32Array, x0: Float32Array | null, eps: Eps, batch: number, needsX0 = false): Promise<Float32Array> {
+  if (needsX0 && !x0) throw new TypeError(`${fn}: x0 (the clean inputs) is required, got ${x0}`);
   const dim = rows(fn, 'delta', delta, batch);
   checkFiniteArray(fn, 'delta', delta);
   if (x0) checkX0(fn, x0, delta.length);
@@ -83,8 +90,7 @@ export function projectL1(delta: Float32Array, eps: Eps, batch: number, options:
 
 /** Exact Euclidean projection onto {‖z‖₁ ≤ ε, 0 ≤ x0 + z ≤ 1}. */
 export function projectL1Box(delta: Float32Array, x0: Float32Array, eps: Eps, batch: number): Promise<Float32Array> {
-  if (!x0) throw new TypeError('projectL1Box: x0 is required');
-  return project('projectL1Box', projL1Box, delta, x0, eps, batch);
+  return project('projectL1Box', projL1Box, delta, x0, eps, batch, true);
 }
 
 /** Bilinear rotation by θ about the image centre and translation by (tx, ty) pixels, zero fill. */

@@ -21,6 +21,18 @@ export function checkShape(fn: string, shape: Shape): void {
   }
 }
 
+/** Throws unless `data` is a numeric typed array or an array of numbers (a string has a length too). */
+function checkData(data: unknown): void {
+  if (ArrayBuffer.isView(data) && !(data instanceof DataView) && !(data instanceof BigInt64Array) && !(data instanceof BigUint64Array)) return;
+  if (Array.isArray(data)) {
+    const bad = data.findIndex((v) => typeof v !== 'number');
+    if (bad < 0) return;
+    throw new TypeError(`Tensor.from: data must hold numbers, got data[${bad}] = ${JSON.stringify(data[bad]) ?? String(data[bad])}`);
+  }
+  const got = data === null ? 'null' : typeof data === 'object' ? ((data as object).constructor?.name ?? 'object') : `${typeof data} ${JSON.stringify(data) ?? ''}`.trim();
+  throw new TypeError(`Tensor.from: data must be an array or typed array of numbers, got ${got}`);
+}
+
 export interface TensorOptions {
   requiresGrad?: boolean;
   /** Allocate outside any arena scope (parameters, optimizer state). */
@@ -69,8 +81,9 @@ export class Tensor {
     return t;
   }
 
-  /** A tensor holding a copy of `data`. */
+  /** A tensor holding a copy of `data` (an array or typed array of numbers). */
   static from(engine: Engine, data: ArrayLike<number>, shape: Shape, opts: TensorOptions = {}): Tensor {
+    checkData(data);
     checkShape('Tensor.from', shape);
     if (data.length !== sizeOf(shape)) throw new RangeError(`Tensor.from: data has ${data.length} values, shape [${shape}] needs ${sizeOf(shape)}`);
     const t = Tensor.empty(engine, shape, opts);

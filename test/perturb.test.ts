@@ -30,7 +30,10 @@ describe('public functional API (default engine, new arrays)', () => {
   it.each([
     ['negative ε', () => projectLinf(delta, x0, -1, batch), /eps must be finite and ≥ 0/],
     ['NaN ε', () => projectL1(delta, [1, NaN, 1, 1], batch), /eps must be finite and ≥ 0, got eps\[1\] = NaN/],
-    ['ε count', () => projectL2(delta, x0, [1, 2], batch), /eps has 2 values, expected 1 or batch = 4/],
+    ['ε count', () => projectL2(delta, x0, [1, 2], batch), /eps has 2 values; give one number for all examples or 4 values \(batch = 4\), one per example/],
+    ['ε array of one value', () => projectL2(delta, x0, [1], batch), /eps has 1 values; give one number for all examples or 4 values/],
+    ['ε of the wrong type', () => projectLinf(delta, x0, '0.3' as never, batch), /eps must be a number or an array of 4 numbers/],
+    ['x0 missing (L1 ∩ box)', () => projectL1Box(delta, undefined as never, 1, batch), /projectL1Box: x0 \(the clean inputs\) is required/],
     ['length not divisible by batch', () => projectL1Box(delta, x0, 1, 5), /delta has length 3136, not divisible by batch 5/],
     ['NaN in δ', () => projectL1(Float32Array.of(0, NaN), 1, 1), /delta must be finite, got delta\[1\] = NaN/],
     ['x0 outside [0, 1]', () => projectL1Box(Float32Array.of(0, 0), Float32Array.of(0.5, 1.5), 1, 1), /x0 must lie in \[0, 1\], got x0\[1\] = 1.5/],
@@ -39,7 +42,9 @@ describe('public functional API (default engine, new arrays)', () => {
     ['NaN image', () => spatialTransform(Float32Array.of(NaN), [1, 1, 1, 1], new Float32Array(3)), /images must be finite/],
     ['image shape', () => spatialTransform(new Float32Array(5), [1, 2, 2, 1], new Float32Array(3)), /images has length 5, expected batch·h·w·c = 4/],
     ['params length', () => spatialTransform(new Float32Array(4), [1, 2, 2, 1], new Float32Array(2)), /params must be a Float32Array of 3·batch = 3/],
-  ])('%s → clear error', async (_name, call, msg) => {
-    await expect((async () => call())()).rejects.toThrow(msg);
+  ])('%s → clear error, as a rejected promise (never a synchronous throw)', async (_name, call, msg) => {
+    let result: Promise<unknown> | undefined;
+    expect(() => { result = call(); }).not.toThrow();
+    await expect(result).rejects.toThrow(msg);
   });
 });

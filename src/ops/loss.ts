@@ -16,7 +16,11 @@ type I32Buf = ReturnType<typeof labelsFrom>;
 function labelsBuf(fn: string, engine: Engine, logits: Tensor, labels: Int32Array): I32Buf {
   if (logits.rank !== 2) throw new RangeError(`${fn}: logits must be (batch, classes), got shape [${logits.shape}]`);
   const [batch, classes] = logits.shape;
-  if (!(labels instanceof Int32Array) || labels.length !== batch) throw new RangeError(`${fn}: labels must be an Int32Array of length ${batch}, got ${labels?.length}`);
+  if (!(labels instanceof Int32Array)) {
+    const got = Array.isArray(labels) ? 'a plain Array (use Int32Array.from(labels))' : labels === null ? 'null' : ((labels as object)?.constructor?.name ?? typeof labels);
+    throw new TypeError(`${fn}: labels must be an Int32Array, got ${got}`);
+  }
+  if (labels.length !== batch) throw new RangeError(`${fn}: labels has ${labels.length} values, the logits' batch is ${batch}`);
   for (let i = 0; i < batch; i++) {
     if (labels[i] < 0 || labels[i] >= classes) throw new RangeError(`${fn}: labels[${i}] = ${labels[i]} is out of range [0, ${classes})`);
   }
