@@ -421,7 +421,11 @@ export function bestUnbiasedUnion(task: GaussianTask, grid = { a: 80, l: 80, q: 
 export function linfAttack(eps: number): LinearAttack {
   return (f, xb, yb, n) => {
     const D = f.w.length, out = new Float32Array(n * D);
-    for (let i = 0; i < n; i++) for (let j = 0; j < D; j++) out[i * D + j] = xb[i * D + j] - eps * yb[i] * Math.sign(f.w[j]);
+    const step = Float64Array.from(f.w, (w) => eps * Math.sign(w));
+    for (let i = 0; i < n; i++) {
+      const yi = yb[i], row = i * D;
+      for (let j = 0; j < D; j++) out[row + j] = xb[row + j] - yi * step[j];
+    }
     return out;
   };
 }
