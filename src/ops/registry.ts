@@ -73,3 +73,19 @@ export function getOp(name: string): { def: OpDef<any>; apply: OpFn<any> } {
 export function listOps(): string[] {
   return [...ops.keys()].sort();
 }
+
+const checked = new Set<string>();
+
+/**
+ * Records that op `name` passed a forward and gradient check against its float64 reference
+ * (test/_helpers/gradcheck.ts checkOp calls it last): test/registry.test.ts requires every op here.
+ */
+export function markChecked(name: string): void {
+  getOp(name);
+  checked.add(name);
+}
+
+/** The ops recorded by markChecked in this process, sorted. */
+export function checkedOps(): string[] {
+  return [...checked].sort();
+}

@@ -1,10 +1,12 @@
 // checkOp: one call per op case runs forward vs a float64 reference, then for every input the
 // gradient check: an adjoint test ⟨f(v) − f(0), u⟩ = ⟨v, vjp(u)⟩ where the op is linear (affine) in
 // that input, else central differences of ⟨u, ref(x)⟩ on the float64 reference. Cotangents u are
-// random, never sum(). test/registry.test.ts requires a REFS entry and a checkOp call per op.
+// random, never sum(). A passing checkOp records the op in the registry (markChecked);
+// test/registry.test.ts requires a REFS entry and such a record for every op.
 import { expect } from 'vitest';
 import { backward, noGrad } from '../../src/autograd.ts';
 import { getOp } from '../../src/ops/index.ts';
+import { markChecked } from '../../src/ops/registry.ts';
 import { Tensor } from '../../src/tensor.ts';
 import type { Engine } from '../../src/wasm/engine.ts';
 import { assertClose } from './close.ts';
@@ -84,6 +86,8 @@ export interface CheckOptions {
   maxProbes?: number;
   seed?: number;
   engine?: Engine;
+  /** Kernels that must run (engine.calls) during the checks, e.g. the Winograd ones. */
+  kernels?: string[];
 }
 
 function toTensors(engine: Engine, xs: Inputs, shapes: (number[] | null)[], gradFor: number): (Tensor | null)[] {
@@ -100,6 +104,7 @@ export async function checkOp(name: string, shapes: (number[] | null)[], opts: C
   // Inputs rounded to f32, so the float64 reference sees exactly what the op sees.
   const xs: Inputs = shapes.map((s, i) => (s ? (spec.draw ? spec.draw(i, size(s), rand) : uni(size(s), rand)).map(Math.fround) : null));
   const op = getOp(name);
+  engine.calls.clear();
   engine.arena.scope(() => {
     // 1. forward vs float64 reference.
     const want = spec.ref(xs, shapes, attrs);
@@ -133,6 +138,9 @@ export async function checkOp(name: string, shapes: (number[] | null)[], opts: C
       }
     }
   });
+  const ran = [...engine.calls.keys()];
+  for (const k of opts.kernels ?? []) expect(ran, `${name}: kernel ${k} ran`).toContain(k);
+  markChecked(name);
 }
 
 /** Central differences of ⟨u, ref(x)⟩ at a random subset of elements of input i: [index, value] pairs. */
