@@ -82,15 +82,26 @@ describe('bilinear forward: simd vs scalar vs float64 reference', async () => {
     }
   });
 
-  it('rotation by π/2 about the centre of a square image permutes pixels (tf convention)', () => {
-    const h = 5, w = 5;
-    const x = uniform(rng(3), h * w, 0, 1);
+  // Destinations computed by hand, not by the sampling formula: θ > 0 turns the displayed image
+  // (rows pointing down) counter-clockwise, as tf.contrib.image.rotate; then content moves by +(tx, ty).
+  it.each([
+    // 5×5, centre (row 2, col 2): top centre → left centre; (row 1, col 4) → (row 0, col 1).
+    { h: 5, w: 5, lit: [0, 2], params: [Math.PI / 2, 0, 0], dest: [2, 0] },
+    { h: 5, w: 5, lit: [1, 4], params: [Math.PI / 2, 0, 0], dest: [0, 1] },
+    // θ = −π/2 turns clockwise: top centre → right centre.
+    { h: 5, w: 5, lit: [0, 2], params: [-Math.PI / 2, 0, 0], dest: [2, 4] },
+    // 5 rows × 7 columns, centre (row 2, col 3): (row 0, col 4) turns to (row 1, col 1), then tx = 1 → (1, 2).
+    { h: 5, w: 7, lit: [0, 4], params: [Math.PI / 2, 1, 0], dest: [1, 2] },
+    // θ = π: (row 0, col 1) → (row 4, col 5); then ty = −2 → (2, 5).
+    { h: 5, w: 7, lit: [0, 1], params: [Math.PI, 0, -2], dest: [2, 5] },
+  ])('a lit pixel at $lit, (θ, tx, ty) = $params, lands at $dest ($h×$w)', ({ h, w, lit, params, dest }) => {
+    const x = new Float32Array(h * w);
+    x[lit[0] * w + lit[1]] = 1;
     for (const e of [simd, scalar]) {
-      const y = forward(e, x, [1, h, w, 1], Float32Array.of(Math.PI / 2, 0, 0));
-      // s = R(π/2)(p − c) + c: sx = −(i − cy) + cx, sy = (j − cx) + cy.
+      const y = forward(e, x, [1, h, w, 1], Float32Array.from(params));
       for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) {
-        const [sx, sy] = sampleAt(i, j, h, w, Math.PI / 2, 0, 0);
-        expect(y[i * w + j]).toBeCloseTo(x[Math.round(sy) * w + Math.round(sx)], 5);
+        const want = i === dest[0] && j === dest[1] ? 1 : 0;
+        expect(Math.abs(y[i * w + j] - want), `${e.isa} (${i}, ${j})`).toBeLessThan(1e-5);
       }
     }
   });
@@ -169,6 +180,69 @@ describe('bilinear backward to (θ, tx, ty): central differences on the float64 
     const scale = Math.sqrt(h * w * c);
     for (const e of [simd, scalar]) {
       assertClose(`${e.isa} analytic vs central differences`, backwardParams(e, x, gy, s, p), numeric, { atol: 2e-4 * scale, rtol: 1e-3 });
+    }
+  });
+});
+
+// An RT attack starts at the identity, where every sample point sits on the pixel grid (a kink of
+// the bilinear map). The kernels take the derivative from the right/below in sample coordinates
+// (header of assembly/bilinear.ts); these are one-sided differences of the float64 path there.
+describe('bilinear backward to (θ, tx, ty) at the identity: one-sided differences', async () => {
+  const simd = await engineFor('simd');
+  const scalar = await engineFor('scalar');
+  const SH: Shape[] = [[2, 9, 8, 1], [1, 7, 7, 4], [2, 28, 28, 1]];
+  /** ⟨gy_n, T(x)_n⟩ per example on the float64 reference. */
+  const loss = (x: Float32Array, gy: Float32Array, s: Shape, p: Float64Array) => {
+    const [batch, h, w, c] = s, per = h * w * c, y = spatialRef(x, batch, h, w, c, p);
+    return Float64Array.from({ length: batch }, (_, n) => dot(y.subarray(n * per, (n + 1) * per), gy.subarray(n * per, (n + 1) * per)));
+  };
+
+  it.each(SH)('tx, ty on a random image: the difference from below, exact (batch %i, %i×%i×%i)', (...s) => {
+    const [batch, h, w, c] = s;
+    const rand = rng(h * w + c);
+    const x = uniform(rand, batch * h * w * c, 0, 1), gy = uniform(rand, batch * h * w * c);
+    const zero = new Float64Array(3 * batch), l0 = loss(x, gy, s, zero);
+    // Sample point s = p − t: lowering t by h moves every sample right/down, the kernels' side;
+    // the map is bilinear between grid points, so the difference is exact for any h < 1.
+    const H = 0.25, numeric = new Float64Array(3 * batch);
+    for (const k of [1, 2]) {
+      const p = new Float64Array(3 * batch);
+      for (let n = 0; n < batch; n++) p[3 * n + k] = -H;
+      const lm = loss(x, gy, s, p);
+      for (let n = 0; n < batch; n++) numeric[3 * n + k] = (l0[n] - lm[n]) / H;
+    }
+    for (const e of [simd, scalar]) {
+      const g = backwardParams(e, x, gy, s, new Float32Array(3 * batch));
+      for (let n = 0; n < batch; n++) for (const k of [1, 2]) {
+        expect(g[3 * n + k], `${e.isa} example ${n} d/d${k === 1 ? 'tx' : 'ty'}`).toBeCloseTo(numeric[3 * n + k], 3);
+      }
+    }
+  });
+
+  it.each(SH)('θ on an affine image (both one-sided derivatives agree inside): the difference from above (batch %i, %i×%i×%i)', (...s) => {
+    const [batch, h, w, c] = s;
+    const rand = rng(7 * h + w);
+    // x = a + b·row + d·col per channel; gy is zero on the border ring, so every pixel that counts
+    // samples inside the affine image, where the left and right derivatives are equal.
+    const x = new Float32Array(batch * h * w * c), gy = new Float32Array(batch * h * w * c);
+    for (let n = 0; n < batch; n++) for (let ch = 0; ch < c; ch++) {
+      const a = rand(), b = (rand() - 0.5) / h, d = (rand() - 0.5) / w;
+      for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) {
+        const k = ((n * h + i) * w + j) * c + ch;
+        x[k] = a + b * i + d * j;
+        if (i > 0 && j > 0 && i < h - 1 && j < w - 1) gy[k] = 2 * rand() - 1;
+      }
+    }
+    const zero = new Float64Array(3 * batch), l0 = loss(x, gy, s, zero);
+    const H = 1e-4, p = new Float64Array(3 * batch);
+    for (let n = 0; n < batch; n++) p[3 * n] = H;
+    const lp = loss(x, gy, s, p);
+    for (const e of [simd, scalar]) {
+      const g = backwardParams(e, x, gy, s, new Float32Array(3 * batch));
+      for (let n = 0; n < batch; n++) {
+        const numeric = (lp[n] - l0[n]) / H;
+        expect(Math.abs(g[3 * n] - numeric), `${e.isa} example ${n} d/dθ: analytic ${g[3 * n]} vs ${numeric}`).toBeLessThan(1e-3 * (1 + Math.abs(numeric)));
+      }
     }
   });
 });
