@@ -1,0 +1,341 @@
+// Boundary attack (decision-based, L2): Brendel, Rauber, Bethge, "Decision-Based Adversarial
+// Attacks: Reliable Attacks Against Black-Box Machine Learning Models", ICLR 2018; foolbox 2.x
+// `attacks/boundary_attack.py` and foolbox 3 `BoundaryAttack` (its candidate generation and its
+// step-size adaptation), batched over examples. The model is seen only through its labels.
+//
+// Algorithm, per example (all examples advance together; each iteration is one batched forward of
+// every active example's candidates):
+//  0. Examples the model already misclassifies are adversarial as they are (adv = x0).
+//  1. Start (foolbox's BlendedUniformNoise): (1 − p)·x0 + p·u for one uniform u and p = j/25,
+//     the first misclassified; then `startSearch` bisection steps along the line towards x0.
+//  2. Each iteration draws `candidates` proposals from the current point x at distance
+//     d = ‖x − x0‖₂ (foolbox 3's draw_proposals): η ~ N(0, I) made orthogonal to x0 − x and scaled
+//     to spherical_step·d; the spherical candidate s = x0 + (η − (x0 − x)) / √(1 + spherical_step²)
+//     (back on the sphere of radius d), clipped to [0, 1]; the candidate c = s + l·(x0 − s)/‖x0 − s‖
+//     with l = source_step·d + (‖x0 − s‖ − d) (a step of source_step·d towards x0, corrected for
+//     the clipping), clipped to [0, 1]. The closest adversarial candidate closer than x replaces x.
+//  3. Step sizes (foolbox's rule, shorter windows): every `statsEvery` iterations the spherical
+//     candidates are queried too; over the last `sphericalWindow` of them, a success rate > 0.5
+//     multiplies both steps by 1.5, < 0.2 divides both by 1.5; over the last `stepWindow`
+//     candidates, a rate > 0.25 multiplies source_step by 1.5, < 0.1 divides it (foolbox 3's
+//     thresholds). foolbox's windows (100 spherical checks, every 10 steps, and 30) adapt
+//     after ≥ 1,000 iterations, past the whole budget here; defaults here: spherical checks every
+//     2nd iteration, windows of 10 and 10 draws. Starting steps 0.01 and 0.01, as foolbox.
+//     An example stops when source_step < 1e-7 (converged) or its queries run out.
+//  4. The final images are predicted once more in the evaluator's batching; an example whose adv
+//     is not misclassified there (a label at the boundary flipped by float rounding) is reported
+//     as a failure with adv = x0.
+// Every candidate is clipped to [0, 1], so adv stays in the box.
+//
+// Shapes: x0 (n·h·w·c) NHWC floats in [0, 1], y (n) labels, shape [n, h, w, c]; adv likewise.
+// Cost (model forwards; `queries` counts them): per example ≈ 1 + start (≤ 50 + startSearch)
+// + steps·candidates·(1 + 1/statsEvery). See MEASURED below for the defaults on the paper's CNN.
+// Determinism: each example's Gaussian and uniform draws come from its own Rng keyed by
+// (seed, ids[i]) (decision.ts): the same seed, ids and thread count give bit-identical results,
+// whatever the batch.
+import type { Rng } from '../nn/init.ts';
+import type { Engine } from '../wasm/engine.ts';
+import {
+  type Classifier, type DecisionAttackOptions, type DecisionAttackResult, type ImageShape,
+  Oracle, checkProblem, exampleRng, l2dist, noiseStart, predictLabels,
+} from './decision.ts';
+
+export type { Classifier, DecisionAttackOptions, DecisionAttackResult } from './decision.ts';
+
+export interface BoundaryOptions extends DecisionAttackOptions {
+  /** Iterations (default 400). */
+  steps?: number;
+  /** Proposals per example and iteration (default 1, as foolbox 3; foolbox 2 tried up to 25 one after another). */
+  candidates?: number;
+  /** Initial orthogonal step, relative to the distance (default 0.01). */
+  sphericalStep?: number;
+  /** Initial step towards x0, relative to the distance (default 0.01). */
+  sourceStep?: number;
+  /** Step-size factor (default 1.5). */
+  stepAdaptation?: number;
+  /** Spherical candidates are checked every statsEvery iterations (default 2). */
+  statsEvery?: number;
+  /** Bisection steps of the start towards x0 (default 12). */
+  startSearch?: number;
+  /**
+   * Starting points: 'batch' (default) bisects towards x0 from each of the `startCandidates`
+   * other examples of the call nearest to x0 that the model does not classify as y (foolbox's
+   * starting_points), falling back to noise; 'noise' uses blended uniform noise only (foolbox's
+   * default; independent of the other examples, but ~2.5× further).
+   */
+  start?: 'batch' | 'noise';
+  /** Other examples tried as starts (default 5). */
+  startCandidates?: number;
+}
+
+const SPHERICAL_WINDOW = 10, STEP_WINDOW = 10, CONVERGED = 1e-7;
+
+/** A ring of the last `size` 0/1 outcomes. */
+class Window {
+  private v: Uint8Array;
+  private k = 0;
+  count = 0;
+  constructor(size: number) {
+    this.v = new Uint8Array(size);
+  }
+  push(b: number): void {
+    this.v[this.k] = b;
+    this.k = (this.k + 1) % this.v.length;
+    if (this.count < this.v.length) this.count++;
+  }
+  full(): boolean {
+    return this.count === this.v.length;
+  }
+  mean(): number {
+    let s = 0;
+    for (let i = 0; i < this.count; i++) s += this.v[i];
+    return s / this.count;
+  }
+  clear(): void {
+    this.count = 0;
+    this.k = 0;
+  }
+}
+
+/** Standard normal draws into out (Box–Muller, both outputs used). */
+function gaussian(out: Float64Array, rng: Rng): void {
+  for (let d = 0; d < out.length; d += 2) {
+    const u = 1 - rng.next(), v = rng.next();
+    const r = Math.sqrt(-2 * Math.log(u));
+    out[d] = r * Math.cos(2 * Math.PI * v);
+    if (d + 1 < out.length) out[d + 1] = r * Math.sin(2 * Math.PI * v);
+  }
+}
+
+/**
+ * One proposal (foolbox 3's draw_proposals): writes the candidate into `cand` and the spherical
+ * candidate into `sph`. `src` = x0 − x, `dist` = ‖src‖.
+ */
+function propose(x0: Float32Array, x: Float32Array, src: Float64Array, dist: number, sphStep: number, srcStep: number, eta: Float64Array, rng: Rng, cand: Float32Array, sph: Float32Array): void {
+  const D = x.length;
+  gaussian(eta, rng);
+  let dot = 0;
+  for (let d = 0; d < D; d++) dot += eta[d] * src[d];
+  dot /= dist * dist;
+  let en = 0;
+  for (let d = 0; d < D; d++) {
+    eta[d] -= dot * src[d];
+    en += eta[d] * eta[d];
+  }
+  const scale = (sphStep * dist) / Math.sqrt(en);
+  const inv = 1 / Math.sqrt(sphStep * sphStep + 1);
+  let nn = 0;
+  for (let d = 0; d < D; d++) {
+    let s = x0[d] + (eta[d] * scale - src[d]) * inv;
+    s = s < 0 ? 0 : s > 1 ? 1 : s;
+    sph[d] = s;
+    const t = x0[d] - sph[d];
+    nn += t * t;
+  }
+  const newNorm = Math.sqrt(nn);
+  if (newNorm === 0) { cand.set(sph); return; }
+  const len = Math.max(0, srcStep * dist + newNorm - dist) / newNorm;
+  for (let d = 0; d < D; d++) {
+    const c = sph[d] + len * (x0[d] - sph[d]);
+    cand[d] = c < 0 ? 0 : c > 1 ? 1 : c;
+  }
+}
+
+export function boundaryAttack(engine: Engine, model: Classifier, x0: Float32Array, y: Int32Array, shape: ImageShape, opts: BoundaryOptions): DecisionAttackResult {
+  const steps = opts.steps ?? 400;
+  const C = opts.candidates ?? 1;
+  const statsEvery = opts.statsEvery ?? 2;
+  const startSearch = opts.startSearch ?? 12;
+  const adapt = opts.stepAdaptation ?? 1.5;
+  const sph0 = opts.sphericalStep ?? 0.01, src0 = opts.sourceStep ?? 0.01;
+  const int = (name: string, v: number, min: number) => {
+    if (!Number.isInteger(v) || v < min) throw new RangeError(`boundaryAttack: ${name} must be an integer ≥ ${min}, got ${v}`);
+  };
+  int('steps', steps, 0);
+  int('candidates', C, 1);
+  int('statsEvery', statsEvery, 1);
+  int('startSearch', startSearch, 0);
+  for (const [name, v] of [['sphericalStep', sph0], ['sourceStep', src0]] as const) {
+    if (!(v > 0 && v < 1)) throw new RangeError(`boundaryAttack: ${name} must be in (0, 1), got ${v}`);
+  }
+  if (!(adapt > 1)) throw new RangeError(`boundaryAttack: stepAdaptation must be > 1, got ${adapt}`);
+  const k = opts.startCandidates ?? 5;
+  int('startCandidates', k, 0);
+  if (opts.start !== undefined && opts.start !== 'batch' && opts.start !== 'noise') throw new RangeError(`boundaryAttack: start must be 'batch' or 'noise', got '${opts.start}'`);
+  const maxDefault = 1 + (k + 1) * startSearch + 50 + Math.ceil(steps * C * (1 + 1 / statsEvery));
+  const p = checkProblem('boundaryAttack', x0, y, shape, opts, maxDefault);
+  const { n, D } = p;
+  const oracle = new Oracle(engine, model, p, y);
+  const rngs = Array.from({ length: n }, (_, i) => exampleRng(p.seed, p.ids[i], 0xb0d7));
+
+  // 0. Clean predictions.
+  for (let i = 0; i < n; i++) oracle.add(i).set(x0.subarray(i * D, (i + 1) * D));
+  const cleanWrong = oracle.run();
+  const cleanLabels = oracle.labels.slice();
+  const need = Uint8Array.from(cleanWrong, (w) => 1 - w);
+
+  // 1. Blended uniform noise, then bisection along the line towards x0.
+  const startFrom = opts.start ?? 'batch';
+  const x = x0.slice();
+  const found = new Uint8Array(n), dist = new Float64Array(n).fill(Infinity);
+  if (startFrom === 'batch' && k > 0) {
+    const near = nearestOthers(x0, y, cleanLabels, need, D, k);
+    for (let r = 0; r < k; r++) {
+      const cand = x0.slice(), has = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        const j = near[i * k + r];
+        if (j < 0) continue;
+        cand.set(x0.subarray(j * D, (j + 1) * D), i * D);
+        has[i] = 1;
+      }
+      lineSearch(oracle, cand, x0, has, startSearch);
+      keepCloser(cand, has, x, x0, found, dist, D);
+    }
+  }
+  const rest = Uint8Array.from(need, (v, i) => (v && !found[i] ? 1 : 0));
+  const noise = noiseStart(oracle, x0, rest, 'uniform', 25, rngs);
+  lineSearch(oracle, noise.x, x0, noise.found, startSearch);
+  keepCloser(noise.x, noise.found, x, x0, found, dist, D);
+
+  // 2–3. Iterations.
+  const sph = new Float64Array(n).fill(sph0), srcs = new Float64Array(n).fill(src0);
+  const sphStats = Array.from({ length: n }, () => new Window(SPHERICAL_WINDOW));
+  const stepStats = Array.from({ length: n }, () => new Window(STEP_WINDOW));
+  const live = new Uint8Array(n);
+  for (let i = 0; i < n; i++) live[i] = found[i] && dist[i] > 0 ? 1 : 0;
+  const eta = new Float64Array(D), src = new Float64Array(D), sphBuf = new Float32Array(D);
+  const queued: number[] = [];
+  for (let step = 1; step <= steps; step++) {
+    const checkSpherical = step % statsEvery === 0;
+    const per = checkSpherical ? 2 * C : C;
+    queued.length = 0;
+    for (let i = 0; i < n; i++) {
+      if (!live[i]) continue;
+      if (srcs[i] < CONVERGED || oracle.left(i) < per) { live[i] = 0; continue; }
+      const off = i * D, xi = x.subarray(off, off + D), x0i = x0.subarray(off, off + D);
+      for (let d = 0; d < D; d++) src[d] = x0i[d] - xi[d];
+      for (let c = 0; c < C; c++) {
+        const cand = oracle.add(i);
+        propose(x0i, xi, src, dist[i], sph[i], srcs[i], eta, rngs[i], cand, sphBuf);
+        if (checkSpherical) oracle.add(i).set(sphBuf);
+      }
+      queued.push(i);
+    }
+    if (queued.length === 0) break;
+    const adv = oracle.run();
+    for (let k = 0; k < queued.length; k++) {
+      const i = queued[k], off = i * D, x0i = x0.subarray(off, off + D), base = k * per;
+      let bestC = -1, bestD = dist[i];
+      for (let c = 0; c < C; c++) {
+        const row = base + (checkSpherical ? 2 * c : c);
+        if (checkSpherical) {
+          sphStats[i].push(adv[row + 1]);
+          stepStats[i].push(adv[row]);
+        }
+        if (!adv[row]) continue;
+        const dd = l2dist(oracle.row(row), x0i);
+        if (dd < bestD) { bestD = dd; bestC = row; }
+      }
+      if (bestC >= 0) {
+        x.set(oracle.row(bestC), off);
+        dist[i] = bestD;
+      }
+      if (!checkSpherical) continue;
+      if (sphStats[i].full()) {
+        const m = sphStats[i].mean();
+        if (m > 0.5) { sph[i] *= adapt; srcs[i] *= adapt; sphStats[i].clear(); }
+        else if (m < 0.2) { sph[i] /= adapt; srcs[i] /= adapt; sphStats[i].clear(); }
+      }
+      if (stepStats[i].full()) {
+        const m = stepStats[i].mean();
+        if (m > 0.25) { srcs[i] *= adapt; stepStats[i].clear(); }
+        else if (m < 0.1) { srcs[i] /= adapt; stepStats[i].clear(); }
+      }
+    }
+  }
+
+  // 4. Final check in the evaluator's batching.
+  const success = new Uint8Array(n);
+  const finalLabels = predictLabels(engine, model, x, shape, p.batch);
+  oracle.total += n;
+  for (let i = 0; i < n; i++) {
+    if (cleanWrong[i]) { success[i] = 1; x.set(x0.subarray(i * D, (i + 1) * D), i * D); continue; }
+    if (found[i] && finalLabels[i] !== y[i]) success[i] = 1;
+    else x.set(x0.subarray(i * D, (i + 1) * D), i * D);
+  }
+  return { adv: x, success, queries: oracle.total };
+}
+
+/**
+ * For each example i with need[i], the indices of the (up to) k other examples nearest in L2 whose
+ * clean prediction is not y[i] (each is adversarial for i as it is), nearest first; −1 pads.
+ */
+function nearestOthers(x0: Float32Array, y: Int32Array, predicted: Int32Array, need: Uint8Array, D: number, k: number): Int32Array {
+  const n = y.length;
+  const out = new Int32Array(n * k).fill(-1);
+  const bestD = new Float64Array(k);
+  for (let i = 0; i < n; i++) {
+    if (!need[i]) continue;
+    bestD.fill(Infinity);
+    const xi = x0.subarray(i * D, (i + 1) * D);
+    for (let j = 0; j < n; j++) {
+      if (j === i || predicted[j] === y[i]) continue;
+      const dd = l2dist(xi, x0.subarray(j * D, (j + 1) * D));
+      if (!(dd < bestD[k - 1])) continue;
+      let q = k - 1;
+      while (q > 0 && dd < bestD[q - 1]) {
+        bestD[q] = bestD[q - 1];
+        out[i * k + q] = out[i * k + q - 1];
+        q--;
+      }
+      bestD[q] = dd;
+      out[i * k + q] = j;
+    }
+  }
+  return out;
+}
+
+/** Copies rows of cand (where has[i]) into x when closer to x0 than x's current dist[i]. */
+function keepCloser(cand: Float32Array, has: Uint8Array, x: Float32Array, x0: Float32Array, found: Uint8Array, dist: Float64Array, D: number): void {
+  for (let i = 0; i < has.length; i++) {
+    if (!has[i]) continue;
+    const row = cand.subarray(i * D, (i + 1) * D);
+    const dd = l2dist(row, x0.subarray(i * D, (i + 1) * D));
+    if (dd < dist[i]) {
+      dist[i] = dd;
+      found[i] = 1;
+      x.set(row, i * D);
+    }
+  }
+}
+
+/**
+ * Moves each adversarial start x (rows with active[i]) towards x0 along the line between them:
+ * `steps` bisections of t in x0 + t·(x − x0), keeping the adversarial end (in place).
+ */
+function lineSearch(oracle: Oracle, x: Float32Array, x0: Float32Array, active: Uint8Array, steps: number): void {
+  const { n, D } = oracle.p;
+  const lo = new Float64Array(n), hi = new Float64Array(n).fill(1);
+  const start = x.slice();
+  const queued: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    queued.length = 0;
+    for (let i = 0; i < n; i++) {
+      if (!active[i] || oracle.left(i) <= 0) continue;
+      const off = i * D, t = (lo[i] + hi[i]) / 2, row = oracle.add(i);
+      for (let d = 0; d < D; d++) row[d] = x0[off + d] + t * (start[off + d] - x0[off + d]);
+      queued.push(i);
+    }
+    if (queued.length === 0) return;
+    const adv = oracle.run();
+    for (let k = 0; k < queued.length; k++) {
+      const i = queued[k], t = (lo[i] + hi[i]) / 2;
+      if (adv[k]) {
+        hi[i] = t;
+        x.set(oracle.row(k), i * D);
+      } else {
+        lo[i] = t;
+      }
+    }
+  }
+}
