@@ -18,11 +18,11 @@
 // The two classifiers of §3.2: f∞ = sign(x0) (clean p, L∞ p, L1 0) and f1 = sign(Σ_{i≥1} xi) (clean
 //   Φ(α), L∞ Φ(−α), L1 Φ(α − 2/√d)); union of f1 = Φ(α − max(2α, 2/√d)).
 // Best union over w = (a, b·1): one angle t ∈ [0, π) parametrises a : b = cos t : sin t (a scale
-//   does not change a sign); bestSymmetricUnion searches it exactly (a fine grid, then golden-section
+//   does not change a sign); bestSymmetricUnion searches it (a fine grid of exact values, then golden-section
 //   refinement around the best grid point).
 // NOTE (found here, not in the issue): the union optimum over *all* linear classifiers is not
 //   symmetric in the weak features. Under the L∞ budget the margin's mean (η·Σv) lies below the
-//   threshold (2η‖v‖₁), so more variance helps: about 1/η weak features at weight ≈ ‖x0's weight‖
+//   threshold (2η‖v‖₁), so more variance helps: about 1/η weak features at about the weight of x0
 //   (a sparse classifier) reach a higher union (0.39–0.48 at d = 1000) than the best w = (a, b·1)
 //   (0.23–0.44) at every setting of the issue. bestUnbiasedUnion searches all bias-free linear
 //   classifiers; the MEP trade-off stands (every union stays below 50 %, which a constant classifier
@@ -107,7 +107,7 @@ export function Phi(z: number): number {
 export interface Linear {
   /** Weight of x0. */
   a: number;
-  /** Weights of the weak features (length d), or a summary of them (see LinearSummary). */
+  /** Weights of the weak features (length d). */
   v: ArrayLike<number>;
   bias: number;
 }

@@ -13,7 +13,7 @@
 // and, with --json FILE, the Gaussian figures keyed "alpha=A,p=P", each with f_inf, f_1 (closed
 // form {clean, linf, l1, union}), best_linear_union and trained.
 // Seeded and deterministic for a given seed (the engine's GEMM results are reproducible per machine,
-// build and thread count). ~1 min on 2 cores.
+// build and thread count). ≈ 45 s of CPU on 2 cores (more wall time on a loaded machine).
 //
 //   npm run experiment:mep -- [--json FILE] [--svg FILE] [--seed S] [--mc N] [--threads N]
 import { writeFileSync, mkdirSync } from 'node:fs';
