@@ -167,7 +167,7 @@ describe('errors', () => {
     expect(message).toMatch(/failed on worker 1 \(of 2 threads\): worker 1 exited with code 70/);
     expect(ms).toBeLessThan(5000);
     const a = e.fromF32(new Float32Array(64));
-    expect(() => gemm(e, { M: 8, N: 8, K: 8, a, b: a, c: a })).toThrow(/worker pool is broken \(worker 1 exited with code 70\)/);
+    expect(() => gemm(e, { M: 8, N: 8, K: 8, a, b: a, c: e.arena.allocF32(64) })).toThrow(/worker pool is broken \(worker 1 exited with code 70\)/);
   });
 
   it('a worker that hangs fails the call after 5 s; close() still stops it promptly', async () => {
