@@ -56,18 +56,24 @@ function checkImageShape(fn: string, shape: ImageShape): number {
 
 /** Predicted labels of NHWC images (n·h·w·c floats), in batches of `batch`, under noGrad inside arena scopes (no leaks). */
 export function predictLabels(engine: Engine, model: Classifier, images: Float32Array, shape: ImageShape, batch = 100): Int32Array {
+  return predict(engine, model, images, shape, batch).labels;
+}
+
+/** predictLabels, plus the number of classes K of the model's logits. */
+function predict(engine: Engine, model: Classifier, images: Float32Array, shape: ImageShape, batch: number): { labels: Int32Array; classes: number } {
   const D = checkImageShape('predictLabels', shape);
   const n = shape[0];
   if (images.length !== n * D) throw new RangeError(`predictLabels: images has ${images.length} values, shape [${shape}] needs ${n * D}`);
   if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`predictLabels: batch must be a positive integer, got ${batch}`);
   const labels = new Int32Array(n);
+  let classes = 0;
   for (let s = 0; s < n; s += batch) {
     const b = Math.min(batch, n - s);
     engine.arena.scope(() => noGrad(() => {
       const x = Tensor.from(engine, images.subarray(s * D, (s + b) * D), [b, shape[1], shape[2], shape[3]]);
       const logits = model.call(x);
       if (logits.rank !== 2 || logits.shape[0] !== b) throw new RangeError(`predictLabels: the model returned ${logits}, expected logits (${b}, K)`);
-      const K = logits.shape[1];
+      const K = (classes = logits.shape[1]);
       const v = logits.view();
       for (let i = 0; i < b; i++) {
         let arg = 0;
@@ -76,7 +82,7 @@ export function predictLabels(engine: Engine, model: Classifier, images: Float32
       }
     }));
   }
-  return labels;
+  return { labels, classes };
 }
 
 /** The resolved options and sizes of one attack call, after the input checks. */
@@ -157,6 +163,7 @@ export class Oracle {
   private buf: Float32Array;
   private owners: Int32Array;
   private count = 0;
+  private checked = false;
 
   constructor(readonly engine: Engine, readonly model: Classifier, readonly p: Problem, readonly y: Int32Array) {
     this.perExample = new Int32Array(p.n);
@@ -195,7 +202,13 @@ export class Oracle {
     const m = this.count, D = this.p.D, [, h, w, c] = this.p.shape;
     this.count = 0;
     if (m === 0) return new Uint8Array(0);
-    const labels = predictLabels(this.engine, this.model, this.buf.subarray(0, m * D), [m, h, w, c], this.p.batch);
+    const { labels, classes } = predict(this.engine, this.model, this.buf.subarray(0, m * D), [m, h, w, c], this.p.batch);
+    if (!this.checked) {
+      this.checked = true;
+      for (let i = 0; i < this.y.length; i++) {
+        if (this.y[i] >= classes) throw new RangeError(`y[${i}] = ${this.y[i]} is not a class of the model, whose logits have ${classes} classes`);
+      }
+    }
     this.labels = labels;
     const adv = new Uint8Array(m);
     for (let k = 0; k < m; k++) {

@@ -89,6 +89,9 @@ describe('pointwiseAttack (small CNN, MNIST subset)', async () => {
     big[7] = 1.5;
     expect(() => pointwiseAttack(engine, model, big, y, SHAPE, { seed: 0 })).toThrow(/must be in \[0, 1\], got 1.5 at index 7/);
     expect(() => pointwiseAttack(engine, model, x0, y, SHAPE, { seed: 0.5 })).toThrow(/seed must be an integer/);
+    const y10 = y.slice();
+    y10[3] = 10;
+    expect(() => pointwiseAttack(engine, model, x0, y10, SHAPE, { seed: 0 })).toThrow(/y\[3\] = 10 is not a class of the model, whose logits have 10 classes/);
     expect(() => pointwiseAttack(engine, model, x0, y, SHAPE, { seed: 0, ids: new Int32Array(3) })).toThrow(/ids has 3 entries/);
     expect(() => pointwiseAttack(engine, model, x0, y, SHAPE, { seed: 0, maxQueries: 0 })).toThrow(/maxQueries must be a positive integer/);
   });
