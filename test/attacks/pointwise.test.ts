@@ -34,7 +34,9 @@ describe('pointwiseAttack (small CNN, MNIST subset)', async () => {
   const y = Int32Array.from(full.labels.subarray(0, N));
   const clean = predictLabels(engine, model, x0, SHAPE);
   const run = (opts: Parameters<typeof pointwiseAttack>[5]) => pointwiseAttack(engine, model, x0, y, SHAPE, opts);
+  const inUse = engine.arena.stats().inUseBytes;
   const r = run({ seed: 1 });
+  const leaked = engine.arena.stats().inUseBytes - inUse;
 
   it('outputs stay in [0, 1]; successes are misclassified, failures are x0', () => {
     expect(epochs[0].testAcc).toBeGreaterThan(0.8);
@@ -49,6 +51,9 @@ describe('pointwiseAttack (small CNN, MNIST subset)', async () => {
     for (let i = 0; i < N; i++) if (clean[i] !== y[i]) expect(r.success[i]).toBe(1);
     expect(r.queries).toBeGreaterThan(2 * N);
     expect(r.queries).toBeLessThanOrEqual(N * 1500 + N);
+    expect(leaked, 'arena bytes left allocated by the attack').toBe(0);
+    // predictLabels: the same labels whatever the batch size.
+    expect(predictLabels(engine, model, x0, SHAPE, 7)).toEqual(clean);
   });
 
   it('shrinks the perturbation from its salt-and-pepper start and breaks most examples within L1 10', () => {
