@@ -3,12 +3,15 @@
 // progress and diagnostics to stderr.
 import { parseArgs } from 'node:util';
 import { loadEngine, missingFeatures, supportsRelaxed } from '../wasm/load.ts';
+import { attackCommand, evalCommand } from './eval.ts';
 import { UsageError } from './flags.ts';
 
 interface Command {
   summary: string;
   usage: string;
   options: NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+  /** One line per flag for --help. */
+  descriptions?: Record<string, string>;
   run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<void>;
 }
 
@@ -40,6 +43,8 @@ const COMMANDS: Record<string, Command> = {
       }
     },
   },
+  eval: evalCommand as Command,
+  attack: attackCommand as Command,
 };
 
 function help(): string {
@@ -51,7 +56,10 @@ function help(): string {
 
 function commandHelp(name: string, c: Command): string {
   const lines = [`usage: ${c.usage}`, '', c.summary, '', 'flags:'];
-  for (const [flag, o] of Object.entries(c.options ?? {})) lines.push(`  --${flag.padEnd(12)} ${o.type}${o.default !== undefined ? ` (default ${o.default})` : ''}`);
+  for (const [flag, o] of Object.entries(c.options ?? {})) {
+    const what = c.descriptions?.[flag];
+    lines.push(`  --${flag.padEnd(12)} ${o.type === 'boolean' ? '' : 'VALUE '}${what ? `${what}` : o.type}${o.default !== undefined ? ` (default ${o.default})` : ''}`);
+  }
   return lines.join('\n');
 }
 
@@ -75,7 +83,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: rest, options: command.options, strict: true, allowPositionals: false });
   } catch (err) {
-    console.error(`multirobust ${name}: ${(err as Error).message}\n\n${commandHelp(name, command)}`);
+    console.error(`multirobust ${name}: ${(err as Error).message} (see multirobust ${name} --help)`);
     return 2;
   }
   try {

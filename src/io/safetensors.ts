@@ -6,8 +6,8 @@
 // reader rejects: header too long, bad JSON, unknown dtype, shape×dtype ≠ byte range, overlaps,
 // holes, bytes past the last tensor. The writer sorts by descending dtype size then name and pads
 // the header to a multiple of 8 bytes, as the reference writer does; files are written atomically.
-import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from './atomic.ts';
 
 export const MAX_HEADER_BYTES = 100_000_000;
 
@@ -239,19 +239,7 @@ export function readSafetensors(path: string): StFile {
   return parseSafetensors(bytes, path);
 }
 
-/** Writes a safetensors file atomically: a temporary file next to `path`, then rename. */
+/** Writes a safetensors file atomically (src/io/atomic.ts: temporary file, fsync, rename). */
 export function writeSafetensors(path: string, tensors: Record<string, StTensor>, metadata: Record<string, string> = {}): void {
-  const bytes = serializeSafetensors(tensors, metadata);
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // the temp file may not exist
-    }
-    throw err;
-  }
+  writeFileAtomic(path, serializeSafetensors(tensors, metadata));
 }

@@ -1,0 +1,111 @@
+// The attack contract and the wrapper that enforces it (foolbox's FixedEpsilonAttack.__call__,
+// design.md §3.6): restarts with the per-example worst case, examples already fooled leave the
+// batch, and every result is put back inside its threat model by the wrapper itself, then scored
+// again, so a flag never rests on an attack's own claim.
+//
+// Shapes: x0 and results (B, H, W, C) NHWC in [0, 1]; y, ids (B). Threading: the kernels'.
+import { Tensor } from '../tensor.ts';
+import { logitsAt, scoreLogits, subBatch, WorstCase, type AttackBatch, type LossName } from './core.ts';
+
+export type ThreatName = 'Linf' | 'L2' | 'L1' | 'RT' | 'affine';
+
+export interface Attack {
+  /** The token that builds it (e.g. 'linf:0.3:steps=40'). */
+  readonly name: string;
+  readonly threat: ThreatName;
+  /** The budget (L∞/L2/L1); null for RT and affine mixes. */
+  readonly eps: number | null;
+  readonly restarts: number;
+  /** Floats of per-example side data the attack keeps with each candidate (RT parameters, affine components). */
+  readonly auxWidth: number;
+  /** Model evaluations per example of one restart: gradients, and forwards without a gradient. */
+  cost(dim: number): { gradEvals: number; forwards: number };
+  /**
+   * One restart over the batch; offers its candidates to `track` (row r of b is row rows[r] of
+   * track). May return the model evaluations it really made (default: cost() per example).
+   */
+  runOnce(b: AttackBatch, track: WorstCase, restart: number, rows: Int32Array): void | { gradEvals: number; forwards: number };
+  /** Puts every track.adv row back inside the threat model around x0 (using track.aux where needed). */
+  enforce(b: AttackBatch, track: WorstCase): void;
+}
+
+/** Options every iterative attack takes (issue 16: common options). */
+export interface CommonOptions {
+  /** Budget: a number or a fraction string such as '8/255'. */
+  eps: number | string;
+  steps?: number;
+  /** Absolute step size (wins over relStepSize). */
+  stepSize?: number;
+  /** Step size as a multiple of eps. */
+  relStepSize?: number;
+  randomStart?: boolean;
+  restarts?: number;
+  /** Loss the steps ascend: 'margin' (CW, the reference's default) or 'ce'. */
+  loss?: LossName;
+  seed?: number;
+}
+
+/** Parses a budget: a finite number ≥ 0, or 'a/b'. */
+export function parseEps(eps: number | string, what = 'eps'): number {
+  let v = NaN;
+  if (typeof eps === 'number') v = eps;
+  else if (typeof eps === 'string') {
+    const m = /^\s*([0-9.eE+-]+)\s*(?:\/\s*([0-9.eE+-]+))?\s*$/.exec(eps);
+    if (m) v = m[2] === undefined ? Number(m[1]) : Number(m[1]) / Number(m[2]);
+  }
+  if (!Number.isFinite(v) || v < 0) throw new RangeError(`${what} must be a number ≥ 0 (or a fraction like 8/255), got '${eps}'`);
+  return v;
+}
+
+export function checkCount(what: string, v: number | undefined, fallback: number, min = 1): number {
+  const n = v ?? fallback;
+  if (!Number.isInteger(n) || n < min) throw new RangeError(`${what} must be an integer ≥ ${min}, got ${v}`);
+  return n;
+}
+
+export interface AttackOutcome {
+  /** The adversarial points, inside the threat model (B, H, W, C); in the caller's scope. */
+  adv: Tensor;
+  /** 1 where adv is misclassified. */
+  wrong: Uint8Array;
+  /** Cross-entropy at adv. */
+  ce: Float64Array;
+  /** The attack's per-example side data (RT parameters, …). */
+  aux: Float32Array;
+  /** Per-example gradient evaluations and gradient-free forwards, summed over the batch. */
+  gradEvals: number;
+  forwards: number;
+}
+
+/**
+ * Runs `attack` with its restarts on the batch. With `earlyStop` (accuracy only), an example leaves
+ * the batch once it is misclassified; otherwise every restart runs on every example and the one
+ * with the highest cross-entropy is kept. The result is enforced and re-scored.
+ */
+export function runAttack(attack: Attack, b: AttackBatch, opts: { earlyStop?: boolean } = {}): AttackOutcome {
+  const earlyStop = opts.earlyStop ?? b.earlyStop ?? true;
+  b = { ...b, earlyStop };
+  const B = b.x0.shape[0], D = b.x0.size / Math.max(1, B);
+  const per = attack.cost(D);
+  const track = new WorstCase(b.x0, attack.auxWidth);
+  let gradEvals = 0, forwards = 0;
+  for (let r = 0; r < attack.restarts; r++) {
+    const rows = Int32Array.from({ length: B }, (_, i) => i).filter((i) => !(earlyStop && track.wrong[i]));
+    if (rows.length === 0) break;
+    const used = b.engine.arena.scope(() => attack.runOnce(rows.length === B ? b : subBatch(b, rows), track, r, rows));
+    gradEvals += used ? used.gradEvals : per.gradEvals * rows.length;
+    forwards += used ? used.forwards : per.forwards * rows.length;
+  }
+  attack.enforce(b, track);
+  checkFiniteRows(attack.name, track.adv);
+  // Score what is returned, not what the attack saw: enforcement may have moved a point.
+  const { ce, wrong } = scoreLogits(b.engine.arena.scope(() => logitsAt(b.model, track.adv)), b.y);
+  return { adv: track.adv, wrong, ce, aux: track.aux, gradEvals, forwards: forwards + B };
+}
+
+function checkFiniteRows(name: string, adv: Tensor): void {
+  const v = adv.view();
+  for (let i = 0; i < v.length; i++) {
+    if (!Number.isFinite(v[i])) throw new Error(`attack ${name}: produced a non-finite value at index ${i} (${v[i]}): the model's output or gradient is NaN/Inf`);
+  }
+}
