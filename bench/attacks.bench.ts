@@ -1,0 +1,124 @@
+// npm run bench:attacks — each attack's own overhead: its gradient evaluations per second against
+// the engine's plain input-gradient rate (∂ margin loss/∂x of the paper's CNN), and the RT grid's
+// transforms per second against the plain forward rate, all at batch 100 in the same run.
+//   npm run bench:attacks [-- --threads N] [--steps K] [--checkpoint FILE] [--json FILE]
+// Attacks run through runAttack (restarts, worst-case tracking, the wrapper's final projection and
+// re-scoring included) with earlyStop off, so every example takes every step. Before timing, each
+// attack's output is checked against its threat model (ball and box). Timing: 3 interleaved
+// rounds of tinybench; per task, the median call of its fastest round (the same rule for every task).
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { Bench } from 'tinybench';
+import { grad, noGrad } from '../src/autograd.ts';
+import { runAttack, type Attack } from '../src/attacks/attack.ts';
+import { parseAttack } from '../src/attacks/parse.ts';
+import { intFlag, parseOrExit, UsageError } from '../src/cli/flags.ts';
+import { loadModel } from '../src/nn/checkpoint.ts';
+import { mnistCnn } from '../src/nn/models.ts';
+import { marginLoss, sum } from '../src/ops/index.ts';
+import { Tensor } from '../src/tensor.ts';
+import { loadMnist } from '../src/train/data.ts';
+import { loadEngine } from '../src/wasm/load.ts';
+import { fmt, markdownTable, medianMs } from './_util.ts';
+
+const ROUNDS = 3;
+const BATCH = 100;
+
+interface Row {
+  attack: string;
+  unit: string;
+  rate: number;
+  reference: string;
+  referenceRate: number;
+  ratio: number;
+  needed: number | null;
+}
+
+function parse(argv: string[]) {
+  const opts: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--(threads|steps|checkpoint|json)$/.exec(argv[i]);
+    if (!m || i + 1 >= argv.length) throw new UsageError(`unknown or incomplete argument '${argv[i]}' (flags: --threads N --steps K --checkpoint FILE --json FILE)`);
+    opts[m[1]] = argv[++i];
+  }
+  return { threads: intFlag('threads', opts.threads, { min: 1 }) ?? 2, steps: intFlag('steps', opts.steps, { min: 10 }) ?? 10, checkpoint: opts.checkpoint, json: opts.json };
+}
+
+/** Max over rows of the norm of adv − x0 (l1, l2, linf) and the box, to validate before timing. */
+function validate(atk: Attack, adv: Float32Array, x0: Float32Array, D: number): void {
+  for (let i = 0; i < adv.length; i++) if (!(adv[i] >= 0 && adv[i] <= 1)) throw new Error(`${atk.name}: output outside [0, 1] at ${i}`);
+  if (atk.eps === null) return;
+  for (let r = 0; r < adv.length / D; r++) {
+    let l1 = 0, l2 = 0, li = 0;
+    for (let j = r * D; j < (r + 1) * D; j++) {
+      const d = Math.abs(adv[j] - x0[j]);
+      l1 += d; l2 += d * d; li = Math.max(li, d);
+    }
+    const norm = atk.threat === 'L1' ? l1 : atk.threat === 'L2' ? Math.sqrt(l2) : li;
+    if (norm > atk.eps * (1 + 1e-5) + 1e-4) throw new Error(`${atk.name}: row ${r} has norm ${norm} > ε = ${atk.eps}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const { threads, steps, checkpoint, json } = parseOrExit('bench:attacks', () => parse(process.argv.slice(2)));
+  const engine = await loadEngine({ threads });
+  const model = mnistCnn(engine, 0);
+  if (checkpoint) loadModel(checkpoint, model);
+  for (const p of model.parameters()) p.requiresGrad = false;
+  const test = loadMnist('test');
+  const D = 28 * 28;
+  const xs = test.images.slice(0, BATCH * D), y = test.labels.slice(0, BATCH);
+  const ids = Int32Array.from({ length: BATCH }, (_, i) => i);
+  const attacks: [Attack, 'grad' | 'forward', number | null][] = [
+    [parseAttack(`linf:0.3:steps=${steps}`), 'grad', 0.9],
+    [parseAttack(`l2:2:steps=${steps}`), 'grad', 0.9],
+    [parseAttack(`l1:10:steps=${steps}`), 'grad', 0.75],
+    [parseAttack(`l1apgd:10:steps=${steps}`), 'grad', 0.75],
+    [parseAttack(`rtpgd:3:30:steps=${steps}:restarts=1`), 'grad', null],
+    [parseAttack(`affine(linf:0.3+l1:10):steps=${steps}`), 'grad', null],
+    [parseAttack('rt:3:30:grid=3x3x5'), 'forward', null],
+  ];
+  const counts = new Map<string, number>();
+  const tasks: [string, () => void][] = [
+    ['input gradient', () => engine.arena.scope(() => {
+      const x = Tensor.from(engine, xs, [BATCH, 28, 28, 1]);
+      grad(() => sum(marginLoss(model.call(x), y)), [x]);
+    })],
+    ['forward', () => engine.arena.scope(() => noGrad(() => model.call(Tensor.from(engine, xs, [BATCH, 28, 28, 1])).toArray()))],
+  ];
+  for (const [atk, kind] of attacks) {
+    const run = () => engine.arena.scope(() => {
+      const x0 = Tensor.from(engine, xs, [BATCH, 28, 28, 1]);
+      const out = runAttack(atk, { engine, model, x0, y, ids, earlyStop: false });
+      counts.set(atk.name, kind === 'grad' ? out.gradEvals : out.forwards);
+      return out.adv.toArray();
+    });
+    validate(atk, run(), xs, D);
+    tasks.push([atk.name, () => void run()]);
+  }
+  console.error(`bench:attacks: ${engine.threads} threads, build ${engine.build}, batch ${BATCH}, ${steps} steps, model ${checkpoint ?? 'mnistCnn(seed 0), untrained'}; outputs validated; timing ${ROUNDS} rounds… (load average ${loadavg().map((v) => v.toFixed(2)).join(' ')})`);
+  const best = new Map<string, number>();
+  for (let round = 0; round < ROUNDS; round++) {
+    const bench = new Bench({ time: 0, iterations: 3, warmupIterations: 1, warmupTime: 0 });
+    for (const [name, fn] of tasks) bench.add(name, fn);
+    await bench.run();
+    for (const [name] of tasks) best.set(name, Math.min(best.get(name) ?? Infinity, medianMs(bench.getTask(name))));
+  }
+  const gradRate = BATCH / (best.get('input gradient')! / 1000), fwdRate = BATCH / (best.get('forward')! / 1000);
+  const rows: Row[] = attacks.map(([atk, kind, needed]) => {
+    const rate = counts.get(atk.name)! / (best.get(atk.name)! / 1000);
+    const ref = kind === 'grad' ? gradRate : fwdRate;
+    return { attack: atk.name, unit: kind === 'grad' ? 'grad evals/s' : 'transforms/s', rate, reference: kind === 'grad' ? 'input gradients/s' : 'forwards/s', referenceRate: ref, ratio: rate / ref, needed };
+  });
+  console.log(`plain input gradient: ${fmt(gradRate, 0)} img/s; plain forward: ${fmt(fwdRate, 0)} img/s (${engine.threads} threads, batch ${BATCH})\n`);
+  console.log(markdownTable(['attack', 'rate', 'reference (same run)', 'ratio', 'needed', 'check'],
+    rows.map((r) => [r.attack, `${fmt(r.rate, 0)} ${r.unit}`, `${fmt(r.referenceRate, 0)} ${r.reference}`, `${fmt(100 * r.ratio, 1)} %`, r.needed === null ? '—' : `≥ ${100 * r.needed} %`, r.needed === null ? '' : r.ratio >= r.needed ? 'pass' : 'FAIL'])));
+  console.log(`\nload average after: ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+  if (json) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), threads: engine.threads, build: engine.build, batch: BATCH, steps, inputGradientRate: gradRate, forwardRate: fwdRate, attacks: rows }, null, 2)}\n`);
+  await engine.close();
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.stack : err);
+  process.exit(1);
+});
