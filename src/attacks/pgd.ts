@@ -13,8 +13,11 @@
 //        coordinates not blocked by the box (f32_slide_dir);  P: the exact projection onto the
 //        L1 ball ∩ box (f32_proj_l1_box), or the reference's "L1 ball, then clip"
 //        (projection: 'l1-then-clip').
-// Defaults: step a = 2.5·ε/steps for L∞ and L2 (the reference); SLIDE a = 0.05·ε (its MNIST eval:
-// 0.5 at ε = 10), perc 99. Shapes: δ, directions (B, D) rows in the arena; eps, steps per example.
+// Defaults: L∞ step a = 2.5·ε/steps, margin loss (the reference's). L2: 0.5·ε with a cosine decay,
+// cross-entropy (stronger on MNIST than the reference's rule; see L2PGD). SLIDE: a = ε·max(0.05,
+// 2.5/steps) (the reference's MNIST evaluation at 100 steps: 0.5 at ε = 10; shorter runs keep a
+// path of 2.5·ε), perc 99, margin loss. Shapes: δ, directions (B, D) rows in the arena; eps and
+// steps per example.
 import { projL1, projL1Box, projL2, projLinf } from '../kernels/proj.ts';
 import { sign, slideDirection, type RandomStartKind } from '../kernels/norms.ts';
 import { Rng } from '../nn/init.ts';
@@ -230,7 +233,7 @@ export class SLIDE extends NormPGD {
     const projection = opts.projection ?? 'exact';
     if (projection !== 'exact' && projection !== 'l1-then-clip') throw new RangeError(`${name}: projection must be 'exact' or 'l1-then-clip', got '${projection}'`);
     // The percentile of a range is drawn once per attack run (restart), from its seed.
-    super(name, (seed) => slideThreat(range[0] === range[1] ? range[0] : new Rng(seed).uniform(range[0], range[1]), projection), 'L1', opts, { relStep: () => 0.05, loss: 'margin', schedule: 'constant' });
+    super(name, (seed) => slideThreat(range[0] === range[1] ? range[0] : new Rng(seed).uniform(range[0], range[1]), projection), 'L1', opts, { relStep: (k) => Math.max(0.05, 2.5 / k), loss: 'margin', schedule: 'constant' });
     this.perc = perc;
   }
 }
