@@ -16,9 +16,10 @@ export function sizeOf(shape: Shape): number {
 }
 
 export function checkShape(fn: string, shape: Shape): void {
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new RangeError(`${fn}: shape must be an array of non-negative integers, got [${shape}]`);
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new RangeError(`${fn}: shape must be an array of non-negative integers, got ${Array.isArray(shape) ? `[${shape}]` : JSON.stringify(shape) ?? String(shape)}`);
   }
+  if (!Number.isSafeInteger(sizeOf(shape) * 4)) throw new RangeError(`${fn}: shape [${shape}] has ${sizeOf(shape)} elements, more than any memory holds`);
 }
 
 /** Throws unless `data` is a numeric typed array or an array of numbers (a string has a length too). */

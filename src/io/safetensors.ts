@@ -56,7 +56,8 @@ export function parseSafetensors(file: Uint8Array, what = 'file'): StFile {
   if (8 + n > file.length) fail(what, `header length ${n} runs past the end of the file (${file.length} bytes): truncated?`);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(file.subarray(8, 8 + n));
+    // ignoreBOM keeps a byte-order mark in the text, so it fails the '{' check as in the reference reader.
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(file.subarray(8, 8 + n));
   } catch {
     fail(what, 'header is not valid UTF-8');
   }
@@ -79,7 +80,8 @@ export function parseSafetensors(file: Uint8Array, what = 'file'): StFile {
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(what, '__metadata__ must be an object of strings');
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
         if (typeof v !== 'string') fail(what, `__metadata__.${k} must be a string, got ${typeof v}`);
-        metadata[k] = v;
+        // defineProperty: a key such as '__proto__' stays an ordinary entry.
+        Object.defineProperty(metadata, k, { value: v, enumerable: true, writable: true, configurable: true });
       }
       continue;
     }

@@ -99,7 +99,10 @@ function checkEntry(p: ParamMapping, target: Tensor, e: StEntry | undefined, key
   if (e.shape.length !== p.torchShape.length || e.shape.some((d, i) => d !== p.torchShape[i])) {
     throw new Error(`${what}: tensor '${key}' has shape [${e.shape}], the model expects [${p.torchShape}]`);
   }
-  return { target, data: p.fromTorch(toFloat32(e, key)) };
+  const data = toFloat32(e, key);
+  const bad = data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new Error(`${what}: tensor '${key}' holds ${data[bad]} at index ${bad}: weights must be finite`);
+  return { target, data: p.fromTorch(data) };
 }
 
 function copyAll(pending: PendingCopy[]): void {
@@ -173,7 +176,10 @@ export function loadTrainingState(path: string, model: Module, opt: Optimizer): 
   const epoch = metaInt(meta, 'epoch', path);
   if (meta.rng === undefined) throw new Error(`${path}: training state metadata 'rng' is missing`);
   const mapping = torchMapping(model);
-  const pending = checkStateDict(mapping, file.tensors, path, (k) => k.startsWith('optim.'));
+  // The optimizer tensors this optimizer has: any other optim.* key is an error, as in a model file.
+  const slotKeys = new Set<string>();
+  for (const slot of opt.stateSlots()) for (const p of mapping) if (opt.params.includes(p.tensor)) slotKeys.add(`optim.${slot}.${p.name}`);
+  const pending = checkStateDict(mapping, file.tensors, path, (k) => slotKeys.has(k));
   for (const slot of opt.stateSlots()) {
     for (const p of mapping) {
       const i = opt.params.indexOf(p.tensor);

@@ -53,6 +53,7 @@ export function datasetFromIdx(images: IdxArray, labels: IdxArray, what: string,
   if (labels.dims.length !== 1) throw new Error(`IDX ${what}: labels must have rank 1 (N), got dims [${labels.dims.join(', ')}]`);
   const [n, height, width] = images.dims;
   if (labels.dims[0] !== n) throw new Error(`IDX ${what}: ${n} images but ${labels.dims[0]} labels`);
+  if (n < 1 || height < 1 || width < 1) throw new Error(`IDX ${what}: no images (dims [${images.dims.join(', ')}]): an empty dataset would give accuracies of 0/0`);
   const out = new Float32Array(images.data.length);
   for (let i = 0; i < out.length; i++) out[i] = images.data[i] / 255;
   const lab = new Int32Array(n);

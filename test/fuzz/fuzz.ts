@@ -1,0 +1,149 @@
+// `npm run fuzz -- [--runs N] [--seed S] [--kinds a,b] [--case K] [--timeout MS] [--slow MS] [--json]`
+//
+// Runs cases 0..N-1 of test/fuzz/cases.ts (kinds take turns) in a child process and watches it: a
+// case with no result within --timeout ms is a hang (the child is killed with SIGKILL and a new one
+// goes on with the next case), a child that dies is a crash, a case slower than --slow ms is a
+// failure too. Prints how many cases of each kind ran and failed, and every failure with its index
+// (`--case K` replays one case). With --json the last stdout line is the summary as JSON. Exit code:
+// 0 when every case kept the rule, 1 otherwise, 2 on bad flags.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { intFlag, parseOrExit, UsageError } from '../../src/cli/flags.ts';
+import { caseAt, KINDS, knownIssue, type Kind } from './cases.ts';
+
+interface Result {
+  index: number;
+  kind: Kind;
+  name: string;
+  problem: string | null;
+  ms: number;
+}
+
+type Msg = { start: number } | ({ done: number } & Result) | { end: true };
+
+const here = dirname(fileURLToPath(import.meta.url));
+const viteNode = join(here, '..', '..', 'node_modules', 'vite-node', 'vite-node.mjs');
+
+function options(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      runs: { type: 'string', default: '10000' },
+      seed: { type: 'string', default: '1' },
+      kinds: { type: 'string', default: KINDS.join(',') },
+      case: { type: 'string' },
+      timeout: { type: 'string', default: '30000' },
+      slow: { type: 'string', default: '10000' },
+      json: { type: 'boolean', default: false },
+      child: { type: 'boolean', default: false },
+      from: { type: 'string', default: '0' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const kinds = String(values.kinds).split(',') as Kind[];
+  for (const k of kinds) if (!KINDS.includes(k)) throw new UsageError(`--kinds: unknown kind '${k}' (kinds: ${KINDS.join(', ')})`);
+  const only = intFlag('case', values.case, { min: 0 });
+  return {
+    runs: only !== undefined ? only + 1 : intFlag('runs', values.runs, { min: 1 })!,
+    from: only ?? intFlag('from', values.from, { min: 0 })!,
+    seed: intFlag('seed', values.seed, { min: 0 })!,
+    kinds,
+    timeout: intFlag('timeout', values.timeout, { min: 100 })!,
+    slow: intFlag('slow', values.slow, { min: 1 })!,
+    json: !!values.json,
+    child: !!values.child,
+  };
+}
+type Options = ReturnType<typeof options>;
+
+/** The child: runs cases from..runs-1 and reports each over IPC. */
+async function child(o: Options): Promise<void> {
+  const send = (m: Msg) => new Promise<void>((res) => process.send!(m, () => res()));
+  for (let i = o.from; i < o.runs; i++) {
+    await send({ start: i });
+    const c = caseAt(o.seed, i, o.kinds);
+    const t0 = performance.now();
+    let problem: string | null;
+    try {
+      problem = await c.exec();
+    } catch (err) {
+      problem = `the check itself threw: ${(err as Error).stack}`;
+    }
+    const ms = performance.now() - t0;
+    if (!problem && ms > o.slow) problem = `took ${ms.toFixed(0)} ms (limit ${o.slow} ms)`;
+    await send({ done: i, index: i, kind: c.kind, name: c.name, problem, ms });
+  }
+  await send({ end: true });
+  process.exit(0);
+}
+
+/** Runs one child from case `from`; resolves with the results and where it stopped. */
+function runChild(o: Options, from: number, results: Result[]): Promise<number> {
+  return new Promise((resolve) => {
+    const args = [viteNode, fileURLToPath(import.meta.url), '--child', '--from', String(from), '--runs', String(o.runs), '--seed', String(o.seed), '--kinds', o.kinds.join(','), '--slow', String(o.slow)];
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let current = -1, ended = false, timer: NodeJS.Timeout | undefined;
+    const fail = (problem: string) => {
+      results.push({ index: current, kind: o.kinds[current % o.kinds.length], name: `case ${current}`, problem, ms: NaN });
+    };
+    proc.on('message', (m: Msg) => {
+      if ('start' in m) {
+        current = m.start;
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          fail(`hang: no result within ${o.timeout} ms`);
+          current = -2;
+          proc.kill('SIGKILL');
+        }, o.timeout);
+      } else if ('done' in m) {
+        clearTimeout(timer);
+        results.push({ index: m.index, kind: m.kind, name: m.name, problem: m.problem, ms: m.ms });
+        current = -1;
+      } else ended = true;
+    });
+    proc.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      const last = results.length ? Math.max(...results.map((r) => r.index)) : from - 1;
+      if (ended) return resolve(o.runs);
+      if (current >= 0) fail(`the process died during the case (exit ${code}, signal ${signal})`);
+      resolve(Math.max(last + 1, from + 1));
+    });
+  });
+}
+
+async function parent(o: Options): Promise<number> {
+  const t0 = performance.now();
+  const results: Result[] = [];
+  let at = o.from;
+  while (at < o.runs) at = await runChild(o, at, results);
+  const seconds = (performance.now() - t0) / 1000;
+  const byKind: Record<string, { cases: number; failures: number; known: number; maxMs: number }> = {};
+  for (const k of o.kinds) byKind[k] = { cases: 0, failures: 0, known: 0, maxMs: 0 };
+  const failures: Result[] = [];
+  const known: Record<string, number> = {};
+  for (const r of results) {
+    byKind[r.kind].cases++;
+    const where = r.problem ? knownIssue(r.problem) : undefined;
+    if (where) {
+      byKind[r.kind].known++;
+      known[where] = (known[where] ?? 0) + 1;
+    } else if (r.problem) {
+      byKind[r.kind].failures++;
+      failures.push(r);
+    }
+    if (r.ms > byKind[r.kind].maxMs) byKind[r.kind].maxMs = Math.round(r.ms);
+  }
+  console.log(`fuzz: ${results.length} cases (seed ${o.seed}) in ${seconds.toFixed(1)} s, ${failures.length} failures`);
+  for (const [k, v] of Object.entries(byKind)) console.log(`  ${k.padEnd(12)} ${String(v.cases).padStart(6)} cases  ${String(v.failures).padStart(4)} failures  ${String(v.known).padStart(4)} known  slowest ${v.maxMs} ms`);
+  for (const [where, count] of Object.entries(known)) console.log(`known (not counted): ${count} × ${where}`);
+  for (const f of failures) console.log(`FAIL case ${f.index} [${f.kind}] ${f.name}\n     ${f.problem}`);
+  if (o.json) console.log(JSON.stringify({ cases: results.length, seconds, byKind, known, failures }));
+  return failures.length ? 1 : 0;
+}
+
+const o = parseOrExit('fuzz', () => options(process.argv.slice(2)));
+if (o.child) await child(o);
+else process.exitCode = await parent(o);
