@@ -26,3 +26,12 @@ export { norms, sign, slideDirection, randomStart, type SlideArgs, type RandomSt
 export { spatialForward, spatialBackwardInput, spatialBackwardParams, type SpatialShape } from './kernels/spatial.ts';
 export { KERNEL_NAMES, REDUCTION_KERNELS, type KernelName } from './wasm/exports.ts';
 export { lineChartSvg, lineChartSpec, encodePng, imageGridPng, imageGridLayout, type LineChart, type Series, type GridRow, type ImageGrid, type ImageGridLayout } from './report/index.ts';
+export { runAttack, parseEps, type Attack, type AttackOutcome, type CommonOptions, type ThreatName } from './attacks/attack.ts';
+export { WorstCase, scoreLogits, type AttackBatch, type Classifier, type LossName } from './attacks/core.ts';
+export { LinfPGD, L2PGD, SLIDE, NormPGD, type PgdOptions, type SlideOptions } from './attacks/pgd.ts';
+export { L1APGD, type L1ApgdOptions } from './attacks/l1apgd.ts';
+export { RTGrid, RTRandom, RTPGD } from './attacks/spatial.ts';
+export { Affine, type AffineOptions } from './attacks/affine.ts';
+export { Pointwise, Boundary } from './attacks/decision_attacks.ts';
+export { parseAttack, parseAttacks, splitTokens } from './attacks/parse.ts';
+export { evaluate, formatReport, type EvalData, type EvalOptions, type EvalReport, type AttackReport } from './eval/evaluate.ts';

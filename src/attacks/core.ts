@@ -9,7 +9,7 @@
 // copies nothing but the B×K logits (and B-row bookkeeping) to JS.
 import { grad, noGrad } from '../autograd.ts';
 import { randomStart, type RandomStartKind } from '../kernels/norms.ts';
-import { marginLoss, softmaxCrossEntropy, sum } from '../ops/index.ts';
+import { marginLoss, mul, softmaxCrossEntropy, sum } from '../ops/index.ts';
 import { Tensor } from '../tensor.ts';
 import type { Engine } from '../wasm/engine.ts';
 import type { F32Buf } from '../wasm/memory.ts';
@@ -60,14 +60,36 @@ export function logitsAt(model: Classifier, x: Tensor): Float32Array {
 /**
  * Σ_i loss_i(model(x)) and its gradient with respect to x only (no parameter gradients are
  * computed). Returns the gradient tensor (in the current scope) and the logits at x.
+ * With `targets` (B), the loss is the targeted margin z_t − z_y per example instead (written as
+ * Σ logits ⊙ (onehot(t) − onehot(y)), so it needs no gather op).
  */
-export function lossGrad(model: Classifier, x: Tensor, y: Int32Array, loss: LossName): { g: Tensor; logits: Float32Array } {
+export function lossGrad(model: Classifier, x: Tensor, y: Int32Array, loss: LossName, targets?: Int32Array): { g: Tensor; logits: Float32Array } {
   let logits: Tensor | null = null;
   const [g] = grad(() => {
     logits = model.call(x);
+    if (targets) {
+      const [B, K] = logits.shape;
+      const m = new Float32Array(B * K);
+      for (let i = 0; i < B; i++) {
+        m[i * K + targets[i]] += 1;
+        m[i * K + y[i]] -= 1;
+      }
+      return sum(mul(logits, Tensor.from(x.engine, m, [B, K])));
+    }
     return sum(loss === 'ce' ? softmaxCrossEntropy(logits, y) : marginLoss(logits, y));
   }, [x]);
   return { g, logits: logits!.toArray() };
+}
+
+/** Per example, the class of rank `rank` (1 = highest) among the logits other than y's. */
+export function rankedTargets(logits: Float32Array, y: Int32Array, rank: number): Int32Array {
+  const B = y.length, K = logits.length / B, out = new Int32Array(B);
+  for (let i = 0; i < B; i++) {
+    const others = Array.from({ length: K }, (_, k) => k).filter((k) => k !== y[i]);
+    others.sort((a, b) => logits[i * K + b] - logits[i * K + a] || a - b);
+    out[i] = others[Math.min(rank, others.length) - 1];
+  }
+  return out;
 }
 
 /**

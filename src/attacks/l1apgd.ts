@@ -24,7 +24,7 @@ import { projL1Box } from '../kernels/proj.ts';
 import { slideDirection } from '../kernels/norms.ts';
 import type { F32Buf } from '../wasm/memory.ts';
 import { checkCount, parseEps, type Attack, type CommonOptions } from './attack.ts';
-import { addDelta, epsBuffer, logitsAt, lossGrad, mixSeed, randomStartIds, scoreLogits, type AttackBatch, type LossName, type WorstCase } from './core.ts';
+import { addDelta, epsBuffer, logitsAt, lossGrad, mixSeed, randomStartIds, rankedTargets, scoreLogits, type AttackBatch, type LossName, type WorstCase } from './core.ts';
 import { enforceNorm, slideThreat, stepRows } from './pgd.ts';
 
 export interface L1ApgdOptions extends CommonOptions {
@@ -32,6 +32,11 @@ export interface L1ApgdOptions extends CommonOptions {
   topk?: number;
   /** AutoAttack's ε schedule 3ε → 2ε → ε over the steps (default true, as its standard L1 version). */
   largeReps?: boolean;
+  /**
+   * Targeted runs after the untargeted restarts (AutoAttack's APGD-T; default 0): run j ascends the
+   * targeted margin z_t − z_y towards the class of rank j among the other classes at x0.
+   */
+  targets?: number;
 }
 
 export class L1APGD implements Attack {
@@ -45,12 +50,18 @@ export class L1APGD implements Attack {
   readonly alpha: number;
   readonly topk: number;
   readonly largeReps: boolean;
+  readonly untargeted: number;
+  readonly targets: number;
   readonly auxWidth = 0;
 
   constructor(opts: L1ApgdOptions, readonly name = `l1apgd:${opts.eps}`) {
     this.eps = parseEps(opts.eps);
     this.steps = checkCount(`${name}: steps`, opts.steps, 100, 1);
-    this.restarts = checkCount(`${name}: restarts`, opts.restarts, 1);
+    this.untargeted = checkCount(`${name}: restarts`, opts.restarts, 1);
+    this.targets = checkCount(`${name}: targets`, opts.targets, 0, 0);
+    if (this.targets > 9) throw new RangeError(`${name}: targets must be at most 9 (the other classes), got ${this.targets}`);
+    // Runs: the untargeted restarts, then one per target rank; examples already fooled skip later runs.
+    this.restarts = this.untargeted + this.targets;
     this.randomStart = opts.randomStart ?? true;
     this.loss = opts.loss ?? 'ce';
     if (this.loss !== 'margin' && this.loss !== 'ce') throw new RangeError(`${name}: loss must be 'margin' or 'ce', got '${this.loss}'`);
@@ -87,11 +98,12 @@ export class L1APGD implements Attack {
       // AutoAttack's "large reps" for L1: 30 % of the steps at 3ε, 30 % at 2ε, 40 % at ε, each phase
       // starting from the previous one's best point; only the last phase (at ε) offers candidates.
       const phases = this.largeReps && this.steps >= 10 ? [[3, 0.3], [2, 0.3], [1, 0.4]] : [[1, 1]];
+      const targets = restart >= this.untargeted ? rankedTargets(engine.arena.scope(() => logitsAt(b.model, x0)), b.y, restart - this.untargeted + 1) : undefined;
       let done = 0;
       phases.forEach(([mult, frac], p) => {
         const steps = p === phases.length - 1 ? this.steps - done : Math.round(frac * this.steps);
         done += steps;
-        this.phase(b, delta, mult * this.eps, steps, p > 0, p === phases.length - 1 ? { track, rows } : null);
+        this.phase(b, delta, mult * this.eps, steps, p > 0, p === phases.length - 1 ? { track, rows } : null, targets);
       });
     });
   }
@@ -100,7 +112,7 @@ export class L1APGD implements Attack {
    * One APGD run of `steps` steps from δ at budget eps; leaves its best point in δ. `warm`: δ comes
    * from an earlier phase (the sparsity starts from its L0 norm, as AutoAttack's x_init).
    */
-  private phase(b: AttackBatch, delta: F32Buf, epsValue: number, steps: number, warm: boolean, offer: { track: WorstCase; rows: Int32Array } | null): void {
+  private phase(b: AttackBatch, delta: F32Buf, epsValue: number, steps: number, warm: boolean, offer: { track: WorstCase; rows: Int32Array } | null, targets?: Int32Array): void {
     const { engine, model, x0, y } = b;
     const B = x0.shape[0], D = x0.size / B;
     const top = this.alpha * epsValue;
@@ -127,10 +139,10 @@ export class L1APGD implements Attack {
       for (let t = 0; t < steps; t++) {
         engine.arena.scope(() => {
           const x = addDelta(x0, delta);
-          const { g, logits } = lossGrad(model, x, y, this.loss);
+          const { g, logits } = lossGrad(model, x, y, this.loss, targets);
           if (offer) offer.track.offer(x, logits, y, offer.rows);
-          // The step-size rule compares the attack's own loss (margin or CE) at each iterate.
-          const lossNow = this.loss === 'ce' ? scoreLogits(logits, y).ce : marginOf(logits, y);
+          // The step-size rule compares the attack's own loss (margin, CE or targeted margin) at each iterate.
+          const lossNow = this.lossValues(logits, y, targets);
           const d = engine.view(delta), bd = engine.view(bestDelta), gv = g.view(), bg = engine.view(bestGrad);
           for (let i = 0; i < B; i++) {
             if (lossNow[i] > bestLoss[i]) {
@@ -158,13 +170,22 @@ export class L1APGD implements Attack {
         const x = addDelta(x0, delta);
         const logits = logitsAt(model, x);
         if (offer) offer.track.offer(x, logits, y, offer.rows);
-        const lossNow = this.loss === 'ce' ? scoreLogits(logits, y).ce : marginOf(logits, y);
+        const lossNow = this.lossValues(logits, y, targets);
         const d = engine.view(delta), bd = engine.view(bestDelta);
         for (let i = 0; i < B; i++) if (lossNow[i] > bestLoss[i]) bd.set(d.subarray(i * D, (i + 1) * D), i * D);
       });
       // The next phase starts from this phase's best point.
       engine.view(delta).set(engine.view(bestDelta));
     });
+  }
+
+  /** Per-example values of the loss the steps ascend. */
+  private lossValues(logits: Float32Array, y: Int32Array, targets?: Int32Array): Float64Array {
+    if (targets) {
+      const K = logits.length / y.length;
+      return Float64Array.from(y, (c, i) => logits[i * K + targets[i]] - logits[i * K + c]);
+    }
+    return this.loss === 'ce' ? scoreLogits(logits, y).ce : marginOf(logits, y);
   }
 
   /** AutoAttack's sparsity and step-size schedule (see the header); returns the examples to restart from their best point. */

@@ -40,15 +40,15 @@ export function splitTokens(list: string): string[] {
   return out;
 }
 
-const NUM_OPTS: Record<string, string> = { steps: 'steps', restarts: 'restarts', seed: 'seed', stepsize: 'stepSize', relstep: 'relStepSize', tries: 'tries', batch: 'batch', topk: 'topk', beta: 'beta', queries: 'maxQueries', candidates: 'candidates' };
-const INT_OPTS = new Set(['steps', 'restarts', 'seed', 'tries', 'batch', 'maxQueries', 'candidates']);
+const NUM_OPTS: Record<string, string> = { steps: 'steps', restarts: 'restarts', seed: 'seed', stepsize: 'stepSize', relstep: 'relStepSize', tries: 'tries', batch: 'batch', topk: 'topk', beta: 'beta', queries: 'maxQueries', candidates: 'candidates', targets: 'targets' };
+const INT_OPTS = new Set(['steps', 'restarts', 'seed', 'tries', 'batch', 'maxQueries', 'candidates', 'targets']);
 
 /** Options each kind accepts (token spelling). */
 const ALLOWED: Record<string, string[]> = {
   linf: ['steps', 'restarts', 'seed', 'stepsize', 'relstep', 'randomstart', 'loss', 'schedule'],
   l2: ['steps', 'restarts', 'seed', 'stepsize', 'relstep', 'randomstart', 'loss', 'schedule'],
   l1: ['steps', 'restarts', 'seed', 'stepsize', 'relstep', 'randomstart', 'loss', 'schedule', 'perc', 'projection'],
-  l1apgd: ['steps', 'restarts', 'seed', 'stepsize', 'relstep', 'randomstart', 'loss', 'topk', 'largereps'],
+  l1apgd: ['steps', 'restarts', 'seed', 'stepsize', 'relstep', 'randomstart', 'loss', 'topk', 'largereps', 'targets'],
   rt: ['grid', 'batch'],
   rtrandom: ['tries', 'restarts', 'seed', 'batch'],
   rtpgd: ['steps', 'restarts', 'seed', 'relstep', 'loss'],
