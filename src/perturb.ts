@@ -20,6 +20,7 @@ export type Eps = number | ArrayLike<number>;
 function rows(fn: string, name: string, a: ArrayLike<number>, batch: number): number {
   if (!(a instanceof Float32Array)) throw new TypeError(`${fn}: ${name} must be a Float32Array`);
   if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`${fn}: batch must be an integer ≥ 1, got ${batch}`);
+  if (a.length === 0) throw new RangeError(`${fn}: ${name} is empty (each of the ${batch} rows needs at least one value)`);
   if (a.length % batch !== 0) throw new RangeError(`${fn}: ${name} has length ${a.length}, not divisible by batch ${batch}`);
   return a.length / batch;
 }

@@ -11,6 +11,7 @@ import { loadModel, loadTrainingState, saveModel, saveTrainingState } from '../.
 import { mnistCnn } from '../../src/nn/models.ts';
 import { Adam } from '../../src/nn/optim.ts';
 import * as ops from '../../src/ops/index.ts';
+import { projectL1 } from '../../src/perturb.ts';
 import { Tensor } from '../../src/tensor.ts';
 import { datasetFromIdx } from '../../src/train/data.ts';
 import { loadEngine } from '../../src/wasm/load.ts';
@@ -57,7 +58,7 @@ describe('fuzz runner', () => {
 
 interface Regression {
   found: string;
-  entry: 'parseSafetensors' | 'loadModel' | 'loadTrainingState' | 'datasetFromIdx';
+  entry: 'parseSafetensors' | 'loadModel' | 'loadTrainingState' | 'datasetFromIdx' | 'projectL1';
   header?: string;
   header_prefix_hex?: string;
   data_hex?: string;
@@ -67,6 +68,9 @@ interface Regression {
   add?: string;
   images?: { dims: number[]; data: number[] };
   labels?: { dims: number[]; data: number[] };
+  delta?: number[];
+  eps?: number;
+  batch?: number;
 }
 
 const hex = (s = '') => Uint8Array.from(s.match(/../g) ?? [], (b) => parseInt(b, 16));
@@ -81,6 +85,7 @@ async function replay(r: Regression): Promise<unknown> {
     file.set(data, 8 + head.length);
     return parseSafetensors(file, 'regression');
   }
+  if (r.entry === 'projectL1') return projectL1(Float32Array.from(r.delta!), r.eps!, r.batch!);
   if (r.entry === 'datasetFromIdx') {
     return datasetFromIdx({ dims: r.images!.dims, data: Uint8Array.from(r.images!.data) }, { dims: r.labels!.dims, data: Uint8Array.from(r.labels!.data) }, 'regression');
   }
@@ -116,7 +121,7 @@ describe('regression corpus (test/fuzz/corpus)', () => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 
   it('holds the cases found so far', () => {
-    expect(files.length).toBeGreaterThanOrEqual(6);
+    expect(files.length).toBeGreaterThanOrEqual(7);
   });
 
   it.each(files)('%s', async (file) => {
