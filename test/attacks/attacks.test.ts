@@ -53,7 +53,7 @@ describe('attacks against a small CNN (MNIST subset)', async () => {
     ['l1:10:steps=10', 0.7],
     ['l1:10:steps=10:projection=l1-then-clip:perc=80-99', 0.85],
     ['l1apgd:10:steps=10', 0.6],
-    ['l1apgd:6:steps=10:targets=2:loss=margin:largereps=false', 0.7],
+    ['l1apgd:10:steps=10:targets=2:loss=margin:largereps=false', 0.6],
     ['rt:3:30:grid=3x3x7', 0.7],
     ['rtrandom:3:30:tries=5', cleanAcc - 0.02],
     ['rtpgd:3:30:steps=5:restarts=2', 0.7],
