@@ -9,7 +9,8 @@
 //   idx          parseIdx + datasetFromIdx (and loadIdxPair from disk) on mutated image/label pairs
 //   tokens       parseAttacks on mutated attack lists
 //   flags        intFlag / numberFlag / parseNumber on mutated numbers
-//   api          projectLinf/L2/L1/L1Box, spatialTransform and Tensor.from with one or more bad arguments
+//   api          projectLinf/L2/L1/L1Box, spatialTransform and Tensor.from with one or more bad arguments,
+//                and the small CNN called on inputs of wrong shapes
 //   cli          main() of `multirobust` on mutated argument lists (info, eval, attack, unknown commands)
 // The rule: the call either succeeds with a result that is checked (values, invariants), or throws an
 // Error whose one-line message names the entry point (no WASM trap, no internal TypeError); the CLI
@@ -571,7 +572,34 @@ function f32(n: number, f: (i: number) => number): Float32Array {
   return Float32Array.from({ length: n }, (_, i) => f(i));
 }
 
+let apiModel: Module | undefined;
+
+/** The small CNN on an input of a random, often wrong, shape: an error naming the layer, or [n, 10] finite logits. */
+function modelCallCase(rng: Rand): FuzzCase {
+  const n = rng.pick([0, 1, 2, 3]);
+  const shape = rng.pick([[n, 28, 28, 1], [n, 28, 28, 1], [n, 27, 28, 1], [n, 28, 28, 3], [n, 28, 28], [n, 784], [n, 14, 14, 1], [n, 56, 56, 1], [n, 1, 28, 28], [n, 28, 28, 1, 1], [n, 4, 4, 1]]);
+  const valid = shape.length === 4 && shape[1] === 28 && shape[2] === 28 && shape[3] === 1 && n >= 1;
+  return {
+    kind: 'api',
+    name: `model.call(x of shape [${shape}])`,
+    exec: async () => {
+      const engine = await getEngine();
+      apiModel ??= smallCnn(engine, 3);
+      const model = apiModel;
+      return rule(() => engine.arena.scope(() => {
+        const y = model.call(Tensor.zeros(engine, shape));
+        return { shape: [...y.shape], values: y.toArray() };
+      }), /^(conv2d|dense|reshape|maxPool2d|pool|flatten)/i, (y) => {
+        if (!valid) return `accepted an input of shape [${shape}]`;
+        if (y.shape.length !== 2 || y.shape[0] !== n || y.shape[1] !== 10) return `logits of shape [${y.shape}]`;
+        return y.values.every(Number.isFinite) ? null : 'non-finite logits';
+      });
+    },
+  };
+}
+
 function apiCase(rng: Rand): FuzzCase {
+  if (rng.chance(0.15)) return modelCallCase(rng);
   const fn = rng.pick(['projectLinf', 'projectL2', 'projectL1', 'projectL1Box', 'spatialTransform', 'Tensor.from'] as const);
   const batch = 1 + rng.int(3), dim = 1 + rng.int(6), n = batch * dim;
   const badRate = 0.35;
