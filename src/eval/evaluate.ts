@@ -187,14 +187,14 @@ export function evaluate(engine: Engine, model: Classifier, data: EvalData, opts
     } else log(`state file ${opts.statePath} belongs to another evaluation: starting over`);
   }
   const t0 = performance.now();
-  const grads = { zero: 0, nonFinite: 0 };
+  const grads = { zero: 0, nonFinite: 0, checked: 0 };
   for (let s = st.done; s < n; s += batch) {
     const B = Math.min(batch, n - s);
     engine.arena.scope(() => {
       const xs = data.images.subarray(s * D, (s + B) * D), ys = data.labels.subarray(s, s + B);
       const x0 = Tensor.from(engine, xs, [B, h, w, c]);
       const clean = scoreLogits(engine.arena.scope(() => logitsAt(model, x0)), ys).wrong.map((v) => 1 - v);
-      if (s === 0) Object.assign(grads, gradientHealth(engine, model, xs, ys, [B, h, w, c]));
+      if (!grads.checked) Object.assign(grads, gradientHealth(engine, model, xs, ys, [B, h, w, c]), { checked: B });
       const rows = Int32Array.from({ length: B }, (_, i) => i).filter((i) => clean[i] === 1);
       st.clean.push(...clean);
       const ids = Int32Array.from(rows, (r) => s + r);
@@ -214,6 +214,7 @@ export function evaluate(engine: Engine, model: Classifier, data: EvalData, opts
               // The box check (NaN fails it too).
               for (let j = i * D; j < (i + 1) * D; j++) if (!(adv[j] >= 0 && adv[j] <= 1)) { st.box[k]++; break; }
               if (atk.eps !== null && atk.threat !== 'RT' && nr[atk.threat === 'L1' ? 0 : atk.threat === 'L2' ? 1 : 2] > atk.eps + ballTolerance(atk.threat, atk.eps, D)) st.box[k]++;
+              if (atk.threat === 'RT' && !insideRtBox(atk as Attack & { px: number; deg: number }, out.aux.subarray(3 * i, 3 * i + 3))) st.box[k]++;
             });
             st.gradEvals[k] += out.gradEvals;
             st.forwards[k] += out.forwards;
@@ -230,6 +231,12 @@ export function evaluate(engine: Engine, model: Classifier, data: EvalData, opts
   }
   const curves = opts.curves ? computeCurves(engine, model, data, n, batch, attacks, opts.curves === true ? CURVE_MULTIPLES : opts.curves, defaults, log) : {};
   return buildReport(st, attacks, n, D, curves, grads, opts, seed, (performance.now() - t0) / 1000, engine);
+}
+
+/** The RT parameters (θ radians, tx, ty) lie in the attack's box. */
+function insideRtBox(atk: { px: number; deg: number }, p: Float32Array): boolean {
+  const tol = 1e-6;
+  return Math.abs(p[0]) <= (atk.deg * Math.PI) / 180 + tol && Math.abs(p[1]) <= atk.px + tol && Math.abs(p[2]) <= atk.px + tol;
 }
 
 /** FNV-1a over the bits of the model's parameters (a Module), so a resumed run is the same model. */
@@ -277,7 +284,7 @@ function computeCurves(engine: Engine, model: Classifier, data: EvalData, n: num
 
 const FIRST_ORDER = (a: Attack) => !/^(rt:|rt$|rtrandom|pointwise|boundary)/.test(a.name) || a.name.startsWith('rtpgd');
 
-function buildReport(st: State, attacks: Attack[], n: number, D: number, curves: EvalReport['curves'], grads: { zero: number; nonFinite: number }, opts: EvalOptions, seed: number, seconds: number, engine: Engine): EvalReport {
+function buildReport(st: State, attacks: Attack[], n: number, D: number, curves: EvalReport['curves'], grads: { zero: number; nonFinite: number; checked: number }, opts: EvalOptions, seed: number, seconds: number, engine: Engine): EvalReport {
   const acc = (flags: number[]) => flags.reduce((a, b) => a + b, 0) / n;
   const reports: AttackReport[] = attacks.map((a, k) => {
     const nr = st.norms[k] ?? [];
@@ -312,7 +319,7 @@ function buildReport(st: State, attacks: Attack[], n: number, D: number, curves:
     if (!ok) warnings.push(`gradient masking suspected (${t}): robust accuracy does not fall towards 0 as ε grows (${(100 * last.robust_accuracy).toFixed(1)} % at ε = ${last.eps})`);
   }
   const gradOk = grads.zero === 0 && grads.nonFinite === 0;
-  checks.push({ name: 'input gradients', ok: gradOk, detail: `first batch: ${grads.zero} all-zero and ${grads.nonFinite} non-finite input gradients` });
+  checks.push({ name: 'input gradients', ok: gradOk, detail: grads.checked ? `${grads.zero} all-zero and ${grads.nonFinite} non-finite input gradients among the ${grads.checked} examples of the first batch run` : 'not measured (every batch was resumed from the state file)' });
   if (!gradOk) warnings.push(`gradient masking suspected: ${grads.zero} examples have an all-zero input gradient and ${grads.nonFinite} a NaN/Inf one`);
   return {
     n, clean_accuracy: acc(st.clean), attacks: reports, threat_models: threats, union_accuracy: union, curves, checks, warnings,
