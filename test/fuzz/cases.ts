@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { intFlag, numberFlag, parseNumber, UsageError } from '../../src/cli/flags.ts';
 import { parseAttacks } from '../../src/attacks/parse.ts';
-import { DTYPE_BYTES, MAX_HEADER_BYTES, parseSafetensors, serializeSafetensors, toFloat32, type StFile } from '../../src/io/safetensors.ts';
+import { DTYPE_BYTES, MAX_HEADER_BYTES, parseSafetensors, readSafetensors, serializeSafetensors, toFloat32, type StFile } from '../../src/io/safetensors.ts';
 import { loadModel, loadTrainingState, saveModel, saveTrainingState, torchStateDict } from '../../src/nn/checkpoint.ts';
 import { mnistCnn } from '../../src/nn/models.ts';
 import { Adam } from '../../src/nn/optim.ts';
@@ -268,6 +268,14 @@ export function mutateSafetensors(rng: Rand, base: Uint8Array): Mutant {
 }
 
 function safetensorsCase(rng: Rand): FuzzCase {
+  if (rng.chance(0.05)) {
+    const path = rng.chance(0.5) ? join(fuzzDir(), 'missing.safetensors') : fuzzDir();
+    return {
+      kind: 'safetensors',
+      name: `readSafetensors(${path === fuzzDir() ? 'a directory' : 'a missing file'})`,
+      exec: () => rule(() => readSafetensors(path), /^safetensors: cannot read /, mustFail('a path that is not a file')),
+    };
+  }
   const m = mutateSafetensors(rng, baseSafetensors());
   return {
     kind: 'safetensors',
@@ -459,17 +467,20 @@ function mutateIdx(rng: Rand): { images: Uint8Array; labels: Uint8Array; name: s
 function idxCase(rng: Rand): FuzzCase {
   const m = mutateIdx(rng);
   const fromDisk = rng.chance(0.25);
+  // Now and then one of the two paths is missing or a directory.
+  const badPath = fromDisk && rng.chance(0.2) ? rng.pick(['missing', 'directory']) : undefined;
   return {
     kind: 'idx',
-    name: `${fromDisk ? 'loadIdxPair' : 'parseIdx'}: ${m.name}`,
+    name: `${fromDisk ? 'loadIdxPair' : 'parseIdx'}: ${badPath ? `labels path ${badPath}` : m.name}`,
     exec: () => rule(() => {
       if (!fromDisk) return datasetFromIdx(parseIdx(m.images, 'images'), parseIdx(m.labels, 'labels'), 'pair');
       const dir = fuzzDir();
       writeFileSync(join(dir, 'img.idx'), m.images);
       writeFileSync(join(dir, 'lab.idx'), m.labels);
-      return loadIdxPair(join(dir, 'img.idx'), join(dir, 'lab.idx'));
-    }, /^IDX /, (ds) => {
-      if (m.invalid) return mustFail('an invalid IDX pair')();
+      const labels = badPath === 'missing' ? join(dir, 'nope.idx') : badPath === 'directory' ? dir : join(dir, 'lab.idx');
+      return loadIdxPair(join(dir, 'img.idx'), labels);
+    }, /^(IDX |cannot read )/, (ds) => {
+      if (m.invalid || badPath) return mustFail('an invalid IDX pair')();
       if (ds.n < 1 || ds.height < 1 || ds.width < 1) return `accepted an empty dataset (${ds.n} × ${ds.height} × ${ds.width})`;
       if (ds.images.length !== ds.n * ds.height * ds.width || ds.labels.length !== ds.n) return 'dataset sizes disagree';
       const raw = parseIdx(m.images, 'images').data;
