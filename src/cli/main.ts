@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { loadEngine, missingFeatures, supportsRelaxed } from '../wasm/load.ts';
 import { attackCommand, evalCommand } from './eval.ts';
 import { UsageError } from './flags.ts';
+import { trainCommand } from './train.ts';
 
 interface Command {
   summary: string;
@@ -45,6 +46,7 @@ const COMMANDS: Record<string, Command> = {
   },
   eval: evalCommand as Command,
   attack: attackCommand as Command,
+  train: trainCommand as Command,
 };
 
 function help(): string {

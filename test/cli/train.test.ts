@@ -1,0 +1,145 @@
+// `multirobust train` (src/cli/train.ts, src/train/run.ts) as a user runs it: the run directory's
+// files; a run killed with SIGKILL (twice, with the state written every step) and resumed ends
+// bit-identical to an uninterrupted one; bad input exits 2 with one line and overwrites nothing.
+// Narrow CNN (--widths 4,8,32), 400 training images, one kernel thread.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const VITE_NODE = `${ROOT}node_modules/.bin/vite-node`;
+const ENV = { ...process.env, MULTIROBUST_THREADS: '1' };
+const SMALL = ['--strategy', 'sampled', '--widths', '4,8,32', '--train-n', '400', '--batch', '50', '--epochs', '2', '--attack-steps', '2',
+  '--val-n', '50', '--eval-steps', '2', '--test-n', '40', '--test-steps', '3', '--curve-n', '10', '--checkpoint-every', '1', '--log-every', '1'];
+
+function cli(args: string[]) {
+  return spawnSync(VITE_NODE, [`${ROOT}src/cli/bin.ts`, 'train', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 180_000, env: ENV });
+}
+
+/** Starts the CLI and SIGKILLs it once its stderr matches `when`; resolves when it is gone. */
+function killWhen(args: string[], when: RegExp): Promise<{ killed: boolean; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(VITE_NODE, [`${ROOT}src/cli/bin.ts`, 'train', ...args], { cwd: ROOT, env: ENV });
+    let stderr = '', killed = false;
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (!killed && when.test(stderr)) {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    });
+    child.on('exit', () => resolve({ killed, stderr }));
+  });
+}
+
+async function mainErr(argv: string[]): Promise<{ code: number; errs: string[] }> {
+  const errs: string[] = [];
+  const spy = vi.spyOn(console, 'error').mockImplementation((s: string) => { errs.push(s); });
+  const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+  try {
+    return { code: await main(argv), errs };
+  } finally {
+    spy.mockRestore();
+    log.mockRestore();
+  }
+}
+
+describe('multirobust train', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'cli-train-'));
+
+  it('writes the run directory; killed twice with SIGKILL and resumed, it ends bit-identical to an uninterrupted run', async () => {
+    const whole = join(tmp, 'whole');
+    const r = cli([...SMALL, '--out', whole]);
+    expect(r.status, r.stderr).toBe(0);
+    for (const f of ['config.json', 'state.safetensors', 'last.safetensors', 'best-union.safetensors', 'log.jsonl', 'report.json', 'curves.svg', 'eps.svg', 'grid.png']) {
+      expect(existsSync(join(whole, f)), f).toBe(true);
+    }
+    const report = JSON.parse(readFileSync(join(whole, 'report.json'), 'utf8'));
+    expect(report.checkpoint).toBe(join(whole, 'last.safetensors'));
+    expect(report.n).toBe(40);
+    expect(report.attacks.map((a: { name: string }) => a.name)).toEqual(['linf:0.3', 'l2:2', 'l1:10']);
+    expect(typeof report.union_accuracy).toBe('number');
+    expect(r.stdout).toMatch(/union \(Linf, L2, L1\) +\d+\.\d %/);
+    expect(r.stdout).toMatch(/time: training \d+:\d\d, evaluation \d+:\d\d/);
+    expect(r.stderr, 'plain progress lines when stderr is a pipe').toMatch(/epoch 1\/2 {2}step 3\/8 {2}loss \d\.\d+ {2}clean [\d.]+% {2}adv [\d.]+% .*img\/s {2}ETA/);
+    const log = readFileSync(join(whole, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log.filter((l) => l.type === 'eval').map((l) => l.epoch)).toEqual([1, 2]);
+    expect(log.at(-1).type).toBe('final');
+    expect(readFileSync(join(whole, 'grid.png')).subarray(1, 4).toString()).toBe('PNG');
+    expect(readFileSync(join(whole, 'curves.svg'), 'utf8')).toMatch(/^<svg/);
+
+    const cut = join(tmp, 'cut');
+    const first = await killWhen([...SMALL, '--out', cut], /step 3\/8/);
+    expect(first.killed).toBe(true);
+    expect(existsSync(join(cut, 'report.json'))).toBe(false);
+    const second = await killWhen(['--resume', cut, '--log-every', '1'], /epoch 2\/2 {2}step 2\/8/);
+    expect(second.killed).toBe(true);
+    expect(second.stderr).toMatch(/resuming at step [1-9]/);
+    const done = cli(['--resume', cut]);
+    expect(done.status, done.stderr).toBe(0);
+    expect(readFileSync(join(cut, 'last.safetensors'))).toEqual(readFileSync(join(whole, 'last.safetensors')));
+    expect(readFileSync(join(cut, 'best-union.safetensors'))).toEqual(readFileSync(join(whole, 'best-union.safetensors')));
+    const resumed = JSON.parse(readFileSync(join(cut, 'report.json'), 'utf8'));
+    expect(resumed.per_example).toEqual(report.per_example);
+    const cutLog = readFileSync(join(cut, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const strip = (l: Record<string, unknown>[]) => l.filter((x) => x.type !== 'final').map(({ imagesPerSec, ...rest }) => rest);
+    expect(strip(cutLog), 'the log has each record once').toEqual(strip(log));
+  }, 300_000);
+
+  it('--help lists every flag with its default', async () => {
+    const out: string[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((s: string) => { out.push(s); });
+    try {
+      expect(await main(['train', '--help'])).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+    const text = out.join('\n');
+    for (const flag of ['--strategy', '--attacks', '--epochs', '--batch', '--lr', '--seed', '--threads', '--out', '--resume', '--eval-every', '--affine', '--no-start-small']) expect(text).toContain(flag);
+    expect(text).toContain('(default max)');
+    expect(text).toContain('(default linf:0.3,l2:2,l1:10)');
+  });
+
+  it.each([
+    [['--strategy', 'best'], /^multirobust train: --strategy must be one of none, single, avg, max, alternate, msd, sampled, got 'best'$/],
+    [['--attacks', 'linf:0.3,l7:2'], /^multirobust train: unknown attack 'l7:2'/],
+    [['--batch', '0'], /^multirobust train: --batch must be ≥ 1, got '0'$/],
+    [['--strategy', 'single', '--attacks', 'linf:0.3,l2:2'], /^multirobust train: strategy single takes exactly one attack, got 2$/],
+    [['--epochs', 'two'], /^multirobust train: --epochs must be an integer, got 'two'$/],
+  ])('%j: exit 2, one line, no run directory', async (args, message) => {
+    const out = join(tmp, `bad-${Math.random().toString(36).slice(2)}`);
+    const r = await mainErr(['train', ...args, '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.errs).toHaveLength(1);
+    expect(r.errs[0]).toMatch(message);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('an unwritable --out, an existing run without --resume, a resume with another configuration: exit 2, nothing overwritten', async () => {
+    const file = join(tmp, 'a-file');
+    writeFileSync(file, 'x');
+    const unwritable = await mainErr(['train', '--out', join(file, 'run')]);
+    expect(unwritable.code).toBe(2);
+    expect(unwritable.errs).toHaveLength(1);
+    expect(unwritable.errs[0]).toMatch(/^multirobust train: --out .*a-file\/run: cannot write there/);
+
+    const run = join(tmp, 'existing');
+    const r = cli([...SMALL, '--epochs', '1', '--out', run]);
+    expect(r.status, r.stderr).toBe(0);
+    const config = readFileSync(join(run, 'config.json'), 'utf8');
+    const before = statSync(join(run, 'last.safetensors')).mtimeMs;
+    const again = await mainErr(['train', ...SMALL, '--out', run]);
+    expect(again).toEqual({ code: 2, errs: [`multirobust train: --out ${run} already holds a run: continue it with --resume ${run}, or choose another directory`] });
+    const other = await mainErr(['train', '--resume', run, '--epochs', '3']);
+    expect(other).toEqual({ code: 2, errs: [`multirobust train: --resume ${run}: epochs is 3 here but 1 in the saved run (a different configuration)`] });
+    const none = await mainErr(['train', '--resume', join(tmp, 'nothing-here')]);
+    expect(none.code).toBe(2);
+    expect(none.errs[0]).toMatch(/no run there/);
+    expect(readFileSync(join(run, 'config.json'), 'utf8')).toBe(config);
+    expect(statSync(join(run, 'last.safetensors')).mtimeMs).toBe(before);
+  }, 120_000);
+});
