@@ -6,9 +6,9 @@
 // Algorithm, per example (all examples advance together, one candidate each per query round, and
 // each round is one batched forward):
 //  0. Examples the model already misclassifies are adversarial as they are (adv = x0).
-//  1. Start: salt-and-pepper noise of increasing density p = j/50, j = 1 … `startLevels` (foolbox's
-//     SaltAndPepperNoiseAttack): each pixel position becomes 0 or 1 with probability p/2 each;
-//     the first misclassified draw. Examples with none stay x0, success 0.
+//  1. Start: salt-and-pepper noise of increasing density p = j/L, j = 1 … L = `startLevels` (50)
+//     (foolbox's SaltAndPepperNoiseAttack): each pixel position becomes 0 or 1 with probability
+//     p/2 each; the first misclassified draw. Examples with none stay x0, success 0.
 //  2. Reset: walk the changed elements in a random order, resetting them to their original values
 //     while the image stays adversarial. foolbox tries one element per query; here a block of k
 //     consecutive elements of the order is tried at once, k doubling after a success and halving
@@ -34,8 +34,11 @@
 // Cost (model forwards; `queries` counts them): ~740 per example with the defaults (per restart
 // ~5–20 for the start and ~150–250 for the reset stage; then searchSteps per remaining element).
 // maxQueries (default 1500) caps each example; an example out of queries keeps its best
-// adversarial so far. MEASURED (paper's CNN, 1 epoch of standard training, 98.9 % test accuracy;
-// 2 threads; the 2 cores shared with other jobs): MEASURED_POINTWISE
+// adversarial so far. Measured on the paper's CNN (1 epoch of standard training, 98.9 % test
+// accuracy), the first 1,000 MNIST test images, defaults, seed 0, 2 threads, the 2 cores shared
+// with other jobs (load average ~5): 673,280 queries (673 per example) in 324 s (2,076
+// forwards/s; ≈ 4.7 min at the engine's 2,400/s); every example adversarial; median L0 14,
+// median L1 13.6, median L2 3.63; broken within L1 10: 30.3 % (clean errors included).
 // Determinism: each example draws from its own Rng keyed by (seed, ids[i]) (decision.ts), so the
 // same seed, ids and thread count give bit-identical results, whatever the batch or the other
 // examples of the call.
