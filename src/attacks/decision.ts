@@ -238,7 +238,7 @@ export function noiseStart(oracle: Oracle, x0: Float32Array, need: Uint8Array, k
   const chans = shape[3], positions = D / chans;
   const x = x0.slice();
   const found = new Uint8Array(n);
-  const u = new Float32Array(n * D);
+  const u = new Float32Array(kind === 'uniform' ? n * D : 0);
   if (kind === 'uniform') for (let i = 0; i < n; i++) if (need[i]) for (let d = 0; d < D; d++) u[i * D + d] = rngs[i].next();
   const rounds = kind === 'uniform' ? 2 * levels : levels;
   for (let j = 1; j <= rounds; j++) {
