@@ -20,10 +20,9 @@ import { Rng } from '../nn/init.ts';
 import { Tensor } from '../tensor.ts';
 import type { Engine } from '../wasm/engine.ts';
 
-/** Anything with call(x) → logits (B, K): a Module such as mnistCnn. */
-export interface Classifier {
-  call(x: Tensor): Tensor;
-}
+import type { Classifier } from './core.ts';
+
+export type { Classifier } from './core.ts';
 
 export type ImageShape = readonly [number, number, number, number];
 
