@@ -35,3 +35,4 @@ export { Affine, type AffineOptions } from './attacks/affine.ts';
 export { Pointwise, Boundary } from './attacks/decision_attacks.ts';
 export { parseAttack, parseAttacks, splitTokens } from './attacks/parse.ts';
 export { evaluate, formatReport, type EvalData, type EvalOptions, type EvalReport, type AttackReport } from './eval/evaluate.ts';
+export { trainModel, trainingAttacks, accuracy, STRATEGIES, SCHEDULES, type Strategy, type TrainOptions, type TrainResult, type EpochResult, type StepProgress } from './train/train.ts';

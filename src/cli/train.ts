@@ -6,10 +6,10 @@
 //   multirobust train --resume runs/NAME          (continues after any interruption)
 //
 // Bad input (unknown strategy or attack token, --batch 0, an unwritable --out, a directory that
-// already holds another run, a --resume whose flags differ from the saved configuration) is found
+// already holds another run (unless --replace), a --resume whose flags differ from the saved configuration) is found
 // before any work: one line on stderr, exit 2, nothing overwritten. Results go to stdout, progress
 // (a bar on a TTY, plain lines otherwise) to stderr. Threading: --threads kernel threads.
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { checkConfig, DEFAULT_CONFIG, runPaths, runTraining, type RunConfig } from '../train/run.ts';
 import { STRATEGIES, type Strategy } from '../train/strategies.ts';
@@ -101,6 +101,12 @@ function checkWritableDir(dir: string): void {
 
 const list = (a: string[]) => a.join(',');
 
+/** Deletes the files of a run in `dir` (only the names a run writes), for --replace. */
+function removeRun(dir: string): void {
+  const paths = runPaths(dir);
+  for (const [key, path] of Object.entries(paths)) if (key !== 'dir' && existsSync(path)) rmSync(path);
+}
+
 export const trainCommand = {
   summary: 'adversarial training for multiple perturbations: strategies, resume, held-out evaluation, report and plots in a run directory',
   usage: 'multirobust train [--strategy max] [--attacks linf:0.3,l2:2,l1:10] [--epochs 10] [--out runs/NAME] | --resume runs/NAME',
@@ -132,6 +138,7 @@ export const trainCommand = {
     out: { type: 'string' },
     resume: { type: 'string' },
     'log-every': { type: 'string' },
+    replace: { type: 'boolean' },
   },
   descriptions: {
     strategy: `${STRATEGIES.join(' | ')}: none = standard training; single = one attack; avg = all attacks' batches concatenated; max = per example the highest-loss attack; alternate = attacks in turn per batch; msd = multi steepest descent; sampled = one attack per batch, drawn ∝ 1 − its running robust accuracy (default ${D.strategy})`,
@@ -161,6 +168,7 @@ export const trainCommand = {
     out: 'run directory (default runs/train); must not hold another run',
     resume: 'continue the run in this directory (its config.json); flags given must match it',
     'log-every': 'plain progress line every N steps when stderr is not a terminal (default 50)',
+    replace: 'start over if --out holds a run: its files (config, state, models, log, report, plots) are deleted first (default off)',
   },
   async run(values: Values) {
     const threads = intFlag('threads', values.threads as string | undefined, { min: 1 });
@@ -186,6 +194,7 @@ export const trainCommand = {
     } else {
       dir = String(values.out ?? 'runs/train');
       config = configFromFlags(values);
+      if (values.replace === true) removeRun(dir);
       if (existsSync(runPaths(dir).config)) throw new UsageError(`--out ${dir} already holds a run: continue it with --resume ${dir}, or choose another directory`);
       checkWritableDir(dir);
       writeFileAtomic(runPaths(dir).config, `${JSON.stringify(config, null, 2)}\n`);

@@ -28,6 +28,8 @@ import type { Engine } from '../wasm/engine.ts';
 import { batches, type ImageDataset } from './data.ts';
 import { checkStrategy, newSamplerState, scaleToken, strategyBatch, type SamplerState, type Strategy } from './strategies.ts';
 
+export { STRATEGIES, type Strategy } from './strategies.ts';
+
 export const SCHEDULES = ['step', 'triangular', 'cosine'] as const;
 export type ScheduleName = (typeof SCHEDULES)[number];
 
