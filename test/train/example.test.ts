@@ -1,0 +1,41 @@
+// The README's training example (the ```ts block after `<!-- readme-example: train -->`), run as
+// written, with the package import pointed at src/index.ts, in Node (vite-node) and in Deno. Both
+// must print the same JSON summary (same kernels build and thread count ⇒ same bits). The file is
+// written under runs/ (git-ignored) so both runtimes resolve the repository's node_modules.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+function readmeExample(): string {
+  const readme = readFileSync(`${ROOT}README.md`, 'utf8');
+  const m = /<!-- readme-example: train -->\s*```ts\n([\s\S]*?)```/.exec(readme);
+  if (!m) throw new Error('README.md has no ```ts block after <!-- readme-example: train -->');
+  return m[1];
+}
+
+describe('README training example', () => {
+  it('uses only the package\'s public exports and runs in Node and in Deno with the same result', () => {
+    const code = readmeExample();
+    expect(code).toMatch(/from 'multirobust';/);
+    expect(code.split('\n').length).toBeLessThanOrEqual(20);
+    mkdirSync(`${ROOT}runs`, { recursive: true });
+    const file = `${ROOT}runs/readme-example-${process.pid}.ts`;
+    writeFileSync(file, code.replace("from 'multirobust'", "from '../src/index.ts'"));
+    try {
+      const env = { ...process.env, MULTIROBUST_THREADS: '2' };
+      const node = execFileSync(`${ROOT}node_modules/.bin/vite-node`, [file], { cwd: ROOT, encoding: 'utf8', timeout: 240_000, env });
+      const deno = execFileSync(`${ROOT}node_modules/.bin/deno`, ['run', '-A', file], { cwd: ROOT, encoding: 'utf8', timeout: 240_000, env });
+      const a = JSON.parse(node.trim().split('\n').pop()!), b = JSON.parse(deno.trim().split('\n').pop()!);
+      expect(a.clean).toBeGreaterThan(0.5);
+      expect(a.union).toBeGreaterThanOrEqual(0);
+      expect(a.union).toBeLessThanOrEqual(Math.min(a.threats.Linf, a.threats.L2, a.threats.L1));
+      expect(Object.keys(a.threats)).toEqual(['Linf', 'L2', 'L1']);
+      expect(b).toEqual(a);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  }, 600_000);
+});
