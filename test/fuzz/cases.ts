@@ -11,7 +11,8 @@
 //   flags        intFlag / numberFlag / parseNumber on mutated numbers
 //   api          projectLinf/L2/L1/L1Box, spatialTransform and Tensor.from with one or more bad arguments,
 //                and the small CNN called on inputs of wrong shapes
-//   cli          main() of `multirobust` on mutated argument lists (info, eval, attack, unknown commands)
+//   cli          main() of `multirobust` on mutated argument lists (info, eval, attack, train with a
+//                bad flag, unknown commands)
 // The rule: the call either succeeds with a result that is checked (values, invariants), or throws an
 // Error whose one-line message names the entry point (no WASM trap, no internal TypeError); the CLI
 // exits with 0, or with 2 and exactly one stderr line and no file written. Each case returns null when
@@ -103,6 +104,9 @@ async function rule<T>(fn: () => T | Promise<T>, pattern: RegExp | ((message: st
 }
 
 const mustFail = (what: string) => () => `accepted ${what}`;
+
+/** Called when a case that builds its input lazily (checkpoint, cli) knows its name; the runner reports it, so a hang is named. */
+export const naming = { onName: (_name: string): void => {} };
 
 // ---------------------------------------------------------------------------------------------
 // Shared fixtures (built once per process).
@@ -388,6 +392,7 @@ function checkpointCase(rng: Rand): FuzzCase {
       const base = isState ? f.stateFile : f.modelFile;
       const m = generic ? mutateSafetensors(rng2, base) : mutateCheckpoint(rng2, base, isState);
       this.name = `${isState ? 'loadTrainingState' : 'loadModel'}: ${m.name}`;
+      naming.onName(this.name);
       const path = join(fuzzDir(), `case.${isState ? 'state.' : ''}safetensors`);
       writeFileSync(path, m.bytes);
       const before = snapshot(f.model, f.opt);
@@ -765,8 +770,34 @@ function cliFixture(): Promise<CliFiles> {
   return cliFiles;
 }
 
+/**
+ * `multirobust train` with at least one bad flag (a valid one would train for minutes): bad values,
+ * unknown strategies and tokens, missing or foreign run directories, unwritable --out.
+ */
+function trainArgv(rng: Rand, f: CliFiles): string[] {
+  const bad: string[][] = [
+    ['--batch', rng.pick(['0', '-1', 'abc', '1.5'])], ['--epochs', rng.pick(['-1', 'x', '1e400', ''])], ['--strategy', rng.pick(['bogus', 'MAX', ''])],
+    ['--attacks', mutateString(rng, 'linf:abc,l2:2', TOKEN_ALPHABET, TOKEN_JUNK.filter((t) => t !== 'linf:0.3,'))], ['--lr', rng.pick(['0x', 'abc', '-1/0'])], ['--widths', rng.pick(['1,2', 'a,b,c', '0,2,4', '1,2,3,4'])],
+    ['--train-n', rng.pick(['0', '-3', 'x'])], ['--schedule', rng.pick(['bogus', ''])], ['--resume', rng.pick([join(f.dir, 'no-run'), f.files['garbage.safetensors']])],
+    ['--out', rng.pick(['/proc/version', f.files['garbage.safetensors']])], ['--threads', rng.pick(['0', 'x'])], ['--model', rng.pick(['resnet', ''])], ['--bogus', '1'],
+  ];
+  const good: string[][] = [['--epochs', '1'], ['--batch', '10'], ['--strategy', 'max'], ['--attacks', 'linf:0.3:steps=1'], ['--train-n', '20'], ['--widths', '2,2,4'], ['--seed', '3']];
+  // One value per flag (parseArgs keeps the last of a repeated flag), the bad one set last so it stays.
+  const flags = new Map<string, string>();
+  for (let k = rng.int(4); k > 0; k--) {
+    const [fl, v] = rng.chance(0.7) ? rng.pick(good) : rng.pick(bad);
+    flags.set(fl, v);
+  }
+  const [badFlag, badValue] = rng.pick(bad);
+  flags.delete(badFlag);
+  flags.set(badFlag, badValue);
+  if (!flags.has('--out') && !flags.has('--resume')) flags.set('--out', join(f.outDir, 'run'));
+  return ['train', ...[...flags].flat()];
+}
+
 function cliArgv(rng: Rand, f: CliFiles): string[] {
-  const cmd = rng.chance(0.9) ? rng.pick(['eval', 'attack', 'eval', 'attack', 'info']) : rng.pick(['bogus', 'Eval', '', '--n', 'train2']);
+  const cmd = rng.chance(0.9) ? rng.pick(['eval', 'attack', 'eval', 'attack', 'info', 'train']) : rng.pick(['bogus', 'Eval', '', '--n', 'train2']);
+  if (cmd === 'train') return trainArgv(rng, f);
   const out: string[] = [cmd];
   if (cmd === 'info') {
     if (rng.chance(0.5)) out.push('--kernels', rng.pick(['simd', 'scalar', 'avx', '']));
@@ -809,6 +840,7 @@ function cliCase(rng: Rand): FuzzCase {
       const f = await cliFixture();
       const argv = cliArgv(seedRng, f);
       this.name = `multirobust ${argv.map((a) => JSON.stringify(a)).join(' ')}`;
+      naming.onName(this.name);
       const { main } = await import('../../src/cli/main.ts');
       const before = listTree(f.dir);
       const errLines: string[] = [];
@@ -829,15 +861,13 @@ function cliCase(rng: Rand): FuzzCase {
       }
       const after = listTree(f.dir);
       const written = after.filter((p) => !before.includes(p));
-      for (const p of written) {
-        const full = join(f.dir, p);
-        if (existsSync(full) && code !== 0) return `exit ${code} but wrote ${p}`;
-      }
-      // Outputs of a successful run are removed so the next case starts from the same tree.
+      const wrote = written.filter((p) => existsSync(join(f.dir, p)));
+      // Outputs are removed so the next case starts from the same tree.
       const { rmSync } = await import('node:fs');
       for (const p of written) rmSync(join(f.dir, p), { recursive: true, force: true });
       if (code === 0) return null;
-      if (code !== 2) return `exit code ${code} (stderr: ${errLines.join(' | ')})`;
+      if (code !== 2) return `exit code ${code} (stderr: ${errLines.join(' | ')})${wrote.length ? `; wrote ${wrote.join(', ')}` : ''}`;
+      if (wrote.length) return `exit 2 but wrote ${wrote.join(', ')}`;
       if (errLines.length !== 1) return `exit 2 with ${errLines.length} lines on stderr: ${errLines.slice(0, 3).join(' | ')}`;
       if (/^\s+at /.test(errLines[0]) || !/^multirobust/.test(errLines[0])) return `stderr line is not a message: ${errLines[0]}`;
       if (INTERNAL.test(errLines[0])) return `internal error reported as usage: ${errLines[0]}`;
@@ -854,11 +884,11 @@ function cliCase(rng: Rand): FuzzCase {
  * reported on issue 21 and counted apart by the runner until they are fixed.
  */
 export const KNOWN: { pattern: RegExp; where: string }[] = [
-  { pattern: /^exit 2 with \d+ lines on stderr: multirobust: unknown command/, where: 'src/cli/main.ts:75 prints the whole help on stderr after an unknown command' },
-  { pattern: /^exit 2 with \d+ lines on stderr: .*argument is ambiguous/, where: "src/cli/main.ts:86 passes node's three-line parseArgs message through (a negative value such as --n -3)" },
-  { pattern: /^exit code 1 \(stderr: multirobust info: loadEngine: kernels must be/, where: "src/cli/main.ts:26 `info --kernels X` passes X to loadEngine unchecked, whose plain Error exits 1, not 2" },
-  { pattern: /^exit code 1 \(stderr: multirobust (eval|attack): cannot write /, where: 'src/cli/eval.ts:172-174, 236-249 write --out/--state/--svg/--grid/--save only after the run: an unwritable path exits 1 after all the work, not 2 before it (checkWritable in src/io/atomic.ts makes the check)' },
-  { pattern: /^exit 2 with 0 lines on stderr/, where: 'src/cli/main.ts:71 an empty command prints the help on stdout and exits 2 with nothing on stderr' },
+  { pattern: /^exit 2 with \d+ lines on stderr: multirobust: unknown command/, where: 'src/cli/main.ts main(): an unknown command prints the whole help on stderr (many lines)' },
+  { pattern: /^exit 2 with \d+ lines on stderr: .*argument is ambiguous/, where: "src/cli/main.ts main(): node's three-line parseArgs message is printed as is (a negative value such as --n -3)" },
+  { pattern: /^exit code 1 \(stderr: multirobust info: loadEngine: kernels must be/, where: "src/cli/main.ts info.run: `--kernels X` goes to loadEngine unchecked, whose plain Error exits 1, not 2" },
+  { pattern: /^exit code 1 \(stderr: multirobust (eval|attack): cannot write /, where: 'src/cli/eval.ts evalCommand/attackCommand: --out/--state/--svg/--grid/--save are first written after the run, so an unwritable path exits 1 after all the work (and leaves OUT.state.json), not 2 before it; checkWritable in src/io/atomic.ts makes the check' },
+  { pattern: /^exit 2 with 0 lines on stderr/, where: 'src/cli/main.ts main(): an empty command prints the help on stdout and exits 2 with nothing on stderr' },
 ];
 
 /** Where a known violation lives, or undefined for a new one. */

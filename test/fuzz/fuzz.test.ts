@@ -28,12 +28,12 @@ function fuzz(args: string[], env: Record<string, string> = {}) {
 }
 
 describe('fuzz runner', () => {
-  it('1400 seeded cases, 200 of each kind: no failure, no hang, no crash', () => {
-    const { status, out, summary } = fuzz(['--runs', '1400', '--seed', '1']);
+  it('1050 seeded cases, 150 of each kind: no failure, no hang, no crash', () => {
+    const { status, out, summary } = fuzz(['--runs', '1050', '--seed', '1']);
     expect(summary.failures, out).toEqual([]);
     expect(status, out).toBe(0);
-    expect(summary.cases).toBe(1400);
-    for (const k of KINDS) expect(summary.byKind[k].cases, k).toBe(200);
+    expect(summary.cases).toBe(1050);
+    for (const k of KINDS) expect(summary.byKind[k].cases, k).toBe(150);
   });
 
   it('a hanging case is killed after --timeout and a crashing one is reported; the run goes on', () => {

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { intFlag, parseOrExit, UsageError } from '../../src/cli/flags.ts';
-import { caseAt, KINDS, knownIssue, type Kind } from './cases.ts';
+import { caseAt, KINDS, knownIssue, naming, type Kind } from './cases.ts';
 
 interface Result {
   index: number;
@@ -24,7 +24,7 @@ interface Result {
   ms: number;
 }
 
-type Msg = { start: number } | ({ done: number } & Result) | { end: true };
+type Msg = { start: number; name: string } | { named: string } | ({ done: number } & Result) | { end: true };
 
 const here = dirname(fileURLToPath(import.meta.url));
 const viteNode = join(here, '..', '..', 'node_modules', 'vite-node', 'vite-node.mjs');
@@ -74,9 +74,10 @@ type Options = ReturnType<typeof options>;
 /** The child: runs cases from..runs-1 and reports each over IPC. */
 async function child(o: Options): Promise<void> {
   const send = (m: Msg) => new Promise<void>((res) => process.send!(m, () => res()));
+  naming.onName = (name) => process.send!({ named: name });
   for (let i = o.from; i < o.runs; i++) {
-    await send({ start: i });
     const c = caseAt(o.seed, i, o.kinds);
+    await send({ start: i, name: c.name });
     if (process.env.FUZZ_HANG_AT === String(i)) for (;;);
     if (process.env.FUZZ_CRASH_AT === String(i)) process.kill(process.pid, 'SIGKILL');
     const t0 = performance.now();
@@ -99,13 +100,15 @@ function runChild(o: Options, from: number, results: Result[]): Promise<number> 
   return new Promise((resolve) => {
     const args = [viteNode, fileURLToPath(import.meta.url), '--child', '--from', String(from), '--runs', String(o.runs), '--seed', String(o.seed), '--kinds', o.kinds.join(','), '--slow', String(o.slow)];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    let started = -1, next = from, ended = false, hung = false, timer: NodeJS.Timeout | undefined;
+    let started = -1, next = from, ended = false, hung = false, name = '', timer: NodeJS.Timeout | undefined;
     const fail = (index: number, problem: string) => {
-      results.push({ index, kind: o.kinds[index % o.kinds.length], name: `case ${index}`, problem, ms: NaN });
+      results.push({ index, kind: o.kinds[index % o.kinds.length], name: index === started ? name : `case ${index}`, problem, ms: NaN });
     };
     proc.on('message', (m: Msg) => {
-      if ('start' in m) {
+      if ('named' in m) name = m.named;
+      else if ('start' in m) {
         started = m.start;
+        name = m.name;
         clearTimeout(timer);
         timer = setTimeout(() => {
           hung = true;
