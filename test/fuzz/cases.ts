@@ -735,11 +735,14 @@ interface CliFiles {
   outDir: string;
   good: string;
   files: Record<string, string>;
+  /** Run directories (config.json + a bad state.safetensors) for `train --resume`. */
+  runs: string[];
 }
 let cliFiles: Promise<CliFiles> | undefined;
 
 function cliFixture(): Promise<CliFiles> {
   cliFiles ??= (async () => {
+    await checkpointFixture();
     const engine = await getEngine();
     const dir = join(fuzzDir(), 'cli');
     mkdirSync(join(dir, 'out'), { recursive: true });
@@ -765,7 +768,16 @@ function cliFixture(): Promise<CliFiles> {
     const { header, data } = split(bytes);
     (header['fc2.bias'] as { data_offsets: number[] }).data_offsets[1] += 4;
     put('offsets.safetensors', joinFile(JSON.stringify(header), data));
-    return { dir, outDir: join(dir, 'out'), good, files };
+    const { DEFAULT_CONFIG } = await import('../../src/train/run.ts');
+    const state = new Uint8Array(readFileSync(join(fuzzDir(), 'base.state.safetensors')));
+    const runs = [['garbage', new TextEncoder().encode('garbage!garbage')], ['truncated', state.subarray(0, state.length - 10)], ['small-model', state]].map(([name, bytes]) => {
+      const run = join(dir, `run-${name}`);
+      mkdirSync(run, { recursive: true });
+      writeFileSync(join(run, 'config.json'), JSON.stringify(DEFAULT_CONFIG, null, 2));
+      writeFileSync(join(run, 'state.safetensors'), bytes as Uint8Array);
+      return run;
+    });
+    return { dir, outDir: join(dir, 'out'), good, files, runs };
   })();
   return cliFiles;
 }
@@ -775,6 +787,8 @@ function cliFixture(): Promise<CliFiles> {
  * unknown strategies and tokens, missing or foreign run directories, unwritable --out.
  */
 function trainArgv(rng: Rand, f: CliFiles): string[] {
+  // A run directory whose state file is damaged or belongs to another model: --resume must refuse it.
+  if (rng.chance(0.08)) return ['train', '--resume', rng.pick(f.runs)];
   const bad: string[][] = [
     ['--batch', rng.pick(['0', '-1', 'abc', '1.5'])], ['--epochs', rng.pick(['-1', 'x', '1e400', ''])], ['--strategy', rng.pick(['bogus', 'MAX', ''])],
     ['--attacks', mutateString(rng, 'linf:abc,l2:2', TOKEN_ALPHABET, TOKEN_JUNK.filter((t) => t !== 'linf:0.3,'))], ['--lr', rng.pick(['0x', 'abc', '-1/0'])], ['--widths', rng.pick(['1,2', 'a,b,c', '0,2,4', '1,2,3,4'])],
@@ -888,6 +902,7 @@ export const KNOWN: { pattern: RegExp; where: string }[] = [
   { pattern: /^exit 2 with \d+ lines on stderr: .*argument is ambiguous/, where: "src/cli/main.ts main(): node's three-line parseArgs message is printed as is (a negative value such as --n -3)" },
   { pattern: /^exit code 1 \(stderr: multirobust info: loadEngine: kernels must be/, where: "src/cli/main.ts info.run: `--kernels X` goes to loadEngine unchecked, whose plain Error exits 1, not 2" },
   { pattern: /^exit code 1 \(stderr: multirobust (eval|attack): cannot write /, where: 'src/cli/eval.ts evalCommand/attackCommand: --out/--state/--svg/--grid/--save are first written after the run, so an unwritable path exits 1 after all the work (and leaves OUT.state.json), not 2 before it; checkWritable in src/io/atomic.ts makes the check' },
+  { pattern: /^exit code 1 \(stderr: multirobust train: (safetensors )?\S*run-[a-z-]+\/state\.safetensors/, where: 'src/train/run.ts runTraining / src/train/train.ts: a damaged or foreign state.safetensors on `train --resume` is a plain Error, exit 1, not 2 (a readable but foreign state only after log.jsonl has been rewritten)' },
   { pattern: /^exit 2 with 0 lines on stderr/, where: 'src/cli/main.ts main(): an empty command prints the help on stdout and exits 2 with nothing on stderr' },
 ];
 
