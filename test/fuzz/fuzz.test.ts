@@ -1,7 +1,7 @@
 // Issue 21 in `npm test`: the fuzz runner on a fixed budget (every case keeps the rule), the
 // runner's watchdog (a hanging and a crashing case are caught and the run goes on), the regression
 // corpus in test/fuzz/corpus/ (inputs that once broke the rule), and running out of WASM memory.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,23 +21,42 @@ import { KINDS } from './cases.ts';
 const root = join(import.meta.dirname, '..', '..');
 const viteNode = join(root, 'node_modules', 'vite-node', 'vite-node.mjs');
 
-function fuzz(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [viteNode, 'test/fuzz/fuzz.ts', ...args, '--json'], { cwd: root, encoding: 'utf8', timeout: 110_000, env: { ...process.env, ...env } });
+/**
+ * Runs the fuzz script; asynchronous, so the test worker's event loop stays free (a spawnSync of a
+ * minute blocks vitest's own messages and it reports a timeout).
+ */
+function run(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [viteNode, 'test/fuzz/fuzz.ts', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (b) => (stdout += b));
+    child.stderr.on('data', (b) => (stderr += b));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 110_000);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+async function fuzz(args: string[], env: Record<string, string> = {}) {
+  const r = await run([...args, '--json'], env);
   const lines = r.stdout.trim().split('\n');
   return { status: r.status, out: r.stdout + r.stderr, summary: JSON.parse(lines[lines.length - 1]) };
 }
 
 describe('fuzz runner', () => {
-  it('1050 seeded cases, 150 of each kind: no failure, no hang, no crash', () => {
-    const { status, out, summary } = fuzz(['--runs', '1050', '--seed', '1']);
+  it('1050 seeded cases, 150 of each kind: no failure, no hang, no crash', async () => {
+    const { status, out, summary } = await fuzz(['--runs', '1050', '--seed', '1']);
     expect(summary.failures, out).toEqual([]);
     expect(status, out).toBe(0);
     expect(summary.cases).toBe(1050);
     for (const k of KINDS) expect(summary.byKind[k].cases, k).toBe(150);
   });
 
-  it('a hanging case is killed after --timeout and a crashing one is reported; the run goes on', () => {
-    const { status, summary } = fuzz(['--runs', '7', '--timeout', '2000'], { FUZZ_HANG_AT: '2', FUZZ_CRASH_AT: '4' });
+  it('a hanging case is killed after --timeout and a crashing one is reported; the run goes on', async () => {
+    const { status, summary } = await fuzz(['--runs', '7', '--timeout', '2000'], { FUZZ_HANG_AT: '2', FUZZ_CRASH_AT: '4' });
     expect(status).toBe(1);
     expect(summary.cases).toBe(7);
     expect(summary.failures.map((f: { index: number; problem: string }) => [f.index, f.problem.split(':')[0]])).toEqual([[2, 'hang'], [4, 'the process died during the case (exit null, signal SIGKILL)']]);
@@ -47,8 +66,8 @@ describe('fuzz runner', () => {
     [['--runs=-3x'], "fuzz: --runs must be an integer, got '-3x'"],
     [['--runs', '-3'], "fuzz: Option '--runs' argument is ambiguous."],
     [['--kinds', 'safetensors,bogus'], "fuzz: --kinds: unknown kind 'bogus' (kinds: safetensors, checkpoint, idx, tokens, flags, api, cli)"],
-  ])('rejects bad flags %j with exit code 2 and one line', (args, line) => {
-    const r = spawnSync(process.execPath, [viteNode, 'test/fuzz/fuzz.ts', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  ])('rejects bad flags %j with exit code 2 and one line', async (args, line) => {
+    const r = await run(args);
     expect(r.status).toBe(2);
     expect(r.stderr.trim()).toBe(line);
   });
