@@ -14,7 +14,7 @@ import { logitsAt } from '../attacks/core.ts';
 import { parseAttack, parseAttacks } from '../attacks/parse.ts';
 import { evaluate, formatReport, type EvalData, type EvalReport } from '../eval/evaluate.ts';
 import { evalGridPng } from '../eval/figures.ts';
-import { writeFileAtomic } from '../io/atomic.ts';
+import { checkWritable, writeFileAtomic } from '../io/atomic.ts';
 import { readSafetensors, toFloat32, writeSafetensors } from '../io/safetensors.ts';
 import { loadModel } from '../nn/checkpoint.ts';
 import { mnistCnn } from '../nn/models.ts';
@@ -99,6 +99,11 @@ function checkDataFits(data: EvalData, n: number): void {
   }
 }
 
+/** Every output path must be writable before any work starts (a UsageError otherwise). */
+function checkOutputs(paths: Record<string, string | boolean | undefined>): void {
+  for (const [flag, path] of Object.entries(paths)) if (typeof path === 'string') asUsage(`--${flag}`, () => checkWritable(path));
+}
+
 const stderr = (s: string) => process.stderr.write(`${s}\n`);
 
 /** Writes the accuracy-vs-ε SVG of a report (x: ε as a multiple of each threat's evaluated budget). */
@@ -159,6 +164,8 @@ export const evalCommand = {
     const threads = intFlag('threads', values.threads as string | undefined, { min: 1 });
     const attacks = asUsage('--attacks', () => parseAttacks(values.attacks as string, { steps, restarts, seed }));
     if (values.svg && !values.curves) throw new UsageError('--svg needs --curves (the curves are what it draws)');
+    const statePath = (values.state as string | undefined) ?? (values.out ? `${values.out}.state.json` : undefined);
+    checkOutputs({ out: values.out, state: statePath, svg: values.svg, grid: values.grid });
     const data = loadData(values.data as string);
     checkDataFits(data, n);
     const engine = await loadEngine({ threads });
@@ -166,7 +173,6 @@ export const evalCommand = {
       const model = loadCheckpoint(engine, values.model as string, values.checkpoint as string | undefined);
       const log = values.quiet ? () => {} : stderr;
       log(`multirobust eval: ${values.checkpoint}, ${n} examples, attacks ${attacks.map((a) => a.name).join(', ')} (${engine.threads} threads, build ${engine.build})`);
-      const statePath = (values.state as string | undefined) ?? (values.out ? `${values.out}.state.json` : undefined);
       const report = evaluate(engine, model, data, { attacks, n, batch, seed, tokenDefaults: { steps, restarts }, curves: !!values.curves, checkpoint: values.checkpoint as string, statePath, log });
       console.log(formatReport(report));
       if (values.out) writeFileAtomic(values.out as string, `${JSON.stringify(report, null, 2)}\n`);
@@ -215,6 +221,7 @@ export const attackCommand = {
     const seed = intFlag('seed', values.seed as string, { min: 0 })!;
     const threads = intFlag('threads', values.threads as string | undefined, { min: 1 });
     const attack = asUsage('--attack', () => parseAttack(values.attack as string, { steps, restarts, seed }));
+    checkOutputs({ save: values.save, grid: values.grid });
     const data = loadData(values.data as string);
     checkDataFits(data, n);
     const engine = await loadEngine({ threads });

@@ -25,7 +25,8 @@ const COMMANDS: Record<string, Command> = {
       json: { type: 'boolean', default: false },
     },
     async run(values) {
-      const engine = await loadEngine({ kernels: values.kernels as 'simd' | 'scalar' });
+      if (values.kernels !== 'simd' && values.kernels !== 'scalar') throw new UsageError(`--kernels must be 'simd' or 'scalar', got '${values.kernels}'`);
+      const engine = await loadEngine({ kernels: values.kernels });
       const info = {
         build: engine.build,
         kernels: engine.isa,
@@ -68,13 +69,17 @@ function commandHelp(name: string, c: Command): string {
 /** Runs the CLI on `argv` (without node and script); returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (name === '--help' || name === '-h' || name === 'help') {
     console.log(help());
-    return name ? 0 : 2;
+    return 0;
+  }
+  if (!name) {
+    console.error(`multirobust: no command given (commands: ${Object.keys(COMMANDS).join(', ')}; see multirobust --help)`);
+    return 2;
   }
   const command = COMMANDS[name];
   if (!command) {
-    console.error(`multirobust: unknown command '${name}'\n\n${help()}`);
+    console.error(`multirobust: unknown command '${name}' (commands: ${Object.keys(COMMANDS).join(', ')}; see multirobust --help)`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -85,7 +90,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: rest, options: command.options, strict: true, allowPositionals: false });
   } catch (err) {
-    console.error(`multirobust ${name}: ${(err as Error).message} (see multirobust ${name} --help)`);
+    // node's parseArgs may explain over several lines ("… is ambiguous …"): the first names the problem.
+    console.error(`multirobust ${name}: ${(err as Error).message.split('\n')[0]} (see multirobust ${name} --help)`);
     return 2;
   }
   try {

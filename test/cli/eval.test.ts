@@ -82,6 +82,8 @@ describe('multirobust eval / attack', () => {
     ['truncated checkpoint', ['--checkpoint', 'TRUNCATED'], /--checkpoint .*TRUNC.*(truncated|bytes|short|header)/i],
     ['images outside [0, 1]', ['--data', 'OUTSIDE'], /images must lie in \[0, 1\], got 1\.5/],
     ['--svg without --curves', ['--svg', 'x.svg'], /--svg needs --curves/],
+    ['an output that cannot be written', ['--grid', dir], /--grid: cannot write .*: it is a directory/],
+    ['a negative number (parseArgs explains over three lines)', ['--n', '-3'], /argument is ambiguous/],
   ];
 
   for (const [what, extra, message] of BAD) {
@@ -102,6 +104,15 @@ describe('multirobust eval / attack', () => {
       expect(existsSync(out)).toBe(false);
     });
   }
+
+  it('no command or an unknown one: one line on stderr, exit 2 (regression: the whole help was printed)', async () => {
+    for (const argv of [[], ['evl']]) {
+      const r = await run(argv);
+      expect(r.code).toBe(2);
+      expect(r.err).toHaveLength(1);
+      expect(r.err[0]).toMatch(/commands: info, eval, attack/);
+    }
+  });
 
   it('the built bin: a bad token exits 2 with one line and no stack trace', () => {
     const bin = join(root, 'dist/cli/bin.js');

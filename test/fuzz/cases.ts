@@ -898,12 +898,7 @@ function cliCase(rng: Rand): FuzzCase {
  * reported on issue 21 and counted apart by the runner until they are fixed.
  */
 export const KNOWN: { pattern: RegExp; where: string }[] = [
-  { pattern: /^exit 2 with \d+ lines on stderr: multirobust: unknown command/, where: 'src/cli/main.ts main(): an unknown command prints the whole help on stderr (many lines)' },
-  { pattern: /^exit 2 with \d+ lines on stderr: .*argument is ambiguous/, where: "src/cli/main.ts main(): node's three-line parseArgs message is printed as is (a negative value such as --n -3)" },
-  { pattern: /^exit code 1 \(stderr: multirobust info: loadEngine: kernels must be/, where: "src/cli/main.ts info.run: `--kernels X` goes to loadEngine unchecked, whose plain Error exits 1, not 2" },
-  { pattern: /^exit code 1 \(stderr: multirobust (eval|attack): cannot write /, where: 'src/cli/eval.ts evalCommand/attackCommand: --out/--state/--svg/--grid/--save are first written after the run, so an unwritable path exits 1 after all the work (and leaves OUT.state.json), not 2 before it; checkWritable in src/io/atomic.ts makes the check' },
   { pattern: /^exit code 1 \(stderr: multirobust train: (safetensors )?\S*run-[a-z-]+\/state\.safetensors/, where: 'src/train/run.ts runTraining / src/train/train.ts: a damaged or foreign state.safetensors on `train --resume` is a plain Error, exit 1, not 2 (a readable but foreign state only after log.jsonl has been rewritten)' },
-  { pattern: /^exit 2 with 0 lines on stderr/, where: 'src/cli/main.ts main(): an empty command prints the help on stdout and exits 2 with nothing on stderr' },
 ];
 
 /** Where a known violation lives, or undefined for a new one. */
