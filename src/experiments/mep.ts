@@ -16,7 +16,8 @@
 // build and thread count). ≈ 45 s of CPU on 2 cores (more wall time on a loaded machine).
 //
 //   npm run experiment:mep -- [--json FILE] [--svg FILE] [--seed S] [--mc N] [--threads N]
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic.ts';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { intFlag, UsageError } from '../cli/flags.ts';
@@ -289,10 +290,10 @@ export async function main(argv = process.argv.slice(2), base: MepOptions = DEFA
   const alpha = opts.alphas.includes(2) ? 2 : opts.alphas[0];
   const svg = await tradeoffSvg(r, opts.d, alpha);
   mkdirSync(dirname(values.svg!), { recursive: true });
-  writeFileSync(values.svg!, svg);
+  writeFileAtomic(values.svg!, svg);
   console.log(`\nwrote ${values.svg} (α = ${alpha})`);
   if (values.json) {
-    writeFileSync(values.json, JSON.stringify(toJson(r), null, 2) + '\n');
+    writeFileAtomic(values.json, JSON.stringify(toJson(r), null, 2) + '\n');
     console.log(`wrote ${values.json}`);
   }
   console.log(`ran in ${r.seconds.toFixed(1)} s (η = α/√d: ${opts.alphas.map((a) => `α = ${a}: ${eta({ d: opts.d, alpha: a, p: 0.5 }).toFixed(4)}`).join(', ')})`);
