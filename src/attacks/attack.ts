@@ -1,11 +1,12 @@
 // The attack contract and the wrapper that enforces it (foolbox's FixedEpsilonAttack.__call__,
 // design.md §3.6): restarts with the per-example worst case, examples already fooled leave the
-// batch, and every result is put back inside its threat model by the wrapper itself, then scored
-// again, so a flag never rests on an attack's own claim.
+// batch, and every result is put back inside its threat model by the wrapper itself; a point the
+// projection moved is scored again, so a flag never rests on an attack's own claim (an unmoved
+// point keeps the scores of the forward pass that produced it).
 //
 // Shapes: x0 and results (B, H, W, C) NHWC in [0, 1]; y, ids (B). Threading: the kernels'.
 import { Tensor } from '../tensor.ts';
-import { logitsAt, scoreLogits, subBatch, WorstCase, type AttackBatch, type LossName } from './core.ts';
+import { gatherRows, logitsAt, scoreLogits, subBatch, WorstCase, type AttackBatch, type LossName } from './core.ts';
 
 export type ThreatName = 'Linf' | 'L2' | 'L1' | 'RT' | 'affine';
 
@@ -96,11 +97,41 @@ export function runAttack(attack: Attack, b: AttackBatch, opts: { earlyStop?: bo
     gradEvals += used ? used.gradEvals : per.gradEvals * rows.length;
     forwards += used ? used.forwards : per.forwards * rows.length;
   }
+  const before = track.adv.toArray();
   attack.enforce(b, track);
   checkFiniteRows(attack.name, track.adv);
-  // Score what is returned, not what the attack saw: enforcement may have moved a point.
-  const { ce, wrong } = scoreLogits(b.engine.arena.scope(() => logitsAt(b.model, track.adv)), b.y);
-  return { adv: track.adv, wrong, ce, aux: track.aux, gradEvals, forwards: forwards + B };
+  // Score what is returned: a row that enforcement moved is scored again by a fresh forward pass;
+  // an unmoved row keeps the scores the tracker took from the model's logits at exactly that point.
+  // Rows never offered a candidate (ce = −∞) have no scores yet: they are scored too.
+  const moved = changedRows(before, track.adv.view(), B, (r) => track.ce[r] === -Infinity);
+  const wrong = track.wrong.slice(), ce = track.ce.slice();
+  if (moved.length) {
+    const fresh = scoreLogits(b.engine.arena.scope(() => logitsAt(b.model, gatherRows(track.adv, moved))), moved.map((r) => b.y[r]) as Int32Array);
+    moved.forEach((r, i) => {
+      wrong[r] = fresh.wrong[i];
+      ce[r] = fresh.ce[i];
+    });
+  }
+  return { adv: track.adv, wrong, ce, aux: track.aux, gradEvals, forwards: forwards + moved.length };
+}
+
+/** Rows (of B) where two arrays differ in any bit, or that `also` names. */
+function changedRows(a: Float32Array, b: Float32Array, B: number, also: (row: number) => boolean): Int32Array {
+  const D = a.length / Math.max(1, B), ua = new Uint32Array(a.buffer, a.byteOffset, a.length), ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  const out: number[] = [];
+  for (let r = 0; r < B; r++) {
+    if (also(r)) {
+      out.push(r);
+      continue;
+    }
+    for (let j = r * D; j < (r + 1) * D; j++) {
+      if (ua[j] !== ub[j]) {
+        out.push(r);
+        break;
+      }
+    }
+  }
+  return Int32Array.from(out);
 }
 
 function checkFiniteRows(name: string, adv: Tensor): void {

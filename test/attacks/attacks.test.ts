@@ -97,6 +97,9 @@ describe('attacks against a small CNN (MNIST subset)', async () => {
           });
         }
       }
+      // The flags are those of a fresh forward pass at the returned points.
+      const fresh = engine.arena.scope(() => scoreLogits(model.call(Tensor.from(engine, a.adv, [N, 28, 28, 1])).toArray(), y).wrong);
+      expect(Array.from(a.wrong)).toEqual(Array.from(fresh));
       const robust = a.wrong.reduce((s, w, i) => s + (1 - w) * (1 - cleanWrong[i]), 0) / N;
       expect(robust).toBeLessThan(cleanAcc);
       expect(robust).toBeLessThanOrEqual(maxRobust);
