@@ -14,6 +14,10 @@ import { writeFileAtomic } from '../io/atomic.ts';
 import { checkConfig, DEFAULT_CONFIG, runPaths, runTraining, type RunConfig } from '../train/run.ts';
 import { STRATEGIES, type Strategy } from '../train/strategies.ts';
 import { SCHEDULES, type ScheduleName } from '../train/train.ts';
+import { loadTrainingState } from '../nn/checkpoint.ts';
+import { mnistCnn } from '../nn/models.ts';
+import { Adam } from '../nn/optim.ts';
+import type { Engine } from '../wasm/engine.ts';
 import { loadEngine } from '../wasm/load.ts';
 import { intFlag, numberFlag, UsageError } from './flags.ts';
 
@@ -201,6 +205,7 @@ export const trainCommand = {
     }
     const engine = await loadEngine({ threads });
     try {
+      if (values.resume !== undefined) checkState(engine, config, runPaths(dir).state);
       const err = process.stderr;
       await runTraining(engine, config, runPaths(dir), { out: (s) => console.log(s), err, logEvery });
     } finally {
@@ -208,3 +213,21 @@ export const trainCommand = {
     }
   },
 };
+
+/**
+ * A damaged or foreign training state is bad input: it is loaded into a throwaway model first, so
+ * it is refused (exit 2) before anything in the run directory changes.
+ */
+function checkState(engine: Engine, config: RunConfig, path: string): void {
+  if (!existsSync(path)) return;
+  const model = mnistCnn(engine, 0, config.widths);
+  const opt = new Adam(model.parameters(), { lr: 1e-3 });
+  try {
+    loadTrainingState(path, model, opt);
+  } catch (err) {
+    throw new UsageError(`--resume: ${path}: ${(err as Error).message.split('\n')[0]}`);
+  } finally {
+    opt.dispose();
+    model.dispose();
+  }
+}

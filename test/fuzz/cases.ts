@@ -898,7 +898,6 @@ function cliCase(rng: Rand): FuzzCase {
  * reported on issue 21 and counted apart by the runner until they are fixed.
  */
 export const KNOWN: { pattern: RegExp; where: string }[] = [
-  { pattern: /^exit code 1 \(stderr: multirobust train: (safetensors )?\S*run-[a-z-]+\/state\.safetensors/, where: 'src/train/run.ts runTraining / src/train/train.ts: a damaged or foreign state.safetensors on `train --resume` is a plain Error, exit 1, not 2 (a readable but foreign state only after log.jsonl has been rewritten)' },
 ];
 
 /** Where a known violation lives, or undefined for a new one. */

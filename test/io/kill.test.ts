@@ -18,13 +18,16 @@ const deno = join(root, 'node_modules', '.bin', 'deno');
 /** Starts the child at version `first`, kills it `delayMs` after its first "start" line; returns its lines. */
 function runAndKill(dir: string, first: number, delayMs: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(deno, ['run', '--allow-read', '--allow-write', '--allow-env', 'test/io/kill_child.ts', dir, String(first)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group: node_modules/.bin/deno may be npm's Node launcher (when deno's install
+    // script did not run, as on a fresh clone) that starts the real binary as a child; SIGKILL goes
+    // to the whole group, so it reaches the process that writes.
+    const child = spawn(deno, ['run', '--allow-read', '--allow-write', '--allow-env', 'test/io/kill_child.ts', dir, String(first)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '', err = '', armed = false;
     child.stdout.on('data', (b) => {
       out += b;
       if (!armed && out.includes('start')) {
         armed = true;
-        setTimeout(() => child.kill('SIGKILL'), delayMs);
+        setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), delayMs);
       }
     });
     child.stderr.on('data', (b) => (err += b));
