@@ -1,10 +1,10 @@
 // npm run bench:attacks — each attack's own overhead: its gradient evaluations per second against
 // the engine's plain input-gradient rate (∂ margin loss/∂x of the paper's CNN), and the RT grid's
 // transforms per second against the plain forward rate, all at batch 100 in the same run.
-//   npm run bench:attacks [-- --threads N] [--steps K] [--checkpoint FILE] [--json FILE]
+//   npm run bench:attacks [-- --threads N] [--steps K (default 40, the PGD-40 of the evaluations)] [--checkpoint FILE] [--json FILE]
 // Attacks run through runAttack (restarts, worst-case tracking, the wrapper's final projection and
 // re-scoring included) with earlyStop off, so every example takes every step. Before timing, each
-// attack's output is checked against its threat model (ball and box). Timing: 5 rounds; in each,
+// attack's output is checked against its threat model (ball and box). Timing: 3 rounds; in each,
 // every attack is timed with tinybench back to back with its reference; the median ratio counts.
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -21,7 +21,7 @@ import { loadMnist } from '../src/train/data.ts';
 import { loadEngine } from '../src/wasm/load.ts';
 import { fmt, markdownTable, medianMs } from './_util.ts';
 
-const ROUNDS = 5;
+const ROUNDS = 3;
 const BATCH = 100;
 
 interface Row {
@@ -43,7 +43,7 @@ function parse(argv: string[]) {
     if (!m || i + 1 >= argv.length) throw new UsageError(`unknown or incomplete argument '${argv[i]}' (flags: --threads N --steps K --checkpoint FILE --json FILE)`);
     opts[m[1]] = argv[++i];
   }
-  return { threads: intFlag('threads', opts.threads, { min: 1 }) ?? 2, steps: intFlag('steps', opts.steps, { min: 10 }) ?? 10, checkpoint: opts.checkpoint, json: opts.json };
+  return { threads: intFlag('threads', opts.threads, { min: 1 }) ?? 2, steps: intFlag('steps', opts.steps, { min: 10 }) ?? 40, checkpoint: opts.checkpoint, json: opts.json };
 }
 
 /** Max over rows of the norm of adv − x0 (l1, l2, linf) and the box, to validate before timing. */
