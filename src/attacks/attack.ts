@@ -58,6 +58,24 @@ export function parseEps(eps: number | string, what = 'eps'): number {
   return v;
 }
 
+/** Throws unless `loss` names a loss the steps can ascend. */
+export function checkLoss(name: string, loss: string): LossName {
+  if (loss !== 'margin' && loss !== 'ce') throw new RangeError(`${name}: loss must be 'margin' or 'ce', got '${loss}'`);
+  return loss;
+}
+
+/** The options every iterative attack shares, validated; `defaults` are the attack's own. */
+export function commonSettings(name: string, opts: CommonOptions, defaults: { steps: number; minSteps: number; loss: LossName }) {
+  return {
+    eps: parseEps(opts.eps),
+    steps: checkCount(`${name}: steps`, opts.steps, defaults.steps, defaults.minSteps),
+    restarts: checkCount(`${name}: restarts`, opts.restarts, 1),
+    randomStart: opts.randomStart ?? true,
+    loss: checkLoss(name, opts.loss ?? defaults.loss),
+    seed: checkCount(`${name}: seed`, opts.seed, 0, 0),
+  };
+}
+
 export function checkCount(what: string, v: number | undefined, fallback: number, min = 1): number {
   const n = v ?? fallback;
   if (!Number.isInteger(n) || n < min) throw new RangeError(`${what} must be an integer ≥ ${min}, got ${v}`);

@@ -34,19 +34,28 @@ export interface AttackBatch {
   earlyStop?: boolean;
 }
 
+/** The predicted class of each row of logits (B, K): the first maximum, as PyTorch's argmax. */
+export function argmaxRows(logits: Float32Array, B: number): Int32Array {
+  const K = logits.length / B, out = new Int32Array(B);
+  for (let i = 0; i < B; i++) {
+    let arg = 0, max = -Infinity;
+    for (let k = 0; k < K; k++) if (logits[i * K + k] > max) { max = logits[i * K + k]; arg = k; }
+    out[i] = arg;
+  }
+  return out;
+}
+
 /** Per-example cross-entropy and correctness from logits (B, K), in float64. */
 export function scoreLogits(logits: Float32Array, y: Int32Array): { ce: Float64Array; wrong: Uint8Array } {
   const B = y.length, K = logits.length / B;
   const ce = new Float64Array(B), wrong = new Uint8Array(B);
+  const pred = argmaxRows(logits, B);
   for (let i = 0; i < B; i++) {
-    const row = i * K;
-    let max = -Infinity, arg = 0;
-    for (let k = 0; k < K; k++) if (logits[row + k] > max) { max = logits[row + k]; arg = k; }
+    const row = i * K, max = logits[row + pred[i]];
     let s = 0;
     for (let k = 0; k < K; k++) s += Math.exp(logits[row + k] - max);
     ce[i] = max + Math.log(s) - logits[row + y[i]];
-    // NOTE: the prediction is the first maximum (PyTorch's argmax), as in every accuracy here.
-    wrong[i] = arg !== y[i] ? 1 : 0;
+    wrong[i] = pred[i] !== y[i] ? 1 : 0;
     if (!Number.isFinite(ce[i])) ce[i] = NaN;
   }
   return { ce, wrong };

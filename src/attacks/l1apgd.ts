@@ -23,7 +23,7 @@
 import { projL1Box } from '../kernels/proj.ts';
 import { slideDirection } from '../kernels/norms.ts';
 import type { F32Buf } from '../wasm/memory.ts';
-import { checkCount, parseEps, type Attack, type CommonOptions } from './attack.ts';
+import { checkCount, commonSettings, type Attack, type CommonOptions } from './attack.ts';
 import { addDelta, epsBuffer, logitsAt, lossGrad, mixSeed, randomStartIds, rankedTargets, scoreLogits, type AttackBatch, type LossName, type WorstCase } from './core.ts';
 import { enforceNorm, slideThreat, stepRows } from './pgd.ts';
 
@@ -55,17 +55,11 @@ export class L1APGD implements Attack {
   readonly auxWidth = 0;
 
   constructor(opts: L1ApgdOptions, readonly name = `l1apgd:${opts.eps}`) {
-    this.eps = parseEps(opts.eps);
-    this.steps = checkCount(`${name}: steps`, opts.steps, 100, 1);
-    this.untargeted = checkCount(`${name}: restarts`, opts.restarts, 1);
+    ({ eps: this.eps, steps: this.steps, restarts: this.untargeted, randomStart: this.randomStart, loss: this.loss, seed: this.seed } = commonSettings(name, opts, { steps: 100, minSteps: 1, loss: 'ce' }));
     this.targets = checkCount(`${name}: targets`, opts.targets, 0, 0);
     if (this.targets > 9) throw new RangeError(`${name}: targets must be at most 9 (the other classes), got ${this.targets}`);
     // Runs: the untargeted restarts, then one per target rank; examples already fooled skip later runs.
     this.restarts = this.untargeted + this.targets;
-    this.randomStart = opts.randomStart ?? true;
-    this.loss = opts.loss ?? 'ce';
-    if (this.loss !== 'margin' && this.loss !== 'ce') throw new RangeError(`${name}: loss must be 'margin' or 'ce', got '${this.loss}'`);
-    this.seed = checkCount(`${name}: seed`, opts.seed, 0, 0);
     // The step is α·ε (AutoAttack: α = 1); stepSize/relStepSize set it.
     this.alpha = opts.stepSize !== undefined ? opts.stepSize / Math.max(this.eps, 1e-30) : opts.relStepSize ?? 1;
     if (!Number.isFinite(this.alpha) || this.alpha <= 0) throw new RangeError(`${name}: step size must be > 0`);

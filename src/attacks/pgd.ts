@@ -23,7 +23,7 @@ import { sign, slideDirection, type RandomStartKind } from '../kernels/norms.ts'
 import { Rng } from '../nn/init.ts';
 import type { Engine } from '../wasm/engine.ts';
 import type { F32Buf } from '../wasm/memory.ts';
-import { checkCount, parseEps, type Attack, type CommonOptions } from './attack.ts';
+import { commonSettings, type Attack, type CommonOptions } from './attack.ts';
 import { addDelta, epsBuffer, lossGrad, logitsAt, mixSeed, randomStartIds, type AttackBatch, type LossName, type WorstCase } from './core.ts';
 
 export interface NormThreat {
@@ -166,15 +166,9 @@ export class NormPGD implements Attack {
   readonly auxWidth = 0;
 
   constructor(readonly name: string, readonly hooks: (restartSeed: number) => NormThreat, readonly threat: 'Linf' | 'L2' | 'L1', opts: PgdOptions, defaults: PgdDefaults) {
-    this.eps = parseEps(opts.eps);
-    this.steps = checkCount(`${name}: steps`, opts.steps, 40, 0);
-    this.restarts = checkCount(`${name}: restarts`, opts.restarts, 1);
-    this.randomStart = opts.randomStart ?? true;
-    this.loss = opts.loss ?? defaults.loss;
-    if (this.loss !== 'margin' && this.loss !== 'ce') throw new RangeError(`${name}: loss must be 'margin' or 'ce', got '${this.loss}'`);
+    ({ eps: this.eps, steps: this.steps, restarts: this.restarts, randomStart: this.randomStart, loss: this.loss, seed: this.seed } = commonSettings(name, opts, { steps: 40, minSteps: 0, loss: defaults.loss }));
     this.schedule = opts.schedule ?? defaults.schedule;
     if (this.schedule !== 'constant' && this.schedule !== 'cosine') throw new RangeError(`${name}: schedule must be 'constant' or 'cosine', got '${this.schedule}'`);
-    this.seed = checkCount(`${name}: seed`, opts.seed, 0, 0);
     const step = opts.stepSize ?? this.eps * (opts.relStepSize ?? defaults.relStep(Math.max(1, this.steps)));
     if (!Number.isFinite(step) || step < 0) throw new RangeError(`${name}: step size must be a finite number ≥ 0, got ${step}`);
     this.stepSize = step;

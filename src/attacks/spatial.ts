@@ -17,7 +17,7 @@ import { spatialForward } from '../kernels/spatial.ts';
 import { Rng } from '../nn/init.ts';
 import { marginLoss, softmaxCrossEntropy, spatialTransform, sum } from '../ops/index.ts';
 import { Tensor } from '../tensor.ts';
-import { checkCount, type Attack } from './attack.ts';
+import { checkCount, checkLoss, type Attack } from './attack.ts';
 import { gatherRows, logitsAt, mixSeed, type AttackBatch, type LossName, type WorstCase } from './core.ts';
 
 export interface RTLimits {
@@ -204,8 +204,7 @@ export class RTPGD extends RTAttack {
     this.restarts = checkCount(`${name}: restarts`, opts.restarts, 10);
     this.step = opts.relStepSize ?? 2.5 / Math.max(1, this.steps);
     if (!(this.step > 0) || !Number.isFinite(this.step)) throw new RangeError(`${name}: relStepSize must be > 0, got ${opts.relStepSize}`);
-    this.loss = opts.loss ?? 'margin';
-    if (this.loss !== 'margin' && this.loss !== 'ce') throw new RangeError(`${name}: loss must be 'margin' or 'ce', got '${this.loss}'`);
+    this.loss = checkLoss(name, opts.loss ?? 'margin');
     this.seed = checkCount(`${name}: seed`, opts.seed, 0, 0);
   }
 

@@ -10,7 +10,7 @@
 // nothing written. Results go to stdout (the table) and the --out files; progress to stderr.
 import { existsSync, unlinkSync } from 'node:fs';
 import { runAttack } from '../attacks/attack.ts';
-import { logitsAt } from '../attacks/core.ts';
+import { argmaxRows, logitsAt } from '../attacks/core.ts';
 import { parseAttack, parseAttacks } from '../attacks/parse.ts';
 import { evaluate, formatReport, type EvalData, type EvalReport } from '../eval/evaluate.ts';
 import { evalGridPng } from '../eval/figures.ts';
@@ -233,9 +233,9 @@ export const attackCommand = {
       const t0 = performance.now();
       const { adv, clean, pred } = engine.arena.scope(() => {
         const x0 = Tensor.from(engine, x, [n, h, w, c]);
-        const cleanPred = argmaxRows(logitsAt(model, x0), 10);
+        const cleanPred = argmaxRows(logitsAt(model, x0), n);
         const out = runAttack(attack, { engine, model, x0, y, ids: Int32Array.from({ length: n }, (_, i) => i) });
-        return { adv: out.adv.toArray(), clean: cleanPred, pred: argmaxRows(engine.arena.scope(() => logitsAt(model, out.adv)), 10) };
+        return { adv: out.adv.toArray(), clean: cleanPred, pred: argmaxRows(engine.arena.scope(() => logitsAt(model, out.adv)), n) };
       });
       const cleanAcc = clean.filter((p, i) => p === y[i]).length / n;
       const robust = pred.filter((p, i) => p === y[i] && clean[i] === y[i]).length / n;
@@ -265,16 +265,6 @@ export const attackCommand = {
     }
   },
 };
-
-function argmaxRows(logits: Float32Array, K: number): Int32Array {
-  const n = logits.length / K, out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let k = 1; k < K; k++) if (logits[i * K + k] > logits[i * K + best]) best = k;
-    out[i] = best;
-  }
-  return out;
-}
 
 /** NHWC → NCHW (PyTorch's layout). */
 function toNchw(a: Float32Array, n: number, h: number, w: number, c: number): Float32Array {

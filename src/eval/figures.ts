@@ -1,17 +1,11 @@
 // The evaluation's PNG grid: for the first k examples, the clean row, then for each attack its
 // adversarial row (captioned with the prediction) and its perturbation row (blue −, red +).
 import { runAttack, type Attack } from '../attacks/attack.ts';
-import { logitsAt, type Classifier } from '../attacks/core.ts';
+import { argmaxRows, logitsAt, type Classifier } from '../attacks/core.ts';
 import { imageGridPng, type GridRow } from '../report/png.ts';
 import { Tensor } from '../tensor.ts';
 import type { Engine } from '../wasm/engine.ts';
 import type { EvalData } from './evaluate.ts';
-
-function predictions(logits: Float32Array, k: number): Int32Array {
-  const K = logits.length / k, out = new Int32Array(k);
-  for (let i = 0; i < k; i++) for (let j = 1; j < K; j++) if (logits[i * K + j] > logits[i * K + out[i]]) out[i] = j;
-  return out;
-}
 
 /** PNG bytes of the grid (see the header); the attacks run again on the first k examples. */
 export function evalGridPng(engine: Engine, model: Classifier, data: EvalData, attacks: Attack[], k: number): Uint8Array {
@@ -21,13 +15,13 @@ export function evalGridPng(engine: Engine, model: Classifier, data: EvalData, a
   const split = (a: Float32Array) => Array.from({ length: k }, (_, i) => a.slice(i * D, (i + 1) * D));
   return engine.arena.scope(() => {
     const x0 = Tensor.from(engine, x, [k, h, w, c]);
-    const clean = predictions(logitsAt(model, x0), k);
+    const clean = argmaxRows(logitsAt(model, x0), k);
     const rows: GridRow[] = [{ label: 'clean', images: split(x) }];
     const captions: string[][] = [Array.from(y, (l, i) => `y=${l} p=${clean[i]}`)];
     for (const atk of attacks) {
       const out = runAttack(atk, { engine, model, x0, y, ids: Int32Array.from({ length: k }, (_, i) => i) });
       const adv = out.adv.toArray();
-      const pred = predictions(engine.arena.scope(() => logitsAt(model, out.adv)), k);
+      const pred = argmaxRows(engine.arena.scope(() => logitsAt(model, out.adv)), k);
       rows.push({ label: atk.name, images: split(adv) }, { label: 'delta', images: split(adv.map((v, i) => v - x[i])), kind: 'signed' });
       captions.push(Array.from(pred, (p) => `p=${p}`), Array.from({ length: k }, () => ''));
     }
