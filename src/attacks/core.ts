@@ -140,14 +140,14 @@ export class WorstCase {
   offer(x: Tensor, logits: Float32Array, y: Int32Array, rows?: Int32Array, aux?: Float32Array | null): number {
     const { ce, wrong } = scoreLogits(logits, y);
     const D = x.size / x.shape[0];
+    const src = x.view(), dst = this.adv.view();
     let improved = 0;
     for (let r = 0; r < ce.length; r++) {
       const i = rows ? rows[r] : r;
       if (!this.beats(i, wrong[r], ce[r])) continue;
       this.wrong[i] = wrong[r];
       this.ce[i] = ce[r];
-      const src = x.view().subarray(r * D, (r + 1) * D);
-      this.adv.view().set(src, i * D);
+      dst.set(src.subarray(r * D, (r + 1) * D), i * D);
       if (aux && this.auxWidth) this.aux.set(aux.subarray(r * this.auxWidth, (r + 1) * this.auxWidth), i * this.auxWidth);
       improved++;
     }

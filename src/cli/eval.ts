@@ -99,6 +99,17 @@ function checkDataFits(data: EvalData, n: number): void {
   }
 }
 
+/** The numeric flags eval and attack share (UsageError on a bad value). */
+function sharedFlags(values: Values) {
+  return {
+    n: intFlag('n', values.n as string, { min: 1 })!,
+    steps: intFlag('steps', values.steps as string, { min: 0 })!,
+    restarts: intFlag('restarts', values.restarts as string, { min: 1 })!,
+    seed: intFlag('seed', values.seed as string, { min: 0 })!,
+    threads: intFlag('threads', values.threads as string | undefined, { min: 1 }),
+  };
+}
+
 /** Every output path must be writable before any work starts (a UsageError otherwise). */
 function checkOutputs(paths: Record<string, string | boolean | undefined>): void {
   for (const [flag, path] of Object.entries(paths)) if (typeof path === 'string') asUsage(`--${flag}`, () => checkWritable(path));
@@ -156,12 +167,8 @@ export const evalCommand = {
     quiet: 'no progress lines on stderr',
   },
   async run(values: Values) {
-    const n = intFlag('n', values.n as string, { min: 1 })!;
-    const steps = intFlag('steps', values.steps as string, { min: 0 })!;
-    const restarts = intFlag('restarts', values.restarts as string, { min: 1 })!;
+    const { n, steps, restarts, seed, threads } = sharedFlags(values);
     const batch = intFlag('batch', values.batch as string, { min: 1 })!;
-    const seed = intFlag('seed', values.seed as string, { min: 0 })!;
-    const threads = intFlag('threads', values.threads as string | undefined, { min: 1 });
     const attacks = asUsage('--attacks', () => parseAttacks(values.attacks as string, { steps, restarts, seed }));
     if (values.svg && !values.curves) throw new UsageError('--svg needs --curves (the curves are what it draws)');
     const statePath = (values.state as string | undefined) ?? (values.out ? `${values.out}.state.json` : undefined);
@@ -215,11 +222,7 @@ export const attackCommand = {
     grid: 'write a PNG grid: clean, adversarial and perturbation rows with labels and predictions',
   },
   async run(values: Values) {
-    const n = intFlag('n', values.n as string, { min: 1 })!;
-    const steps = intFlag('steps', values.steps as string, { min: 0 })!;
-    const restarts = intFlag('restarts', values.restarts as string, { min: 1 })!;
-    const seed = intFlag('seed', values.seed as string, { min: 0 })!;
-    const threads = intFlag('threads', values.threads as string | undefined, { min: 1 });
+    const { n, steps, restarts, seed, threads } = sharedFlags(values);
     const attack = asUsage('--attack', () => parseAttack(values.attack as string, { steps, restarts, seed }));
     checkOutputs({ save: values.save, grid: values.grid });
     const data = loadData(values.data as string);
