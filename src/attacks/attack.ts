@@ -19,6 +19,8 @@ export interface Attack {
   readonly restarts: number;
   /** Floats of per-example side data the attack keeps with each candidate (RT parameters, affine components). */
   readonly auxWidth: number;
+  /** True when runOnce honours AttackBatch.targets (the PGD family); runAttack refuses targets otherwise. */
+  readonly targetable?: boolean;
   /** Model evaluations per example of one restart: gradients, and forwards without a gradient. */
   cost(dim: number): { gradEvals: number; forwards: number };
   /**
@@ -100,13 +102,19 @@ export interface AttackOutcome {
  * Runs `attack` with its restarts on the batch. With `earlyStop` (accuracy only), an example leaves
  * the batch once it is misclassified; otherwise every restart runs on every example and the one
  * with the highest cross-entropy is kept. The result is enforced and re-scored.
+ * With b.targets (targetable attacks only) every flag and score is the targeted one: `wrong` = 1
+ * where adv is classified as its target, `ce` = −(cross-entropy to the target) (core.ts scoreLogits).
  */
 export function runAttack(attack: Attack, b: AttackBatch, opts: { earlyStop?: boolean } = {}): AttackOutcome {
   const earlyStop = opts.earlyStop ?? b.earlyStop ?? true;
   b = { ...b, earlyStop };
   const B = b.x0.shape[0], D = b.x0.size / Math.max(1, B);
+  if (b.targets) {
+    if (!attack.targetable) throw new RangeError(`${attack.name}: this attack does not take per-example targets`);
+    if (b.targets.length !== B) throw new RangeError(`${attack.name}: expected ${B} targets (one per example), got ${b.targets.length}`);
+  }
   const per = attack.cost(D);
-  const track = new WorstCase(b.x0, attack.auxWidth);
+  const track = new WorstCase(b.x0, attack.auxWidth, b.targets);
   let gradEvals = 0, forwards = 0;
   for (let r = 0; r < attack.restarts; r++) {
     const rows = Int32Array.from({ length: B }, (_, i) => i).filter((i) => !(earlyStop && track.wrong[i]));
@@ -124,7 +132,7 @@ export function runAttack(attack: Attack, b: AttackBatch, opts: { earlyStop?: bo
   const moved = changedRows(before, track.adv.view(), B, (r) => track.ce[r] === -Infinity);
   const wrong = track.wrong.slice(), ce = track.ce.slice();
   if (moved.length) {
-    const fresh = scoreLogits(b.engine.arena.scope(() => logitsAt(b.model, gatherRows(track.adv, moved))), moved.map((r) => b.y[r]) as Int32Array);
+    const fresh = scoreLogits(b.engine.arena.scope(() => logitsAt(b.model, gatherRows(track.adv, moved))), moved.map((r) => b.y[r]) as Int32Array, b.targets && (moved.map((r) => b.targets![r]) as Int32Array));
     moved.forEach((r, i) => {
       wrong[r] = fresh.wrong[i];
       ce[r] = fresh.ce[i];

@@ -9,7 +9,7 @@
 // copies nothing but the B×K logits (and B-row bookkeeping) to JS.
 import { grad, noGrad } from '../autograd.ts';
 import { randomStart, type RandomStartKind } from '../kernels/norms.ts';
-import { marginLoss, mul, softmaxCrossEntropy, sum } from '../ops/index.ts';
+import { marginLoss, mul, neg, softmaxCrossEntropy, sum } from '../ops/index.ts';
 import { Tensor } from '../tensor.ts';
 import type { Engine } from '../wasm/engine.ts';
 import type { F32Buf } from '../wasm/memory.ts';
@@ -32,6 +32,12 @@ export interface AttackBatch {
   ids: Int32Array;
   /** Accuracy only: an example may stop being attacked once it is misclassified (default true). */
   earlyStop?: boolean;
+  /**
+   * Targeted attack (B classes; attacks with `targetable` only, see runAttack): the steps ascend the
+   * targeted margin z_t − z_y, success (`wrong`) means "classified as targets[i]", and candidates
+   * rank by the cross-entropy to the target (scoreLogits).
+   */
+  targets?: Int32Array;
 }
 
 /** The predicted class of each row of logits (B, K): the first maximum, as PyTorch's argmax. */
@@ -45,8 +51,12 @@ export function argmaxRows(logits: Float32Array, B: number): Int32Array {
   return out;
 }
 
-/** Per-example cross-entropy and correctness from logits (B, K), in float64. */
-export function scoreLogits(logits: Float32Array, y: Int32Array): { ce: Float64Array; wrong: Uint8Array } {
+/**
+ * Per-example cross-entropy and correctness from logits (B, K), in float64: the attacker's score,
+ * higher is better. With `targets` (B) it is the targeted one: wrong[i] = 1 when the prediction is
+ * targets[i], and ce[i] = −CE(logits_i, targets[i]) (closer to the target is higher).
+ */
+export function scoreLogits(logits: Float32Array, y: Int32Array, targets?: Int32Array): { ce: Float64Array; wrong: Uint8Array } {
   const B = y.length, K = logits.length / B;
   const ce = new Float64Array(B), wrong = new Uint8Array(B);
   const pred = argmaxRows(logits, B);
@@ -54,8 +64,14 @@ export function scoreLogits(logits: Float32Array, y: Int32Array): { ce: Float64A
     const row = i * K, max = logits[row + pred[i]];
     let s = 0;
     for (let k = 0; k < K; k++) s += Math.exp(logits[row + k] - max);
-    ce[i] = max + Math.log(s) - logits[row + y[i]];
-    wrong[i] = pred[i] !== y[i] ? 1 : 0;
+    const lse = max + Math.log(s);
+    if (targets) {
+      ce[i] = logits[row + targets[i]] - lse;
+      wrong[i] = pred[i] === targets[i] ? 1 : 0;
+    } else {
+      ce[i] = lse - logits[row + y[i]];
+      wrong[i] = pred[i] !== y[i] ? 1 : 0;
+    }
     if (!Number.isFinite(ce[i])) ce[i] = NaN;
   }
   return { ce, wrong };
@@ -70,15 +86,21 @@ export function logitsAt(model: Classifier, x: Tensor): Float32Array {
  * Σ_i loss_i(model(x)) and its gradient with respect to x only (no parameter gradients are
  * computed). Returns the gradient tensor (in the current scope) and the logits at x.
  * With `targets` (B), the loss is the targeted margin z_t − z_y per example instead (written as
- * Σ logits ⊙ (onehot(t) − onehot(y)), so it needs no gather op).
+ * Σ logits ⊙ (onehot(t) − onehot(y)), so it needs no gather op), or with targetLoss 'ce' the
+ * negated cross-entropy to the target, −CE(z, t).
  */
-export function lossGrad(model: Classifier, x: Tensor, y: Int32Array, loss: LossName, targets?: Int32Array): { g: Tensor; logits: Float32Array } {
+export function lossGrad(model: Classifier, x: Tensor, y: Int32Array, loss: LossName, targets?: Int32Array, targetLoss: LossName = 'margin'): { g: Tensor; logits: Float32Array } {
   let logits: Tensor | null = null;
   const [g] = grad(() => {
     logits = model.call(x);
+    if (targets && targetLoss === 'ce') {
+      checkTargets(targets, logits.shape[0], logits.shape[1]);
+      return neg(sum(softmaxCrossEntropy(logits, targets)));
+    }
     if (targets) {
       const [B, K] = logits.shape;
       const m = new Float32Array(B * K);
+      checkTargets(targets, B, K);
       for (let i = 0; i < B; i++) {
         m[i * K + targets[i]] += 1;
         m[i * K + y[i]] -= 1;
@@ -88,6 +110,14 @@ export function lossGrad(model: Classifier, x: Tensor, y: Int32Array, loss: Loss
     return sum(loss === 'ce' ? softmaxCrossEntropy(logits, y) : marginLoss(logits, y));
   }, [x]);
   return { g, logits: logits!.toArray() };
+}
+
+/** Throws unless `targets` holds B class indices in [0, K). */
+export function checkTargets(targets: Int32Array, B: number, K: number): void {
+  if (targets.length !== B) throw new RangeError(`targets: expected ${B} classes (one per example), got ${targets.length}`);
+  for (let i = 0; i < B; i++) {
+    if (!(targets[i] >= 0 && targets[i] < K)) throw new RangeError(`targets[${i}] = ${targets[i]} is not a class in [0, ${K})`);
+  }
 }
 
 /** Per example, the class of rank `rank` (1 = highest) among the logits other than y's. */
@@ -105,6 +135,8 @@ export function rankedTargets(logits: Float32Array, y: Int32Array, rank: number)
  * The worst case found so far for each example: a misclassified point beats a correct one, then
  * the higher cross-entropy wins (the reference's restart rule, paper.md §1.5). `aux` carries a
  * per-example side record (the RT parameters, an affine attack's components) copied with the row.
+ * With `targets` (one per tracker row) the ranking is the targeted one (scoreLogits): a point
+ * classified as its target beats one that is not, then the lower cross-entropy to the target wins.
  */
 export class WorstCase {
   readonly adv: Tensor;
@@ -112,14 +144,16 @@ export class WorstCase {
   readonly ce: Float64Array;
   readonly aux: Float32Array;
   readonly auxWidth: number;
+  readonly targets: Int32Array | undefined;
 
-  constructor(x0: Tensor, auxWidth = 0) {
+  constructor(x0: Tensor, auxWidth = 0, targets?: Int32Array) {
     const B = x0.shape[0];
     this.adv = Tensor.from(x0.engine, x0.view(), x0.shape);
     this.wrong = new Uint8Array(B);
     this.ce = new Float64Array(B).fill(-Infinity);
     this.auxWidth = auxWidth;
     this.aux = new Float32Array(B * auxWidth);
+    this.targets = targets;
   }
 
   get batch(): number {
@@ -138,7 +172,8 @@ export class WorstCase {
    * tracker (rows default to the identity). aux: B' × auxWidth values, or null.
    */
   offer(x: Tensor, logits: Float32Array, y: Int32Array, rows?: Int32Array, aux?: Float32Array | null): number {
-    const { ce, wrong } = scoreLogits(logits, y);
+    const t = this.targets && (rows ? rows.map((i) => this.targets![i]) as Int32Array : this.targets);
+    const { ce, wrong } = scoreLogits(logits, y, t);
     const D = x.size / x.shape[0];
     const src = x.view(), dst = this.adv.view();
     let improved = 0;
@@ -200,7 +235,8 @@ export function gatherRows(t: Tensor, rows: Int32Array): Tensor {
 
 /** The sub-batch of rows `rows`. */
 export function subBatch(b: AttackBatch, rows: Int32Array): AttackBatch {
-  return { ...b, x0: gatherRows(b.x0, rows), y: rows.map((r) => b.y[r]) as Int32Array, ids: rows.map((r) => b.ids[r]) as Int32Array };
+  const targets = b.targets && (rows.map((r) => b.targets![r]) as Int32Array);
+  return { ...b, x0: gatherRows(b.x0, rows), y: rows.map((r) => b.y[r]) as Int32Array, ids: rows.map((r) => b.ids[r]) as Int32Array, ...(targets ? { targets } : {}) };
 }
 
 /** x0 + δ as a new tensor (no tape). */

@@ -16,8 +16,10 @@
 // Defaults: L∞ step a = 2.5·ε/steps, margin loss (the reference's). L2: 0.5·ε with a cosine decay,
 // cross-entropy (stronger on MNIST than the reference's rule; see L2PGD). SLIDE: a = ε·max(0.05,
 // 2.5/steps) (the reference's MNIST evaluation at 100 steps: 0.5 at ε = 10; shorter runs keep a
-// path of 2.5·ε), perc 99, margin loss. Shapes: δ, directions (B, D) rows in the arena; eps and
-// steps per example.
+// path of 2.5·ε), perc 99, margin loss. Targeted (AttackBatch.targets, issue 19): the steps ascend
+// the targeted form of the loss (margin: z_t − z_y; ce: −CE(z, t)), and the tracker keeps per
+// example the point classified as t with the lowest cross-entropy to t; untargeted runs are unchanged.
+// Shapes: δ, directions (B, D) rows in the arena; eps and steps per example.
 import { projL1, projL1Box, projL2, projLinf } from '../kernels/proj.ts';
 import { sign, slideDirection, type RandomStartKind } from '../kernels/norms.ts';
 import { Rng } from '../nn/init.ts';
@@ -111,7 +113,7 @@ export function pgd(b: AttackBatch, threat: NormThreat, run: PgdRun, track: Wors
     for (let t = 0; t < run.steps; t++) {
       engine.arena.scope(() => {
         const x = addDelta(x0, delta);
-        const { g, logits } = lossGrad(model, x, y, run.loss);
+        const { g, logits } = lossGrad(model, x, y, run.loss, b.targets, run.loss);
         track.offer(x, logits, y, rows);
         threat.direction(engine, g.buf, x.buf, dir, B, D);
         const f = run.schedule === 'cosine' ? 0.5 * (1 + Math.cos((Math.PI * t) / run.steps)) : 1;
@@ -164,6 +166,7 @@ export class NormPGD implements Attack {
   readonly stepSize: number;
   readonly schedule: StepSchedule;
   readonly auxWidth = 0;
+  readonly targetable = true;
 
   constructor(readonly name: string, readonly hooks: (restartSeed: number) => NormThreat, readonly threat: 'Linf' | 'L2' | 'L1', opts: PgdOptions, defaults: PgdDefaults) {
     ({ eps: this.eps, steps: this.steps, restarts: this.restarts, randomStart: this.randomStart, loss: this.loss, seed: this.seed } = commonSettings(name, opts, { steps: 40, minSteps: 0, loss: defaults.loss }));
