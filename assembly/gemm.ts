@@ -6,7 +6,7 @@
 //   C:     (M, N), C[i*ldc + j].   bias: (N) or null (0).   act: ReLU when flags & 2.
 // Parameter block (i32 fields, see src/kernels/gemm.ts):
 //   0 M, 1 N, 2 K, 3 A, 4 lda, 5 transA, 6 B, 7 ldb, 8 transB, 9 C, 10 ldc,
-//   11 flags (bit 0: accumulate into C, bit 1: ReLU), 12 bias pointer (0 = none).
+//   11 flags (bit 0: accumulate into C, bit 1: ReLU, bit 2: split columns), 12 bias pointer (0 = none).
 // Variants:
 //   f32_gemm__scalar  the reference: a plain i-j-k triple loop, one running sum per C element.
 //   f32_gemm__simd    GEMM in the Goto/BLIS structure: B packed in 8-column panels per KC
@@ -15,9 +15,13 @@
 //                     micro-kernel of f32x4 multiply-adds (8 accumulators; fused in the
 //                     relaxed-SIMD build, see simd.ts `madd`). Both variants add the products of
 //                     one C element in increasing k.
-// Threading contract: [begin, end) splits the rows of C (0 <= begin <= end <= M). Rows are
-//   independent, so results do not depend on the split. Scratch: gemmScratchBytes() bytes,
-//   private to the caller (packed B block, one packed edge panel of A, one edge tile).
+// Threading contract: [begin, end) splits the rows of C (0 <= begin <= end <= M), or, with flag
+//   bit 2, its panels of GEMM_NR columns (0 <= begin <= end <= ceil(N / 8)): each thread then packs
+//   only its own columns of B (a row split makes every thread pack all of B, which costs the small-M
+//   GEMMs of a batch-100 network ~10 % of their 2-thread speed). Rows and columns of C are
+//   independent and each element sums its products in the same order either way, so results do not
+//   depend on the split. Scratch: gemmScratchBytes() bytes, private to the caller (packed B block,
+//   one packed edge panel of A, one edge tile).
 // Sources: K. Goto, R. van de Geijn, "Anatomy of high-performance matrix multiplication" (2008);
 //   BLIS micro-kernel design (Van Zee & van de Geijn 2015).
 import { madd, paramI32, paramPtr } from "./simd";
@@ -30,20 +34,34 @@ export const GEMM_NC: i32 = 1024;
 
 const FLAG_ACCUMULATE: i32 = 1;
 const FLAG_RELU: i32 = 2;
+const FLAG_SPLIT_COLS: i32 = 4;
+
+/** Whether [begin, end) indexes column panels of GEMM_NR (FLAG_SPLIT_COLS) rather than rows; checks the range. */
+function splitsColumns(params: usize, begin: i32, end: i32): bool {
+  const M = paramI32(params, 0), N = paramI32(params, 1);
+  if (paramI32(params, 11) & FLAG_SPLIT_COLS) {
+    assert(0 <= begin && begin <= end && end <= (N + GEMM_NR - 1) / GEMM_NR, "f32_gemm: range outside [0, ceil(N / 8)) column panels");
+    return true;
+  }
+  assert(0 <= begin && begin <= end && end <= M, "f32_gemm: range outside [0, M)");
+  return false;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Scalar reference
 // ---------------------------------------------------------------------------------------------
 
 export function f32_gemm__scalar(params: usize, begin: i32, end: i32, scratch: usize): void {
-  assert(0 <= begin && begin <= end && end <= paramI32(params, 0), "f32_gemm: range outside [0, M)");
-  const N = paramI32(params, 1), K = paramI32(params, 2);
+  const cols = splitsColumns(params, begin, end);
+  const M = paramI32(params, 0), N = paramI32(params, 1), K = paramI32(params, 2);
+  const i0 = cols ? 0 : begin, i1 = cols ? M : end;
+  const j0 = cols ? begin * GEMM_NR : 0, j1 = cols ? min(end * GEMM_NR, N) : N;
   const A = paramPtr(params, 3), lda = paramI32(params, 4), transA = paramI32(params, 5);
   const B = paramPtr(params, 6), ldb = paramI32(params, 7), transB = paramI32(params, 8);
   const C = paramPtr(params, 9), ldc = paramI32(params, 10), flags = paramI32(params, 11);
   const bias = paramPtr(params, 12);
-  for (let i = begin; i < end; i++) {
-    for (let j = 0; j < N; j++) {
+  for (let i = i0; i < i1; i++) {
+    for (let j = j0; j < j1; j++) {
       let sum: f32 = 0;
       for (let k = 0; k < K; k++) {
         const a = transA ? load<f32>(A + ((<usize>k * lda + i) << 2)) : load<f32>(A + ((<usize>i * lda + k) << 2));
@@ -76,12 +94,21 @@ export function gemmScratchBytes(N: i32): i32 {
 }
 
 export function f32_gemm__simd(params: usize, begin: i32, end: i32, scratch: usize): void {
-  assert(0 <= begin && begin <= end && end <= paramI32(params, 0), "f32_gemm: range outside [0, M)");
-  const N = paramI32(params, 1), K = paramI32(params, 2);
+  const cols = splitsColumns(params, begin, end);
+  const K = paramI32(params, 2);
   const A = paramPtr(params, 3), lda = paramI32(params, 4), transA = paramI32(params, 5);
-  const B = paramPtr(params, 6), ldb = paramI32(params, 7), transB = paramI32(params, 8);
-  const C = paramPtr(params, 9), ldc = paramI32(params, 10), flags = paramI32(params, 11);
-  const bias = paramPtr(params, 12);
+  const ldb = paramI32(params, 7), transB = paramI32(params, 8);
+  const ldc = paramI32(params, 10), flags = paramI32(params, 11);
+  // This part's columns are a GEMM of their own on B, C and bias shifted by colBegin.
+  const j0 = cols ? begin * GEMM_NR : 0;
+  const N = cols ? min(end * GEMM_NR, paramI32(params, 1)) - j0 : paramI32(params, 1);
+  if (cols) {
+    begin = 0;
+    end = paramI32(params, 0);
+  }
+  const B = paramPtr(params, 6) + ((transB ? <usize>j0 * ldb : <usize>j0) << 2);
+  const C = paramPtr(params, 9) + (<usize>j0 << 2);
+  const bias = paramPtr(params, 12) ? paramPtr(params, 12) + (<usize>j0 << 2) : 0;
   if (begin >= end || N <= 0) return;
   const nc0 = min(N, GEMM_NC);
   const packedB = scratch;

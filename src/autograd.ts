@@ -118,13 +118,17 @@ export function backward(root: Tensor, seed?: Tensor, wrt?: ReadonlySet<Tensor>)
       continue;
     }
     if (!node) {
-      // A leaf: accumulate into .grad (allocated outside scopes for persistent leaves).
-      if (t.grad) addInto(t.grad, g);
-      else {
-        t.grad = Tensor.empty(t.engine, t.shape, { persistent: t.persistent });
-        t.grad.view().set(g.view());
+      // A leaf: accumulate into .grad, or adopt g's buffer as .grad (the map owns it alone, see
+      // accumulate): no copy, which for fc1's 3.2 M weights was ~1 ms of serial time per step.
+      if (t.grad) {
+        addInto(t.grad, g);
+        release(t, g);
+      } else {
+        grads.delete(t);
+        owned.delete(g.buf.ptr);
+        if (t.persistent) t.engine.arena.unscope(g.buf.ptr);
+        t.grad = new Tensor(t.engine, g.buf, t.shape, { persistent: t.persistent });
       }
-      release(t, g);
       continue;
     }
     const needs = wanted ? node.needs.map((n, i) => n && wanted.has(node.inputs[i]!)) : node.needs;

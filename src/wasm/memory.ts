@@ -116,6 +116,11 @@ export class Arena {
     }
   }
 
+  /** Takes a block out of whichever scope holds it: it lives until freed (e.g. a gradient adopted by a persistent parameter). */
+  unscope(ptr: number): void {
+    for (let s = this.scopes.length - 1; s >= 0; s--) if (this.scopes[s].delete(ptr)) return;
+  }
+
   /** Moves a block out of the innermost scope into its parent (or out of all scopes). */
   keep(ptr: number): void {
     const n = this.scopes.length;

@@ -1,6 +1,6 @@
 // One worker of the kernel pool (pool.ts): its own instance of the kernel module on the engine's
 // shared memory. Plain JavaScript on purpose: Node 20 cannot start a worker from a .ts file.
-// It waits on the control block in shared memory (layout: pool.ts), runs its chunk of each call,
+// It waits on the control block in shared memory (layout: pool.ts; spinning briefly, then asleep), runs its chunk of each call,
 // reports errors in its slot and counts the call done. It never returns to its event loop.
 import { workerData, parentPort } from 'node:worker_threads';
 import process from 'node:process';
@@ -37,12 +37,29 @@ const { exports } = await instantiate(module, { env: { memory } });
 const kernels = names.map((name) => exports[`${name}__${isa}`]);
 parentPort.postMessage('ready');
 
+/**
+ * The next call's generation: spins on the control block for up to L.spinMs first, then sleeps in
+ * Atomics.wait. Kernel calls come in bursts (a training step makes ~25 split calls a few µs apart),
+ * and waking a sleeping worker costs far more than that (pool.ts, LAYOUT.spinMs).
+ */
+function nextGen(seen) {
+  const t0 = performance.now();
+  for (let i = 1; ; i++) {
+    const gen = Atomics.load(ctl, L.gen);
+    if (gen !== seen) return gen;
+    // The clock is read every 1024 turns only (each read allocates a heap number).
+    if ((i & 1023) === 0 && performance.now() - t0 > L.spinMs) break;
+  }
+  for (;;) {
+    Atomics.wait(ctl, L.gen, seen);
+    const gen = Atomics.load(ctl, L.gen);
+    if (gen !== seen) return gen;
+  }
+}
+
 let seen = startGen;
 for (;;) {
-  Atomics.wait(ctl, L.gen, seen);
-  const gen = Atomics.load(ctl, L.gen);
-  if (gen === seen) continue;
-  seen = gen;
+  seen = nextGen(seen);
   const command = ctl[L.command];
   if (command === L.exit) {
     closing = true;

@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest';
-import { gemm } from '../../src/kernels/gemm.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { gemm, splitColumns } from '../../src/kernels/gemm.ts';
+import { Params, type Engine } from '../../src/wasm/engine.ts';
+import { loadEngine } from '../../src/wasm/load.ts';
 import { assertClose } from '../_helpers/close.ts';
 import { checkGuards, engineFor, guarded, guardedFrom, SIMD_BUILDS, simdEngine } from '../_helpers/engine.ts';
 import { gemmRef } from '../_helpers/reference.ts';
@@ -91,5 +93,45 @@ describe('gemm argument checks', async () => {
     [{ M: 2, N: 2, K: 3, bias: { ptr: c.ptr + 8, length: 2 } }, /gemm: bias and c overlap/],
   ])('%o', (over, msg) => {
     expect(() => gemm(engine, { M: 2, N: 2, K: 3, a, b, c, ...(over as object) } as never)).toThrow(msg);
+  });
+});
+
+describe.each(['simd', 'scalar'] as const)('f32_gemm (%s): a split by column panels gives the bits of a split by rows', async (isa) => {
+  const one = await engineFor(isa);
+  const three = await loadEngine({ kernels: isa, threads: 3, minParallelCost: 0 });
+  afterAll(() => three.close());
+  // The kernel directly, with flag bit 2 (split columns) off and on, on one thread and split in
+  // three uneven parts: every run must give the row split's bits.
+  const shapes = [[5, 45, 17, false, false], [3, 20, 300, true, true], [9, 1030, 5, false, true], [37, 19, 23, true, false]] as const;
+  it.each(shapes)('M=%i N=%i K=%i transA=%s transB=%s', (M, N, K, transA, transB) => {
+    const rand = rng(M * 7 + N);
+    const a = uniform(rand, M * K), b = uniform(rand, K * N), c0 = uniform(rand, M * N), bias = uniform(rand, N);
+    const run = (engine: Engine, byColumns: boolean) => engine.arena.scope(() => {
+      const A = engine.fromF32(a), B = engine.fromF32(b), C = engine.fromF32(c0), Bias = engine.fromF32(bias);
+      const p = new Params().i32(M).i32(N).i32(K).ptr(A).i32(transA ? M : K).i32(transA ? 1 : 0).ptr(B).i32(transB ? K : N).i32(transB ? 1 : 0)
+        .ptr(C).i32(N).i32(1 | 2 | (byColumns ? 4 : 0)).ptr(Bias);
+      engine.run('f32_gemm', p, byColumns ? Math.ceil(N / 8) : M);
+      return Array.from(engine.toF32(C));
+    });
+    const byRows = run(one, false);
+    expect(run(one, true)).toEqual(byRows);
+    expect(run(three, true)).toEqual(byRows);
+    expect(run(three, false)).toEqual(byRows);
+  });
+
+  it('splitColumns picks the split that duplicates less (columns when M < N) unless the columns have too few panels', () => {
+    expect(splitColumns(100, 1024, 2)).toBe(true);
+    expect(splitColumns(3136, 1024, 2)).toBe(false);
+    expect(splitColumns(512, 512, 2)).toBe(false);
+    expect(splitColumns(2, 8, 2)).toBe(false);
+    expect(splitColumns(2, 9, 2)).toBe(true);
+  });
+
+  it('a column range past the last panel traps', () => {
+    one.arena.scope(() => {
+      const A = one.fromF32(new Float32Array(4)), B = one.fromF32(new Float32Array(36)), C = one.fromF32(new Float32Array(18));
+      const p = new Params().i32(2).i32(9).i32(2).ptr(A).i32(2).i32(0).ptr(B).i32(9).i32(0).ptr(C).i32(9).i32(4).ptr(null);
+      expect(() => one.run('f32_gemm', p, 3)).toThrow(/column panels/);
+    });
   });
 });

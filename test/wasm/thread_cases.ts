@@ -160,6 +160,9 @@ export const THREAD_CASES: ThreadCase[] = [
   gemmCase(130, 70, 300, true, false, true),
   gemmCase(9, 1030, 5, false, true, false),
   gemmCase(2, 8, 8, true, true, true),
+  // Split by column panels (M < N), the last panel partial.
+  gemmCase(5, 45, 17, false, false, true),
+  gemmCase(3, 30, 9, true, true, false),
   ...convCase({ batch: 3, h: 7, w: 6, cin: 3, cout: 5, kh: 3, kw: 3, stride: 1, padding: 'same' }, 'gemm'),
   ...convCase({ batch: 5, h: 9, w: 8, cin: 4, cout: 9, kh: 5, kw: 5, stride: 2, padding: 'valid' }, 'gemm'),
   ...convCase({ batch: 4, h: 14, w: 14, cin: 32, cout: 64, kh: 5, kw: 5, stride: 1, padding: 'same' }, 'gemm'),
