@@ -1,0 +1,297 @@
+// `npm run experiment:nonrobust`: adversarial examples are non-robust features (issue 19; the seed
+// talk's thought experiment, Ilyas et al. 2019, "D_det" and "D_rand").
+//
+// 1. A standard model (src/experiments/models.ts: 1 epoch of standard training, cached, or
+//    --standard PATH).
+// 2. Every one of the first trainN training images (x, y) gets a new label t: 'next' t = (y + 1)
+//    mod 10, or 'random' t drawn uniformly among the 9 classes ≠ y (seeded). No label is correct.
+// 3. A targeted PGD (src/attacks/pgd.ts with AttackBatch.targets: L2 and/or L∞ tokens) moves x
+//    within its ε-ball ∩ [0, 1] until the standard model classifies it as t.
+// 4. A fresh CNN is trained (standard training, no attack) on the perturbed images with labels t
+//    only, and scored on the clean, correctly labelled MNIST test set, beside chance (10 %).
+// If the new model beats chance, what it learned from "x looks like y, labelled t" is the
+// perturbations' imperceptible features of t, and those generalise to clean test images.
+//
+// Shapes: images (N, 28, 28, 1) NHWC f32 in [0, 1], labels and targets (N) int32. Seeded: the
+// targets (Rng(seed + 19)), the attacks' random starts (keyed by training index), the new model's
+// initialisation and shuffles (seed + 1); same seed and thread count ⇒ same figures.
+//
+//   npm run experiment:nonrobust -- [--attacks l2:3,linf:0.2:loss=ce] [--targets next,random] [--steps 10]
+//     [--train-n 20000] [--epochs 3] [--test-n 10000] [--standard PATH] [--cache DIR] [--json FILE]
+//     [--seed S] [--threads N]
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { runAttack } from '../attacks/attack.ts';
+import { parseAttack } from '../attacks/parse.ts';
+import { intFlag, UsageError } from '../cli/flags.ts';
+import { writeFileAtomic } from '../io/atomic.ts';
+import { Rng } from '../nn/init.ts';
+import type { Module } from '../nn/module.ts';
+import { Tensor } from '../tensor.ts';
+import { loadMnist, type ImageDataset } from '../train/data.ts';
+import { accuracy, trainModel } from '../train/train.ts';
+import type { Engine } from '../wasm/engine.ts';
+import { loadEngine } from '../wasm/load.ts';
+import { obtainModel, STANDARD } from './models.ts';
+
+export const TARGET_RULES = ['next', 'random'] as const;
+export type TargetRule = (typeof TARGET_RULES)[number];
+
+export interface NonrobustOptions {
+  /** Targeted attack tokens of the PGD family (linf, l2, l1), e.g. 'l2:2', 'linf:0.2:steps=20'. */
+  attacks: string[];
+  targets: TargetRule[];
+  /** Steps of a token that does not set its own. */
+  steps: number;
+  /** Relabel and perturb the first trainN training images. */
+  trainN: number;
+  /** Epochs of standard training of the new model on the relabelled set. */
+  epochs: number;
+  /** Score on the first testN test images. */
+  testN: number;
+  /** Images per attack batch. */
+  batch: number;
+  seed: number;
+  /** A standard model's checkpoint; else the cached or newly trained one. */
+  standard?: string;
+  cacheDir: string;
+}
+
+export const DEFAULTS: NonrobustOptions = {
+  attacks: ['l2:3', 'linf:0.2:loss=ce'], targets: ['next', 'random'], steps: 10, trainN: 20000, epochs: 3, testN: 10000, batch: 100, seed: 0,
+  cacheDir: 'runs/experiments',
+};
+
+export interface VariantResult {
+  attack: string;
+  threat: string;
+  eps: number;
+  steps: number;
+  targets: TargetRule;
+  /** Fraction of the perturbed training images the standard model classifies as their target. */
+  success: number;
+  /** The new model: accuracy on its own (relabelled, perturbed) training set in its last epoch. */
+  fitAcc: number;
+  /** The new model on the clean test set: accuracy with the true labels. */
+  testAcc: number;
+  /** The new model on the clean test set: fraction predicted as the rule's t(y) ('next' only; null for 'random'). */
+  followsRule: number | null;
+  attackSeconds: number;
+  trainSeconds: number;
+}
+
+export interface NonrobustResult {
+  standard: { path: string; source: string; testAcc: number; seconds: number };
+  variants: VariantResult[];
+  trainN: number;
+  testN: number;
+  seconds: number;
+}
+
+/** The new labels: (y + 1) mod K ('next'), or uniform among the K − 1 classes ≠ y ('random', seeded). */
+export function relabel(y: Int32Array, rule: TargetRule, seed: number, K = 10): Int32Array {
+  if (rule === 'next') return y.map((c) => (c + 1) % K) as Int32Array;
+  const rng = new Rng(seed + 19);
+  return y.map((c) => (c + 1 + rng.int(K - 1)) % K) as Int32Array;
+}
+
+/**
+ * The targeted attack on every image of `ds` towards `targets` against `model`, in batches; returns
+ * the perturbed images and the fraction classified as their target. ids = index in ds.
+ */
+export function perturbTowards(engine: Engine, model: Module, ds: ImageDataset, targets: Int32Array, token: string, opts: { steps: number; seed: number; batch: number }, log: (s: string) => void = () => {}): { images: Float32Array; success: number } {
+  const attack = parseAttack(token, { steps: opts.steps, restarts: 1, seed: opts.seed });
+  const D = ds.height * ds.width * ds.channels;
+  const images = new Float32Array(ds.n * D);
+  let hits = 0;
+  const t0 = performance.now();
+  for (let start = 0; start < ds.n; start += opts.batch) {
+    const end = Math.min(ds.n, start + opts.batch), B = end - start;
+    engine.arena.scope(() => {
+      const x0 = Tensor.from(engine, ds.images.subarray(start * D, end * D), [B, ds.height, ds.width, ds.channels]);
+      const ids = Int32Array.from({ length: B }, (_, i) => start + i);
+      const out = runAttack(attack, { engine, model, x0, y: ds.labels.subarray(start, end), ids, targets: targets.subarray(start, end) }, { earlyStop: false });
+      images.set(out.adv.view(), start * D);
+      for (const w of out.wrong) hits += w;
+    });
+    if ((end / opts.batch) % 100 === 0 || end === ds.n) log(`  ${token}: ${end}/${ds.n} images, ${(100 * hits / end).toFixed(1)} % reach their target, ${(end / ((performance.now() - t0) / 1000)).toFixed(0)} images/s`);
+  }
+  return { images, success: hits / ds.n };
+}
+
+/** Fraction of `ds` that `model` classifies as rule(y) (the relabelling applied to the true label). */
+function followsNext(engine: Engine, model: Module, ds: ImageDataset): number {
+  return accuracy(engine, model, { ...ds, labels: relabel(ds.labels, 'next', 0, ds.classes) });
+}
+
+function first(ds: ImageDataset, n: number): ImageDataset {
+  const D = ds.height * ds.width * ds.channels, m = Math.min(n, ds.n);
+  return { ...ds, n: m, images: ds.images.subarray(0, m * D), labels: ds.labels.subarray(0, m) };
+}
+
+/** Checks every token before any work: a targetable attack of the PGD family. Throws UsageError. */
+export function checkTokens(tokens: string[], steps: number): void {
+  if (!tokens.length) throw new UsageError('--attacks: give at least one attack');
+  for (const t of tokens) {
+    let atk;
+    try {
+      atk = parseAttack(t, { steps });
+    } catch (err) {
+      throw new UsageError(`--attacks: ${(err as Error).message}`);
+    }
+    if (!atk.targetable) throw new UsageError(`--attacks: '${t}' is not a targeted attack (use linf:EPS, l2:EPS or l1:EPS)`);
+  }
+}
+
+export function runNonrobust(engine: Engine, opts: NonrobustOptions, log: (s: string) => void = () => {}, data?: { train: ImageDataset; test: ImageDataset }): NonrobustResult {
+  checkTokens(opts.attacks, opts.steps);
+  const t0 = performance.now();
+  const trainAll = data?.train ?? loadMnist('train');
+  const test = first(data?.test ?? loadMnist('test'), opts.testN);
+  const train = first(trainAll, opts.trainN);
+  const std = obtainModel(engine, STANDARD, { given: opts.standard, cacheDir: opts.cacheDir, seed: opts.seed, train: trainAll, log });
+  const standard = { path: std.path, source: std.source, testAcc: accuracy(engine, std.model, test), seconds: std.seconds };
+  log(`standard model ${std.path} (${std.source}): ${(100 * standard.testAcc).toFixed(2)} % on ${test.n} test images`);
+  const variants: VariantResult[] = [];
+  for (const token of opts.attacks) {
+    for (const rule of opts.targets) {
+      const atk = parseAttack(token, { steps: opts.steps });
+      const targets = relabel(train.labels, rule, opts.seed, train.classes);
+      const ta = performance.now();
+      const { images, success } = perturbTowards(engine, std.model, train, targets, token, opts, log);
+      const attackSeconds = (performance.now() - ta) / 1000;
+      const tt = performance.now();
+      const relabelled: ImageDataset = { ...train, images, labels: targets };
+      const { model, epochs } = trainModel(engine, { strategy: 'none', attacks: [], epochs: opts.epochs, batch: 100, seed: opts.seed + 1, lr: 1e-3, schedule: 'step' }, relabelled);
+      model.eval();
+      const trainSeconds = (performance.now() - tt) / 1000;
+      const v: VariantResult = {
+        attack: token, threat: atk.threat, eps: atk.eps!, steps: (atk as { steps?: number }).steps ?? opts.steps, targets: rule, success,
+        fitAcc: epochs[epochs.length - 1].trainAcc, testAcc: accuracy(engine, model, test),
+        followsRule: rule === 'next' ? followsNext(engine, model, test) : null, attackSeconds, trainSeconds,
+      };
+      model.dispose();
+      log(`${token}, targets ${rule}: ${(100 * success).toFixed(1)} % reach t on the standard model; new model: ${(100 * v.testAcc).toFixed(2)} % on the clean test set (attack ${attackSeconds.toFixed(0)} s, training ${trainSeconds.toFixed(0)} s)`);
+      variants.push(v);
+    }
+  }
+  std.model.dispose();
+  return { standard, variants, trainN: train.n, testN: test.n, seconds: (performance.now() - t0) / 1000 };
+}
+
+const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
+
+/** The markdown table of the variants. */
+export function resultTable(r: NonrobustResult): string {
+  const lines = [
+    '| targeted attack | threat | ε | steps | new labels t | standard model: t reached | new model: fit of (x_adv, t) | new model: clean test accuracy (true labels) | predicts (y + 1) mod 10 | chance |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const v of r.variants) {
+    lines.push(`| ${v.attack} | ${v.threat} | ${v.eps} | ${v.steps} | ${v.targets === 'next' ? '(y + 1) mod 10' : 'random ≠ y'} | ${pct(v.success)} | ${pct(v.fitAcc)} | **${pct(v.testAcc)}** | ${v.followsRule === null ? '–' : pct(v.followsRule)} | 10 % |`);
+  }
+  return lines.join('\n');
+}
+
+export function toJson(r: NonrobustResult, opts: NonrobustOptions): unknown {
+  return { options: { ...opts }, standard: r.standard, train_n: r.trainN, test_n: r.testN, seconds: r.seconds, variants: r.variants };
+}
+
+const HELP = `Usage: npm run experiment:nonrobust -- [options]
+Adversarial examples as non-robust features: relabel training images with t ≠ y, move each towards t
+with a targeted attack on a standard model, train a fresh model on (perturbed image, t) only, and
+score it on the clean, correctly labelled test set.
+  --attacks LIST    targeted attack tokens, PGD family (default ${DEFAULTS.attacks.join(',')}; options as in eval, e.g. l2:2:steps=20)
+  --targets LIST    next ((y + 1) mod 10) and/or random (uniform ≠ y, seeded) (default ${DEFAULTS.targets.join(',')})
+  --steps N         steps of a token without steps= (default ${DEFAULTS.steps})
+  --train-n N       relabel the first N training images (default ${DEFAULTS.trainN})
+  --epochs N        epochs of the new model (default ${DEFAULTS.epochs})
+  --test-n N        score on the first N test images (default ${DEFAULTS.testN})
+  --standard PATH   the standard model's checkpoint (default: trained once, 1 epoch, cached in --cache)
+  --cache DIR       model cache (default ${DEFAULTS.cacheDir})
+  --json FILE       also write the figures as JSON
+  --seed S          seed (default 0)
+  --threads N       kernel threads (default: MULTIROBUST_THREADS or all cores)
+  --help`;
+
+function parseList<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
+  const items = value.split(',').map((s) => s.trim());
+  for (const s of items) if (!allowed.includes(s as T)) throw new UsageError(`--${flag}: '${s}' is not one of ${allowed.join(', ')}`);
+  return items as T[];
+}
+
+/** Parses argv into options (UsageError on any bad flag); null for --help. */
+export function parseFlags(argv: string[], base: NonrobustOptions = DEFAULTS): { opts: NonrobustOptions; json?: string; threads?: number } | null {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        attacks: { type: 'string' }, targets: { type: 'string' }, steps: { type: 'string' }, 'train-n': { type: 'string' }, epochs: { type: 'string' },
+        'test-n': { type: 'string' }, standard: { type: 'string' }, cache: { type: 'string' }, json: { type: 'string' }, seed: { type: 'string' },
+        threads: { type: 'string' }, help: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return null;
+  const opts: NonrobustOptions = {
+    ...base,
+    attacks: values.attacks !== undefined ? values.attacks.split(',').map((s) => s.trim()) : base.attacks,
+    targets: values.targets !== undefined ? parseList('targets', values.targets, TARGET_RULES) : base.targets,
+    steps: intFlag('steps', values.steps, { min: 1 }) ?? base.steps,
+    trainN: intFlag('train-n', values['train-n'], { min: 1, max: 60000 }) ?? base.trainN,
+    epochs: intFlag('epochs', values.epochs, { min: 1 }) ?? base.epochs,
+    testN: intFlag('test-n', values['test-n'], { min: 1, max: 10000 }) ?? base.testN,
+    seed: intFlag('seed', values.seed, { min: 0 }) ?? base.seed,
+    standard: values.standard ?? base.standard,
+    cacheDir: values.cache ?? base.cacheDir,
+  };
+  checkTokens(opts.attacks, opts.steps);
+  if (opts.standard) checkCheckpoint(opts.standard);
+  return { opts, json: values.json, threads: intFlag('threads', values.threads, { min: 1 }) };
+}
+
+/** A checkpoint flag must name a readable safetensors file that fits the CNN (checked when loaded); here: it exists. */
+export function checkCheckpoint(path: string): void {
+  if (!existsSync(path)) throw new UsageError(`checkpoint ${path} does not exist`);
+}
+
+export async function main(argv = process.argv.slice(2), base: NonrobustOptions = DEFAULTS, data?: { train: ImageDataset; test: ImageDataset }): Promise<number> {
+  const parsed = parseFlags(argv, base);
+  if (!parsed) {
+    console.log(HELP);
+    return 0;
+  }
+  const { opts, json, threads } = parsed;
+  const engine = await loadEngine({ threads });
+  let r: NonrobustResult;
+  try {
+    r = runNonrobust(engine, opts, (s) => console.error(s), data);
+  } finally {
+    await engine.close();
+  }
+  console.log(`## Non-robust features: new models trained only on (targeted adversarial image, t ≠ y), first ${r.trainN} training images, ${opts.epochs} epoch(s)\n`);
+  console.log(`standard model: ${r.standard.path} (${r.standard.source}${r.standard.source === 'trained' ? ` in ${r.standard.seconds.toFixed(0)} s` : ''}), ${pct(r.standard.testAcc)} on the first ${r.testN} test images\n`);
+  console.log(resultTable(r));
+  console.log(`\nran in ${(r.seconds / 60).toFixed(1)} min (${r.seconds.toFixed(0)} s; seed ${opts.seed})`);
+  if (json) {
+    writeFileAtomic(json, JSON.stringify(toJson(r, opts), null, 2) + '\n');
+    console.log(`wrote ${json}`);
+  }
+  return 0;
+}
+
+const entry = process.argv[1] ?? '';
+// vite-node drops the script's path from argv (mep.ts's rule): this file must not be imported by another script.
+if (/nonrobust\.(ts|js)$/.test(entry) || /vite-node(\.mjs)?$/.test(entry)) {
+  main().then((code) => process.exit(code), (err) => {
+    if (err instanceof UsageError) {
+      console.error(`experiment:nonrobust: ${err.message}`);
+      process.exit(2);
+    }
+    console.error(err instanceof Error ? err.stack : err);
+    process.exit(1);
+  });
+}
