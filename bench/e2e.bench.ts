@@ -6,6 +6,7 @@
 // reference and against the first peer before timing (bench/peers/results.ts). Also our engine with
 // convAlgorithm 'gemm' (no Winograd: every counted FLOP executed, the honest roofline fraction).
 // Our GEMM 512³ at N and 1 threads is timed in the same rounds: the roofline the network's GFLOP/s is compared with.
+// Thread scaling: ours at N threads ÷ ours at 1 thread per quantity, beside the GEMM 512³'s own ratio (table line and JSON `scaling`).
 //   --memory-steps N: then N consecutive Adam steps at batch 100 on a fresh model (N threads), with
 //     the WASM memory high-water mark and the process RSS (after a full GC) after step 100 and step N (flat = within 5 %).
 //     --full = --memory-steps 1000 (issue 9's acceptance run: ≈ 2–3 minutes more at ~600–700 training img/s).
@@ -166,6 +167,9 @@ async function memoryPhase(engine: Engine, steps: number, log: (s: string) => vo
 }
 
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+/** a ÷ b rounded to 3 decimals, or undefined when either is missing. */
+const scale = (a: number | undefined, b: number | undefined) => (a && b ? Number((a / b).toFixed(3)) : undefined);
+const fmtScale = (r: number | undefined) => (r === undefined ? '—' : `${r.toFixed(2)}×`);
 
 // ---------------------------------------------------------------- main
 
@@ -232,6 +236,14 @@ async function main(): Promise<void> {
     }
   }
 
+  // Thread scaling (issue 20): ours at N threads ÷ ours at 1 thread per quantity, the GEMM's beside it.
+  const scaling = {
+    threads: engineN.threads,
+    forward: scale(rate(ours, 'forward'), rate(ours1, 'forward')),
+    input_grad: scale(rate(ours, 'input_grad'), rate(ours1, 'input_grad')),
+    train_step: scale(rate(ours, 'train_step'), rate(ours1, 'train_step')),
+    gemm_512: scale(gemmN, gemm1),
+  };
   const cpu = cpus()[0]?.model ?? '?';
   console.log(`\nbench (e2e) — MNIST CNN (paper), batch ${res.batch}, img/s: median call of the fastest of 3 rounds [slowest–fastest call of all rounds], ${new Date().toISOString()}`);
   console.log(`node ${process.version}, ${cpus().length} × ${cpu}; our engine: ${engineN.build} build, ${engineN.isa} kernels; load average (1/5/15 min): before ${loadBefore}, after peers ${loadAfterPeers}, end ${loadEnd}`);
@@ -239,6 +251,7 @@ async function main(): Promise<void> {
     `${fmt(gemm1, 1)} GFLOP/s at 1 thread [${gemmRounds('gemm_1').map((g) => fmt(g)).join(', ')}]. FLOPs per image (perf.md §1): fwd 27.77 M, igrad 55.54 M, train 82.05 M.`);
   console.log('GFLOP/s are effective: those FLOP counts ÷ time. Our conv2 runs on Winograd F(2×2, 5×5), which does ~2.6× fewer operations than counted, so "ours" can pass 100 % of the GEMM; "ours, implicit GEMM only" executes every counted FLOP (the true roofline fraction).\n');
   console.log(markdownTable(['quantity', 'engine', 'threads', 'img/s', '× tfjs-wasm', '× jax-js', 'GFLOP/s', '% of our GEMM (same threads)'], rows));
+  console.log(`\nThread scaling, ours ${scaling.threads} threads ÷ ours 1 thread (same run): forward ${fmtScale(scaling.forward)}, input gradient ${fmtScale(scaling.input_grad)}, train step ${fmtScale(scaling.train_step)}; our GEMM 512³: ${fmtScale(scaling.gemm_512)}.`);
   if (res.jaxBest) console.log(`\njax-js: the ${res.jaxBest.variant} variant is timed (${res.jaxBest.note}); it runs on one thread in Node 20.`);
   console.log(`Updates: ours ${ours.optimizer}, jax-js ${jaxKey[0]?.optimizer ?? '—'}, tfjs ${tfjs?.optimizer ?? '—'}${torch ? ', PyTorch SGD(lr 0.01)' : ''}.`);
   console.log('\nValidation and per-peer detail (max relative difference to the float64 reference on the first images):\n');
@@ -255,6 +268,11 @@ async function main(): Promise<void> {
   acceptance.push([`train step ≥ 55 % of our GEMM GFLOP/s (implicit GEMM only, every FLOP executed: ${fmt(100 * trainFrac, 0)} %; default engine, effective: ${fmt(100 * trainFracEffective, 0)} %)`, trainFrac >= 0.55]);
   acceptance.push([`1 thread: train step ≥ 4× jax-js best (${ratio(rate(ours1, 'train_step'), rate(bestJax('train_step'), 'train_step'))})`, ge(rate(ours1, 'train_step'), rate(bestJax('train_step'), 'train_step'), 4)]);
   acceptance.push([`1 thread: input gradient ≥ 8× jax-js best (${ratio(rate(ours1, 'input_grad'), rate(bestJax('input_grad'), 'input_grad'))})`, ge(rate(ours1, 'input_grad'), rate(bestJax('input_grad'), 'input_grad'), 8)]);
+
+  if (engineN.threads > 1) {
+    acceptance.push([`${engineN.threads} threads ÷ 1 thread: input gradient ≥ 1.85× (${fmtScale(scaling.input_grad)}), train step ≥ 1.85× (${fmtScale(scaling.train_step)}); GEMM 512³ ${fmtScale(scaling.gemm_512)} (issue 20)`,
+      scaling.input_grad !== undefined && scaling.train_step !== undefined ? scaling.input_grad >= 1.85 && scaling.train_step >= 1.85 : undefined]);
+  }
 
   if (memory) {
     console.log(`\nMemory: ${memory.steps} consecutive Adam steps at batch ${memory.batch}, ${memory.threads} thread(s), ${fmt(memory.imagesPerSec)} img/s sustained over steps 101–${memory.steps}`);
@@ -293,6 +311,8 @@ async function main(): Promise<void> {
       /** GFLOP/s of the GEMM in each round (N threads, 1 thread); gemm_gflops* take the fastest round. */
       gemm_gflops_rounds: { threads_n: gemmRounds('gemm_n').map((g) => Number(g.toFixed(2))), threads_1: gemmRounds('gemm_1').map((g) => Number(g.toFixed(2))) },
       network_gflops_1thread: netG(ours1),
+      /** Ours at `threads` threads ÷ ours at 1 thread, per quantity (img/s), and the GEMM 512³'s (GFLOP/s), same run. */
+      scaling,
       /** Implicit GEMM only (no Winograd): every counted FLOP executed, N threads. */
       network_gflops_gemm_only: netG(oursGemm),
       jax_js_variant: res.jaxBest?.variant ?? jaxKey[0]?.key.replace('jax_js_', ''),

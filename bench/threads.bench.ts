@@ -7,7 +7,7 @@ import { Bench } from 'tinybench';
 import { MIN_PARALLEL_COST } from '../src/wasm/engine.ts';
 import { loadEngine } from '../src/wasm/load.ts';
 import { fmt, markdownTable, medianMs } from './_util.ts';
-import { THREAD_CASES, gemmCase, validateThreadSplit } from './cases.ts';
+import { THREAD_CASES, gemmCase, validateThreadSplit, type KernelCase } from './cases.ts';
 
 const ROUNDS = 5;
 
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   console.log(`\nbench:threads — ${one.build} build, best of ${ROUNDS} rounds' tinybench medians, ${new Date().toISOString()}, load average after: ${load.map((x) => x.toFixed(2)).join(' ')}`);
   console.log(markdownTable(
     ['kernel (batch 100)', '1 thread GFLOP/s', '2 threads GFLOP/s', 'speed-up', 'round spread 1 thr / 2 thr'],
-    CASES.map((c) => [
+    THREAD_CASES.map((c) => [
       c.name + (c.reduction ? ' (reduction)' : ''), fmt(gf(c, 'one')), fmt(gf(c, 'two')), `${fmt(gf(c, 'two') / gf(c, 'one'), 2)}×`,
       `${fmt(spread(`${c.name}|one`), 2)} / ${fmt(spread(`${c.name}|two`), 2)}`,
     ]),
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   const pingUs = ms('dispatch round trip (no kernel)') * 1000;
   console.log(`\ndispatch round trip (wake 1 worker, wait for it): ${fmt(pingUs)} µs`);
   console.log(`\nsmall calls: 1 thread vs split (MIN_PARALLEL_COST = ${MIN_PARALLEL_COST.toExponential(1)} flops)`);
-  const small = all.slice(CASES.length);
+  const small = all.slice(THREAD_CASES.length);
   console.log(markdownTable(
     ['call', 'Mflop', '1 thread µs', '2 threads µs', 'speed-up', 'round spread 1 thr / 2 thr'],
     small.map((c) => {

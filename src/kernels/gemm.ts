@@ -57,7 +57,8 @@ export function gemm(engine: Engine, args: GemmArgs): void {
     .ptr(args.c).i32(ldc)
     .i32(flags)
     .ptr(args.bias);
-  engine.run('f32_gemm', p, byColumns ? Math.ceil(N / GEMM_NR) : M, 2 * M * N * K);
+  // Split by rows, every part packs all of B: one part per thread (pool.ts GRAINS_PER_THREAD).
+  engine.run('f32_gemm', p, byColumns ? Math.ceil(N / GEMM_NR) : M, 2 * M * N * K, byColumns ? undefined : 1);
 }
 
 /** Columns of a packed B panel (assembly/gemm.ts GEMM_NR). */

@@ -7,10 +7,12 @@
 // workspace of `<name>_scratch(params)` bytes, and `partial` receives the reduction of [begin, end).
 // `run`/`reduce` are the only way src/ calls kernels.
 //
-// Threads (pool.ts): with `threads` > 1 a call is split into `threads` contiguous chunks of
-// [0, total), chunk 0 on the calling thread and one per worker, each with its own scratch region.
-// A reduction's partials (thread 0: `out` itself, thread t: its own region of out.length floats)
-// are summed into `out` in thread order, so results depend only on the thread count.
+// Threads (pool.ts): with `threads` > 1 a reduction is split into `threads` contiguous chunks of
+// [0, total), chunk 0 on the calling thread and one per worker, each with its own scratch region;
+// its partials (thread 0: `out` itself, thread t: its own region of out.length floats) are summed
+// into `out` in thread order, so results depend only on the thread count. Other calls are cut into
+// grainsPerThread × threads contiguous grains that the threads take in turn (load balancing on a
+// busy host; their parts are independent, so the bits do not depend on who ran which grain).
 // Calls whose estimated `cost` (flops) is below `minParallelCost` run on the calling thread alone.
 import { Arena, alignUp, type F32Buf } from './memory.ts';
 import type { BuildName, KernelIsa } from './load.ts';
@@ -134,9 +136,11 @@ export class Engine {
   /**
    * Runs kernel `name` over [0, total) with the given parameter block.
    * `cost`: estimated flops of the whole call (see MIN_PARALLEL_COST); omitted: split whenever total ≥ 2.
+   * `grainsPerThread`: parts per thread when split (pool.ts GRAINS_PER_THREAD); 1 for kernels whose
+   * every part repeats costly setup.
    */
-  run(name: KernelName, params: Params, total: number, cost?: number): void {
-    this.call(name, params, total, null, cost);
+  run(name: KernelName, params: Params, total: number, cost?: number, grainsPerThread?: number): void {
+    this.call(name, params, total, null, cost, grainsPerThread);
   }
 
   /** Runs reduction kernel `name` over [0, total); the reduction lands in `out`. `cost` as in `run`. */
@@ -144,10 +148,10 @@ export class Engine {
     this.call(name, params, total, out, cost);
   }
 
-  private call(name: KernelName, params: Params, total: number, out: F32Buf | null, cost: number | undefined): void {
+  private call(name: KernelName, params: Params, total: number, out: F32Buf | null, cost: number | undefined, grainsPerThread?: number): void {
     const fn = this.kernel(name);
     this.count(name);
-    this.dispatch(name, fn, this.writeParams(params), total, out, cost);
+    this.dispatch(name, fn, this.writeParams(params), total, out, cost, grainsPerThread);
   }
 
   /** Starts `threads` − 1 workers (loadEngine does this); 1 = none. */
@@ -169,7 +173,7 @@ export class Engine {
   }
 
   /** Executes one kernel call: on the calling thread, or split across the pool. */
-  protected dispatch(name: string, fn: KernelFn, params: number, total: number, out: F32Buf | null, cost: number | undefined): void {
+  protected dispatch(name: string, fn: KernelFn, params: number, total: number, out: F32Buf | null, cost: number | undefined, grainsPerThread?: number): void {
     if (this.closed) throw new Error(`multirobust: kernel '${name}' called on a closed engine`);
     if (total <= 0) {
       if (out) this.arena.f32(out.ptr, out.length).fill(0);
@@ -179,7 +183,7 @@ export class Engine {
     const split = pool !== null && total >= 2 && (cost === undefined || cost >= this.minParallelCost);
     const scratch = this.scratchFor(name, params, split ? pool.threads : 1);
     if (split) {
-      pool.parallelFor(name, this.indices.get(name)!, fn, params, total, scratch, out ? { out, partials: this.partialsFor(out, pool.threads) } : null);
+      pool.parallelFor(name, this.indices.get(name)!, fn, params, total, scratch, out ? { out, partials: this.partialsFor(out, pool.threads) } : null, grainsPerThread);
       return;
     }
     try {

@@ -1,8 +1,13 @@
 // The worker pool: threads − 1 workers (worker.js), each with its own instance of the kernel
 // module on the engine's one shared memory, plus the calling thread, which runs chunk 0 itself.
 //
-// A call splits [0, total) into `threads` contiguous chunks by thread index only
-// (chunk t = [⌊total·t/T⌋, ⌊total·(t+1)/T⌋)), so results depend on the thread count, never on timing.
+// A reduction splits [0, total) into `threads` contiguous chunks by thread index only
+// (chunk t = [⌊total·t/T⌋, ⌊total·(t+1)/T⌋)), so its partial sums depend on the thread count, never
+// on timing. Any other call is cut into `grains` contiguous grains the same way (a number fixed by
+// the call and the thread count), which the threads take in turn from a shared counter: a thread
+// that falls behind (descheduled by a busy host, woken late) leaves its grains to the others. Parts
+// of such calls are independent (the kernel contract), so which thread runs a grain cannot change
+// a bit of the result.
 // Signalling is Atomics.wait/notify on a control block in shared memory (messages would need the
 // calling thread to return to its event loop, and calls are synchronous): the caller writes the
 // call into the block, bumps `gen` and wakes the workers, runs chunk 0, then blocks on `pending`
@@ -26,7 +31,9 @@ type WorkerCtor = new (url: URL, options: { workerData: unknown }) => WorkerLike
 export const LAYOUT = {
   // header
   gen: 0, pending: 1, command: 2, kernel: 3, params: 4, reduce: 5, crashSlot: 6,
-  header: 8,
+  // grains of a call that is not a reduction (0: static chunks in the slots), its total, the next free grain
+  grains: 7, total: 8, nextGrain: 9,
+  header: 12,
   // one slot per thread index (slot 0, the caller's, is unused)
   begin: 0, end: 1, scratch: 2, partial: 3, status: 4, messageLength: 5, message: 8,
   messageBytes: 1024,
@@ -35,15 +42,26 @@ export const LAYOUT = {
   // commands and statuses
   run: 1, exit: 2, crash: 3, noop: 4, hang: 5,
   ok: 0, error: 1, dead: 2,
-  /**
-   * How long a waiting thread spins on the control block before it sleeps in Atomics.wait (a worker
-   * waiting for the next call, the caller waiting for the workers), ms.
-   * NOTE: on this project's 2-vCPU VM a sleeping thread took ~50–65 µs to wake (futex wake of a
-   * halted vCPU), so a split call cost ~65 µs more than its work and every GEMM up to 4 Mflop ran
-   * slower on 2 threads than on 1; spinning costs the idle core at most this long per burst of calls.
-   */
-  spinMs: 2,
 };
+
+/**
+ * How long a waiting thread spins on the control block before it sleeps in Atomics.wait (a worker
+ * waiting for the next call, the caller waiting for the workers), ms.
+ * NOTE: on this project's 2-vCPU VM a sleeping thread took ~50–65 µs to wake (futex wake of a
+ * halted vCPU), so a split call cost ~65 µs more than its work and every GEMM up to 4 Mflop ran
+ * slower on 2 threads than on 1 (`npm run bench:threads`, small calls). The calls of a training step
+ * or an attack step come a few µs to ~0.1 ms apart, so a short spin catches nearly all of them and
+ * costs an idle core at most this long per burst. A pool with more threads than cores does not spin
+ * (a spinning thread would hold the core the thread it waits for needs).
+ */
+export const SPIN_MS = 0.5;
+
+/**
+ * Grains per thread of a call that is not a reduction (pool.ts header). More grains even out a
+ * thread that falls behind; each grain is one more kernel entry (and, for a GEMM split by rows,
+ * one more packing of B, so the GEMM asks for one grain per thread there).
+ */
+export const GRAINS_PER_THREAD = 4;
 
 /** Time a worker may take beyond the caller's own chunk before it counts as hung. */
 const HANG_MS = 5000;
@@ -82,6 +100,8 @@ export interface PoolInit {
   isa: string;
   /** Kernel base names in table order (a call names its kernel by index). */
   names: string[];
+  /** Spin before sleeping, ms (default: SPIN_MS, or 0 when `threads` exceeds the available parallelism). */
+  spinMs?: number;
 }
 
 /** Per-thread regions: thread t uses ptr + t·stride. */
@@ -94,14 +114,20 @@ export class WorkerPool {
   readonly threads: number;
   /** Calls split across the threads so far (tests check that a call really was split). */
   splits = 0;
+  /** Wall ms the caller spent waiting for workers after its own chunk, summed over calls (imbalance; bench:profile). */
+  waitedMs = 0;
   private readonly ctl: Int32Array;
   private readonly memory: WebAssembly.Memory;
   private readonly workers: WorkerLike[];
   private broken: string | null = null;
   private closed = false;
 
-  private constructor(threads: number, memory: WebAssembly.Memory, ctl: Int32Array, workers: WorkerLike[]) {
+  /** How long a waiting thread spins before it sleeps, ms (SPIN_MS). */
+  readonly spinMs: number;
+
+  private constructor(threads: number, memory: WebAssembly.Memory, ctl: Int32Array, workers: WorkerLike[], spinMs: number) {
     this.threads = threads;
+    this.spinMs = spinMs;
     this.memory = memory;
     this.ctl = ctl;
     this.workers = workers;
@@ -125,12 +151,13 @@ export class WorkerPool {
     const ctl = new Int32Array(init.memory.buffer, control, totalInts);
     ctl.fill(0);
     const layout = { ...L, totalInts };
+    const spinMs = init.spinMs ?? (init.threads <= (await defaultThreads()) ? SPIN_MS : 0);
     const url = new URL('./worker.js', import.meta.url);
     const workers: WorkerLike[] = [];
     const ready: Promise<void>[] = [];
     for (let slot = 1; slot < init.threads; slot++) {
       const w = new Worker(url, {
-        workerData: { module: init.module, memory: init.memory, control, slot, names: init.names, isa: init.isa, gen: 0, layout },
+        workerData: { module: init.module, memory: init.memory, control, slot, names: init.names, isa: init.isa, gen: 0, layout, spinMs },
       });
       workers.push(w);
       ready.push(
@@ -161,29 +188,39 @@ export class WorkerPool {
       throw err;
     }
     for (const w of workers) w.unref();
-    return new WorkerPool(init.threads, init.memory, ctl, workers);
+    return new WorkerPool(init.threads, init.memory, ctl, workers, spinMs);
   }
 
   /**
-   * Runs `fn` over [0, total) on all threads; thread t takes chunk t, scratch.ptr + t·scratch.stride
-   * and, for reductions, writes its partial to `out` (t = 0) or partials.ptr + (t−1)·partials.stride,
-   * which are then summed into `out` in thread order. Throws with the kernel's name on any failure.
+   * Runs `fn` over [0, total) on all threads, each with its scratch region scratch.ptr + t·scratch.stride.
+   * A reduction: thread t takes chunk t and writes its partial to `out` (t = 0) or
+   * partials.ptr + (t−1)·partials.stride, which are then summed into `out` in thread order.
+   * Otherwise: min(total, grainsPerThread·threads) grains, taken in turn by whichever thread is free.
+   * Throws with the kernel's name on any failure.
    */
-  parallelFor(name: string, kernel: number, fn: KernelFn, params: number, total: number, scratch: Regions, reduce: { out: F32Buf; partials: Regions } | null): void {
+  parallelFor(name: string, kernel: number, fn: KernelFn, params: number, total: number, scratch: Regions, reduce: { out: F32Buf; partials: Regions } | null, grainsPerThread = GRAINS_PER_THREAD): void {
     this.splits++;
-    this.post(LAYOUT.run, { kernel, params, total, scratch, partials: reduce?.partials ?? null });
+    const grains = reduce ? 0 : Math.min(total, Math.max(1, grainsPerThread) * this.threads);
+    this.post(LAYOUT.run, { kernel, params, total, scratch, partials: reduce?.partials ?? null, grains });
     let callerError: unknown = null;
     const t0 = performance.now();
-    const [b0, e0] = chunk(total, this.threads, 0);
     try {
       if (reduce) {
+        const [b0, e0] = chunk(total, this.threads, 0);
         if (b0 < e0) fn(params, b0, e0, scratch.ptr, reduce.out.ptr);
         else new Float32Array(this.memory.buffer, reduce.out.ptr, reduce.out.length).fill(0);
-      } else if (b0 < e0) fn(params, b0, e0, scratch.ptr);
+      } else {
+        for (let g = Atomics.add(this.ctl, LAYOUT.nextGrain, 1); g < grains; g = Atomics.add(this.ctl, LAYOUT.nextGrain, 1)) {
+          const [b, e] = chunk(total, grains, g);
+          fn(params, b, e, scratch.ptr);
+        }
+      }
     } catch (err) {
       callerError = err;
     }
-    this.wait(name, performance.now() - t0);
+    const t1 = performance.now();
+    this.wait(name, t1 - t0);
+    this.waitedMs += performance.now() - t1;
     const workerError = this.collectErrors(name);
     if (callerError) throw kernelError(name, 0, this.threads, callerError);
     if (workerError) throw workerError;
@@ -220,17 +257,21 @@ export class WorkerPool {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 
-  private post(command: number, call: { kernel: number; params: number; total: number; scratch: Regions; partials: Regions | null } | null, crashSlot = 0): void {
+  private post(command: number, call: { kernel: number; params: number; total: number; scratch: Regions; partials: Regions | null; grains: number } | null, crashSlot = 0): void {
     if (this.closed) throw new Error('multirobust: this engine was closed');
     if (this.broken) throw new Error(`multirobust: the worker pool is broken (${this.broken}); load a new engine`);
     const L = LAYOUT;
     const ctl = this.ctl;
     ctl[L.command] = command;
     ctl[L.crashSlot] = crashSlot;
+    ctl[L.grains] = 0;
     if (call) {
       ctl[L.kernel] = call.kernel;
       ctl[L.params] = call.params;
       ctl[L.reduce] = call.partials ? 1 : 0;
+      ctl[L.grains] = call.grains;
+      ctl[L.total] = call.total;
+      Atomics.store(ctl, L.nextGrain, 0);
       for (let t = 1; t < this.threads; t++) {
         const s = L.header + t * L.slotInts;
         const [b, e] = chunk(call.total, this.threads, t);
@@ -251,11 +292,11 @@ export class WorkerPool {
     const ctl = this.ctl;
     const limit = HANG_MS + 50 * callerMs;
     const t0 = performance.now();
-    // Spin first (LAYOUT.spinMs): the workers usually finish within microseconds of the caller.
+    // Spin first (SPIN_MS): the workers usually finish within microseconds of the caller.
     // The clock is read every 1024 turns only: each read allocates (a heap number), and reading it
     // every turn made ~9 MB of garbage per training step.
-    for (let turn = 1; Atomics.load(ctl, L.pending) !== 0; turn++) {
-      if ((turn & 1023) === 0 && performance.now() - t0 >= L.spinMs) break;
+    for (let turn = 1; this.spinMs > 0 && Atomics.load(ctl, L.pending) !== 0; turn++) {
+      if ((turn & 1023) === 0 && performance.now() - t0 >= this.spinMs) break;
     }
     for (;;) {
       const pending = Atomics.load(ctl, L.pending);

@@ -6,7 +6,7 @@ import { workerData, parentPort } from 'node:worker_threads';
 import process from 'node:process';
 import { instantiate } from '@assemblyscript/loader';
 
-const { module, memory, control, slot, names, isa, gen: startGen, layout: L } = workerData;
+const { module, memory, control, slot, names, isa, gen: startGen, layout: L, spinMs } = workerData;
 const ctl = new Int32Array(memory.buffer, control, L.totalInts);
 const base = L.header + slot * L.slotInts;
 
@@ -38,17 +38,17 @@ const kernels = names.map((name) => exports[`${name}__${isa}`]);
 parentPort.postMessage('ready');
 
 /**
- * The next call's generation: spins on the control block for up to L.spinMs first, then sleeps in
- * Atomics.wait. Kernel calls come in bursts (a training step makes ~25 split calls a few µs apart),
- * and waking a sleeping worker costs far more than that (pool.ts, LAYOUT.spinMs).
+ * The next call's generation: spins on the control block for up to spinMs first, then sleeps in
+ * Atomics.wait. Kernel calls come in bursts (a training step makes ~40 split calls a few µs apart),
+ * and waking a sleeping worker costs far more than that (pool.ts, SPIN_MS).
  */
 function nextGen(seen) {
   const t0 = performance.now();
-  for (let i = 1; ; i++) {
+  for (let i = 1; spinMs > 0; i++) {
     const gen = Atomics.load(ctl, L.gen);
     if (gen !== seen) return gen;
     // The clock is read every 1024 turns only (each read allocates a heap number).
-    if ((i & 1023) === 0 && performance.now() - t0 > L.spinMs) break;
+    if ((i & 1023) === 0 && performance.now() - t0 > spinMs) break;
   }
   for (;;) {
     Atomics.wait(ctl, L.gen, seen);
@@ -70,11 +70,19 @@ for (;;) {
   if (command === L.crash && ctl[L.crashSlot] === slot) process.exit(70);
   if (command === L.hang && ctl[L.crashSlot] === slot) Atomics.wait(ctl, L.crashSlot, slot, 60_000);
   const begin = ctl[base + L.begin], end = ctl[base + L.end];
-  if (command === L.run && begin < end) {
+  const grains = ctl[L.grains];
+  if (command === L.run && (grains > 0 || begin < end)) {
     const fn = kernels[ctl[L.kernel]];
+    const params = ctl[L.params], scratch = ctl[base + L.scratch];
     try {
-      if (ctl[L.reduce]) fn(ctl[L.params], begin, end, ctl[base + L.scratch], ctl[base + L.partial]);
-      else fn(ctl[L.params], begin, end, ctl[base + L.scratch]);
+      if (ctl[L.reduce]) fn(params, begin, end, scratch, ctl[base + L.partial]);
+      else if (grains > 0) {
+        // Grains in turn from the shared counter (pool.ts), chunked exactly as pool.ts `chunk` does.
+        const total = ctl[L.total];
+        for (let g = Atomics.add(ctl, L.nextGrain, 1); g < grains; g = Atomics.add(ctl, L.nextGrain, 1)) {
+          fn(params, Math.floor((total * g) / grains), Math.floor((total * (g + 1)) / grains), scratch);
+        }
+      } else fn(params, begin, end, scratch);
     } catch (err) {
       report(L.error, err instanceof Error ? `${err.name}: ${err.message}` : String(err));
     }

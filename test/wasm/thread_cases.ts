@@ -344,27 +344,28 @@ export function checkReductionOrder(one: Engine, many: Engine, seed = 11): strin
 }
 
 /**
- * Makes worker 1's rows of a GEMM write past the end of memory (a kernel trap in the worker only);
- * returns the error message (or null when nothing threw), then checks the pool still works.
+ * A kernel that traps on worker 1 only: a reduction (static chunks: thread t always takes chunk t;
+ * other calls hand out grains to whichever thread is free) whose second half of rows lies past the
+ * end of memory. Returns the error message and whether the pool still gives the right result after.
  */
 export function trapInWorker(engine: Engine): { message: string | null; afterwards: string | null } {
-  const [M, N, K] = [64, 16, 8];
+  const [rows, cols] = [64, 16];
   return engine.arena.scope(() => {
     const rand = rng(3);
-    const a = input(engine, rand, M * K), b = input(engine, rand, K * N), c = engine.arena.allocF32(M * N);
-    gemm(engine, { M, N, K, a, b, c }); // allocates the scratch first, so memory does not grow below
-    const want = engine.toF32(c);
+    const dy = input(engine, rand, rows * cols), db = engine.arena.allocF32(cols);
+    biasBackward(engine, { dy, db, rows, cols }); // allocates the partials first, so memory does not grow below
+    const want = engine.toF32(db);
     const end = engine.memory.buffer.byteLength;
-    // Rows [0, M/2) (the caller's) fit just below the end of memory; rows [M/2, M) do not.
-    const bad = { ptr: end - (M / 2) * N * 4, length: M * N };
+    // Rows [0, rows/2) (the caller's) fit just below the end of memory; rows [rows/2, rows) do not.
+    const bad = { ptr: end - (rows / 2) * cols * 4, length: rows * cols };
     let message: string | null = null;
     try {
-      gemm(engine, { M, N, K, a, b, c: bad });
+      biasBackward(engine, { dy: bad, db, rows, cols });
     } catch (err) {
       message = (err as Error).message;
     }
-    gemm(engine, { M, N, K, a, b, c });
-    return { message, afterwards: firstDifference([engine.toF32(c)], [want]) };
+    biasBackward(engine, { dy, db, rows, cols });
+    return { message, afterwards: firstDifference([engine.toF32(db)], [want]) };
   });
 }
 
