@@ -58,11 +58,13 @@ const PARAM_BYTES = 1024;
  * Default minimum estimated cost of a call worth splitting across threads, in flops (GEMM-like
  * kernels run ≈ 30 flop/ns per thread; for streaming kernels pass ≈ 30 × the expected ns, i.e.
  * ≈ 40 × the floats touched).
- * NOTE: measured on the idle 2-core machine (`npm run bench:threads`, Node 20): one dispatch
- * round trip (wake a worker, wait for it) ≈ 11 µs (Deno ≈ 6 µs); GEMM split over 2 threads vs
- * one: 64³ (0.5 Mflop) 0.6×, 80³ (1.0 Mflop) 1.0×, 96³ (1.8 Mflop) 1.4×, 128³ (4.2 Mflop) 1.5×.
- * Messages instead of Atomics cost ≈ 150 µs (Node 20) / ≈ 50 µs (Deno) per round trip, and the
- * caller would have to return to its event loop.
+ * NOTE: measured on the 2-core machine (`npm run bench:threads`, Node 20). Before the pool's
+ * threads spun (pool.ts SPIN_MS), one dispatch round trip cost ≈ 11 µs when calls came back to back
+ * and ≈ 60 µs when the worker had gone to sleep, and a split GEMM 64³ ran 0.6×, 80³ 1.0× as fast
+ * as one thread. With the spin (2026-11-29): round trip 0.2 µs; GEMM split vs one thread 32³
+ * (0.07 Mflop) 1.0×, 48³ 1.2×, 64³ 1.4×, 96³ 1.65×, 128³ 1.8×. The threshold stays here, where a
+ * split pays even when the worker has to be woken. Messages instead of Atomics cost ≈ 150 µs
+ * (Node 20) / ≈ 50 µs (Deno) per round trip, and the caller would have to return to its event loop.
  */
 export const MIN_PARALLEL_COST = 1e6;
 

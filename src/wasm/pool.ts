@@ -8,10 +8,12 @@
 // that falls behind (descheduled by a busy host, woken late) leaves its grains to the others. Parts
 // of such calls are independent (the kernel contract), so which thread runs a grain cannot change
 // a bit of the result.
-// Signalling is Atomics.wait/notify on a control block in shared memory (messages would need the
-// calling thread to return to its event loop, and calls are synchronous): the caller writes the
-// call into the block, bumps `gen` and wakes the workers, runs chunk 0, then blocks on `pending`
-// until every worker has counted itself done. Blocking the main thread is allowed in Node and Deno.
+// Signalling is on a control block in shared memory (messages would need the calling thread to
+// return to its event loop, and calls are synchronous): the caller writes the call into the block,
+// bumps `gen` and wakes the workers, runs its part, then waits on `pending` until every worker has
+// counted itself done. A waiting thread spins on the block for SPIN_MS before it sleeps in
+// Atomics.wait (waking a sleeping thread costs ~60 µs here); blocking the main thread is allowed in
+// Node and Deno.
 // Errors: a worker catches a kernel trap and writes its message into its slot; a worker that dies
 // marks its slot dead from its exit handler, so the caller never waits for it; a worker that
 // neither finishes nor dies within HANG_MS (+ 50× the caller's own chunk time) counts as hung.
