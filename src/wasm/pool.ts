@@ -35,6 +35,8 @@ export const LAYOUT = {
   gen: 0, pending: 1, command: 2, kernel: 3, params: 4, reduce: 5, crashSlot: 6,
   // grains of a call that is not a reduction (0: static chunks in the slots), its total, the next free grain
   grains: 7, total: 8, nextGrain: 9,
+  // test-only: the worker slot that sleeps delayMs before its part of the next call (0: none)
+  delaySlot: 10, delayMs: 11,
   header: 12,
   // one slot per thread index (slot 0, the caller's, is unused)
   begin: 0, end: 1, scratch: 2, partial: 3, status: 4, messageLength: 5, message: 8,
@@ -118,6 +120,8 @@ export class WorkerPool {
   splits = 0;
   /** Wall ms the caller spent waiting for workers after its own chunk, summed over calls (imbalance; bench:profile). */
   waitedMs = 0;
+  /** Grains the calling thread ran itself, summed over calls (tests of the load balancing). */
+  callerGrains = 0;
   private readonly ctl: Int32Array;
   private readonly memory: WebAssembly.Memory;
   private readonly workers: WorkerLike[];
@@ -215,6 +219,7 @@ export class WorkerPool {
         for (let g = Atomics.add(this.ctl, LAYOUT.nextGrain, 1); g < grains; g = Atomics.add(this.ctl, LAYOUT.nextGrain, 1)) {
           const [b, e] = chunk(total, grains, g);
           fn(params, b, e, scratch.ptr);
+          this.callerGrains++;
         }
       }
     } catch (err) {
@@ -239,6 +244,12 @@ export class WorkerPool {
   crashForTest(slot: number): void {
     this.post(LAYOUT.crash, null, slot);
     this.wait('(crash test)', 0);
+  }
+
+  /** Test-only: worker `slot` sleeps `ms` before its part of the next kernel call (a descheduled worker). */
+  delayNextCallForTest(slot: number, ms: number): void {
+    this.ctl[LAYOUT.delayMs] = ms;
+    Atomics.store(this.ctl, LAYOUT.delaySlot, slot);
   }
 
   /** Test-only: makes worker `slot` block for a minute at the next call (the caller gives up after HANG_MS). */

@@ -69,6 +69,10 @@ for (;;) {
   // Test-only: a simulated death, and a simulated hang (blocks for a minute).
   if (command === L.crash && ctl[L.crashSlot] === slot) process.exit(70);
   if (command === L.hang && ctl[L.crashSlot] === slot) Atomics.wait(ctl, L.crashSlot, slot, 60_000);
+  if (command === L.run && Atomics.load(ctl, L.delaySlot) === slot) {
+    Atomics.store(ctl, L.delaySlot, 0);
+    Atomics.wait(ctl, L.delaySlot, 0, ctl[L.delayMs]);
+  }
   const begin = ctl[base + L.begin], end = ctl[base + L.end];
   const grains = ctl[L.grains];
   if (command === L.run && (grains > 0 || begin < end)) {
