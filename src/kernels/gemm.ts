@@ -58,8 +58,8 @@ export function gemm(engine: Engine, args: GemmArgs): void {
     .i32(flags)
     .ptr(args.bias);
   // Parts per thread (pool.ts GRAINS_PER_THREAD): split by rows, every part packs all of B, so one;
-  // by columns, every part streams all of A again, so two (fc1 forward at 2 threads, quiet host:
-  // 93 / 91 / 90 / 88 GFLOP/s with 1 / 2 / 4 / 8 parts per thread).
+  // by columns, every part streams all of A again, so two (a scratch timing of fc1 forward at 2
+  // threads, quiet host: 93 / 91 / 90 / 88 GFLOP/s with 1 / 2 / 4 / 8 parts per thread).
   engine.run('f32_gemm', p, byColumns ? Math.ceil(N / GEMM_NR) : M, 2 * M * N * K, byColumns ? 2 : 1);
 }
 
