@@ -1,0 +1,408 @@
+// `npm run experiment:invariance`: excessive invariance (issue 19; the seed talk's last slide,
+// Jacobsen et al. 2019). A budget large enough for "extreme" robustness (L∞ 0.3, L1 30) contains
+// points that look like another class; a model robust in that ball must keep its label there.
+//
+// For each test image x of class y (the first n that every model classifies correctly):
+//   1. candidates: the K training images of classes ≠ y nearest to x in L2 (among the first
+//      `pool` training images);
+//   2. for each ball B (norm, ε), each candidate x′ is projected onto B(x) ∩ [0, 1]: the in-ball
+//      point closest to x′ in L2, z = x + P(x′ − x), with the attacks' exact projections
+//      (src/attacks/pgd.ts hooks: L∞ clip, L2 rescale + clip, L1 ∩ box). The candidate with the
+//      smallest ‖z − x′‖₂ is the target, z the invariance example;
+//   3. the standard model, Adv∞ (ε = 0.3) and the multi-perturbation model (src/experiments/
+//      models.ts: trained here and cached, or given by flags) classify z: keeps y, follows y′ (the
+//      target's class), or another class.
+// Prints the models' clean and robust accuracy (PGD L∞ 0.3, L2 2, SLIDE L1 10 on the first evalN
+// test images) so the table can be read, the table per ball, and writes a PNG grid of the first
+// gridK examples: rows original, then per ball the in-ball point (captioned with the predictions
+// S = standard, A = Adv∞, M = multi) and its target (captioned y′). Whether a person sees y′ in z
+// is not measured here: the grid is there to judge it.
+//
+// Shapes: images (N, 28, 28, 1) NHWC f32 in [0, 1] (rows of D = 784), labels (N) int32. Seeded:
+// the models (models.ts) and the robust evaluation's random starts; the search is deterministic.
+//
+//   npm run experiment:invariance -- [--balls linf:0.3,l1:30] [--n 200] [--pool 60000]
+//     [--candidates 16] [--eval-n 500] [--eval-steps 20] [--grid-k 8] [--png docs/invariance-grid.png]
+//     [--standard PATH] [--linf PATH] [--multi PATH] [--cache DIR] [--json FILE] [--seed S] [--threads N]
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { argmaxRows, epsBuffer, logitsAt } from '../attacks/core.ts';
+import { l2Threat, linfThreat, slideThreat, type NormThreat } from '../attacks/pgd.ts';
+import { intFlag, numberFlag, UsageError } from '../cli/flags.ts';
+import { evaluate } from '../eval/evaluate.ts';
+import { writeFileAtomic } from '../io/atomic.ts';
+import type { Module } from '../nn/module.ts';
+import { imageGridPng, type GridRow } from '../report/png.ts';
+import { Tensor } from '../tensor.ts';
+import { loadMnist, type ImageDataset } from '../train/data.ts';
+import type { Engine } from '../wasm/engine.ts';
+import { loadEngine } from '../wasm/load.ts';
+import { LINF, MULTI, obtainModel, STANDARD, type Recipe } from './models.ts';
+
+export type BallNorm = 'linf' | 'l2' | 'l1';
+export interface Ball {
+  norm: BallNorm;
+  eps: number;
+}
+
+export interface InvarianceOptions {
+  balls: Ball[];
+  /** Test images (the first n all models classify correctly). */
+  n: number;
+  /** Training images searched for targets. */
+  pool: number;
+  /** Nearest candidates (L2) projected exactly per image. */
+  candidates: number;
+  /** Test images of the robust-accuracy table, and the steps of its attacks. */
+  evalN: number;
+  evalSteps: number;
+  /** Examples drawn in the PNG. */
+  gridK: number;
+  png: string;
+  seed: number;
+  cacheDir: string;
+  /** Checkpoints instead of the cached models. */
+  standard?: string;
+  linf?: string;
+  multi?: string;
+}
+
+export const DEFAULTS: InvarianceOptions = {
+  balls: [{ norm: 'linf', eps: 0.3 }, { norm: 'l1', eps: 30 }], n: 200, pool: 60000, candidates: 16, evalN: 500, evalSteps: 20, gridK: 8,
+  png: 'docs/invariance-grid.png', seed: 0, cacheDir: 'runs/experiments',
+};
+
+/** The three models, in table order: key, label, recipe. */
+export const MODELS = [
+  { key: 'standard', label: 'standard', letter: 'S', recipe: STANDARD },
+  { key: 'linf', label: 'Adv∞ (ε = 0.3)', letter: 'A', recipe: LINF },
+  { key: 'multi', label: 'multi (npm start)', letter: 'M', recipe: MULTI },
+] as const satisfies readonly { key: 'standard' | 'linf' | 'multi'; label: string; letter: string; recipe: Recipe }[];
+export type ModelKey = (typeof MODELS)[number]['key'];
+
+export const ballName = (b: Ball): string => `${b.norm}:${b.eps}`;
+
+function threatOf(norm: BallNorm): NormThreat {
+  return norm === 'linf' ? linfThreat : norm === 'l2' ? l2Threat : slideThreat(99, 'exact');
+}
+
+/** Indices (into pool) of the k images with label ≠ y nearest to x in L2, nearest first. */
+export function nearestOtherClass(x: Float32Array, y: number, pool: ImageDataset, k: number): Int32Array {
+  const D = pool.height * pool.width * pool.channels, img = pool.images;
+  const best: { i: number; d: number }[] = [];
+  for (let i = 0; i < pool.n; i++) {
+    if (pool.labels[i] === y) continue;
+    let d = 0;
+    const o = i * D;
+    for (let j = 0; j < D; j++) {
+      const v = img[o + j] - x[j];
+      d += v * v;
+    }
+    if (best.length < k || d < best[best.length - 1].d) {
+      // Insertion into the sorted list of the k best (ties: the lower index stays first).
+      let p = best.length;
+      while (p > 0 && best[p - 1].d > d) p--;
+      best.splice(p, 0, { i, d });
+      if (best.length > k) best.pop();
+    }
+  }
+  return Int32Array.from(best, (b) => b.i);
+}
+
+/**
+ * The points of ball ∩ [0, 1] around x nearest (L2) to each target row: z_r = x + P(t_r − x).
+ * x (D), targets (R × D); returns (R × D).
+ */
+export function projectTowards(engine: Engine, x: Float32Array, targets: Float32Array, ball: Ball): Float32Array {
+  const D = x.length, R = targets.length / D;
+  return engine.arena.scope(() => {
+    const x0 = engine.arena.allocF32(R * D), delta = engine.arena.allocF32(R * D);
+    const xv = engine.view(x0), dv = engine.view(delta);
+    for (let r = 0; r < R; r++) {
+      xv.set(x, r * D);
+      for (let j = 0; j < D; j++) dv[r * D + j] = targets[r * D + j] - x[j];
+    }
+    threatOf(ball.norm).project(engine, delta, x0, epsBuffer(engine, ball.eps, R), R, D);
+    const d2 = engine.view(delta), out = new Float32Array(R * D);
+    for (let i = 0; i < out.length; i++) out[i] = Math.min(1, Math.max(0, x[i % D] + d2[i]));
+    return out;
+  });
+}
+
+export interface InvarianceExample {
+  /** Index in the test set. */
+  index: number;
+  y: number;
+  /** Per ball: the target's training index and class, the in-ball point, its distances, each model's prediction. */
+  balls: { target: number; yTarget: number; z: Float32Array; dist: number; residual: number; start: number; pred: Record<ModelKey, number> }[];
+}
+
+export interface InvarianceResult {
+  models: Record<ModelKey, { path: string; source: string; seconds: number; clean: number; robust: Record<string, number>; union: number }>;
+  examples: InvarianceExample[];
+  /** Test images scanned to find n that every model classifies correctly. */
+  scanned: number;
+  /** Per ball and model: fractions keeping y, following y′, other; and on the targets themselves. */
+  summary: { ball: string; meanResidual: number; meanStart: number; rows: Record<ModelKey, { keeps: number; follows: number; other: number; onTarget: number }> }[];
+  grid: Uint8Array;
+  seconds: number;
+}
+
+function l2(a: Float32Array, ao: number, b: Float32Array, bo: number, D: number): number {
+  let s = 0;
+  for (let j = 0; j < D; j++) {
+    const v = a[ao + j] - b[bo + j];
+    s += v * v;
+  }
+  return Math.sqrt(s);
+}
+
+/** Predicted classes of images (B rows of ds's shape) in batches of 100. */
+function predict(engine: Engine, model: Module, images: Float32Array, ds: ImageDataset): Int32Array {
+  const D = ds.height * ds.width * ds.channels, B = images.length / D, out = new Int32Array(B);
+  for (let s = 0; s < B; s += 100) {
+    const e = Math.min(B, s + 100);
+    out.set(engine.arena.scope(() => argmaxRows(logitsAt(model, Tensor.from(engine, images.subarray(s * D, e * D), [e - s, ds.height, ds.width, ds.channels])), e - s)), s);
+  }
+  return out;
+}
+
+export function runInvariance(engine: Engine, opts: InvarianceOptions, log: (s: string) => void = () => {}, data?: { train: ImageDataset; test: ImageDataset }): InvarianceResult {
+  const t0 = performance.now();
+  const train = data?.train ?? loadMnist('train');
+  const test = data?.test ?? loadMnist('test');
+  const D = test.height * test.width * test.channels;
+  const given: Record<ModelKey, string | undefined> = { standard: opts.standard, linf: opts.linf, multi: opts.multi };
+  const obtained = MODELS.map((m) => obtainModel(engine, m.recipe, { given: given[m.key], cacheDir: opts.cacheDir, seed: opts.seed, train, log }));
+  const nets = Object.fromEntries(MODELS.map((m, i) => [m.key, obtained[i].model])) as Record<ModelKey, Module>;
+
+  // Clean and robust accuracy of each model, so that the table can be read.
+  const models = {} as InvarianceResult['models'];
+  MODELS.forEach((m, i) => {
+    const rep = evaluate(engine, nets[m.key], test, { attacks: ['linf:0.3', 'l2:2', 'l1:10'], n: Math.min(opts.evalN, test.n), seed: opts.seed, tokenDefaults: { steps: opts.evalSteps, restarts: 1 } });
+    models[m.key] = { path: obtained[i].path, source: obtained[i].source, seconds: obtained[i].seconds, clean: rep.clean_accuracy, robust: Object.fromEntries(rep.attacks.map((a) => [a.name, a.robust_accuracy])), union: rep.union_accuracy };
+    log(`${m.label}: ${obtained[i].path} (${obtained[i].source}), clean ${(100 * rep.clean_accuracy).toFixed(1)} %, union ${(100 * rep.union_accuracy).toFixed(1)} % on ${rep.n} test images`);
+  });
+
+  // The first n test images every model classifies correctly.
+  const chosen: number[] = [];
+  let scanned = 0;
+  for (let start = 0; start < test.n && chosen.length < opts.n; start += 100) {
+    const end = Math.min(test.n, start + 100);
+    const imgs = test.images.subarray(start * D, end * D);
+    const preds = MODELS.map((m) => predict(engine, nets[m.key], imgs, test));
+    for (let i = start; i < end && chosen.length < opts.n; i++) {
+      scanned = i + 1;
+      if (preds.every((p) => p[i - start] === test.labels[i])) chosen.push(i);
+    }
+  }
+  if (chosen.length < opts.n) log(`only ${chosen.length} of ${test.n} test images are classified correctly by every model`);
+
+  const pool: ImageDataset = { ...train, n: Math.min(opts.pool, train.n), images: train.images.subarray(0, Math.min(opts.pool, train.n) * D), labels: train.labels.subarray(0, Math.min(opts.pool, train.n)) };
+  const examples: InvarianceExample[] = [];
+  for (const idx of chosen) {
+    const x = test.images.slice(idx * D, (idx + 1) * D), y = test.labels[idx];
+    const cand = nearestOtherClass(x, y, pool, opts.candidates);
+    const tgt = new Float32Array(cand.length * D);
+    cand.forEach((c, r) => tgt.set(pool.images.subarray(c * D, (c + 1) * D), r * D));
+    const balls = opts.balls.map((ball) => {
+      const z = projectTowards(engine, x, tgt, ball);
+      let bestR = 0, bestRes = Infinity;
+      for (let r = 0; r < cand.length; r++) {
+        const res = l2(z, r * D, tgt, r * D, D);
+        if (res < bestRes) {
+          bestRes = res;
+          bestR = r;
+        }
+      }
+      const zb = z.slice(bestR * D, (bestR + 1) * D);
+      return { target: cand[bestR], yTarget: pool.labels[cand[bestR]], z: zb, dist: l2(zb, 0, x, 0, D), residual: bestRes, start: l2(x, 0, tgt, bestR * D, D), pred: {} as Record<ModelKey, number> };
+    });
+    examples.push({ index: idx, y, balls });
+  }
+  // Predictions on every in-ball point and on the targets, in batches per ball.
+  const summary = opts.balls.map((ball, b) => {
+    const zs = new Float32Array(examples.length * D), ts = new Float32Array(examples.length * D);
+    examples.forEach((e, i) => {
+      zs.set(e.balls[b].z, i * D);
+      ts.set(pool.images.subarray(e.balls[b].target * D, (e.balls[b].target + 1) * D), i * D);
+    });
+    const rows = {} as InvarianceResult['summary'][number]['rows'];
+    for (const m of MODELS) {
+      const pz = examples.length ? predict(engine, nets[m.key], zs, test) : new Int32Array(0);
+      const pt = examples.length ? predict(engine, nets[m.key], ts, test) : new Int32Array(0);
+      let keeps = 0, follows = 0, onTarget = 0;
+      examples.forEach((e, i) => {
+        e.balls[b].pred[m.key] = pz[i];
+        if (pz[i] === e.y) keeps++;
+        else if (pz[i] === e.balls[b].yTarget) follows++;
+        if (pt[i] === e.balls[b].yTarget) onTarget++;
+      });
+      const n = Math.max(1, examples.length);
+      rows[m.key] = { keeps: keeps / n, follows: follows / n, other: (examples.length - keeps - follows) / n, onTarget: onTarget / n };
+    }
+    const mean = (f: (e: InvarianceExample) => number) => examples.reduce((s, e) => s + f(e), 0) / Math.max(1, examples.length);
+    return { ball: ballName(ball), meanResidual: mean((e) => e.balls[b].residual), meanStart: mean((e) => e.balls[b].start), rows };
+  });
+  const grid = gridPng(test, examples.slice(0, opts.gridK), opts.balls, pool);
+  for (const m of MODELS) nets[m.key].dispose();
+  return { models, examples, scanned, summary, grid, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** The PNG: row 'original' (captioned y), then per ball the in-ball points (S/A/M predictions) and their targets (y′). */
+export function gridPng(test: ImageDataset, examples: InvarianceExample[], balls: Ball[], pool: ImageDataset): Uint8Array {
+  const D = test.height * test.width * test.channels;
+  const rows: GridRow[] = [{ label: 'original', images: examples.map((e) => test.images.slice(e.index * D, (e.index + 1) * D)) }];
+  const captions: string[][] = [examples.map((e) => `y=${e.y}`)];
+  balls.forEach((ball, b) => {
+    rows.push({ label: `${ballName(ball)} in-ball`, images: examples.map((e) => e.balls[b].z) });
+    captions.push(examples.map((e) => MODELS.map((m) => `${m.letter}${e.balls[b].pred[m.key]}`).join(' ')));
+    rows.push({ label: `${ballName(ball)} target`, images: examples.map((e) => pool.images.slice(e.balls[b].target * D, (e.balls[b].target + 1) * D)) });
+    captions.push(examples.map((e) => `y'=${e.balls[b].yTarget}`));
+  });
+  return imageGridPng({ height: test.height, width: test.width, channels: 1, rows, captions, scale: 2 });
+}
+
+const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
+
+/** The models' accuracies (clean, each attack, union) on the evaluation set. */
+export function modelsTable(r: InvarianceResult): string {
+  const attacks = Object.keys(r.models.standard.robust);
+  const lines = [`| model | clean | ${attacks.join(' | ')} | union | checkpoint |`, `| --- | --- | ${attacks.map(() => '---').join(' | ')} | --- | --- |`];
+  for (const m of MODELS) {
+    const s = r.models[m.key];
+    lines.push(`| ${m.label} | ${pct(s.clean)} | ${attacks.map((a) => pct(s.robust[a])).join(' | ')} | ${pct(s.union)} | ${s.path} (${s.source}) |`);
+  }
+  return lines.join('\n');
+}
+
+/** Per ball and model: keeps y, follows y′, other; and the prediction on the targets themselves. */
+export function invarianceTable(r: InvarianceResult): string {
+  const lines = ['| ball | mean ‖x − x′‖₂ → ‖z − x′‖₂ | model | keeps y (invariant) | follows y′ (the target\'s class) | other class | predicts y′ on x′ itself |', '| --- | --- | --- | --- | --- | --- | --- |'];
+  for (const s of r.summary) {
+    for (const m of MODELS) {
+      const row = s.rows[m.key];
+      lines.push(`| ${s.ball} | ${s.meanStart.toFixed(2)} → ${s.meanResidual.toFixed(2)} | ${m.label} | ${pct(row.keeps)} | ${pct(row.follows)} | ${pct(row.other)} | ${pct(row.onTarget)} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export function toJson(r: InvarianceResult, opts: InvarianceOptions): unknown {
+  return {
+    options: { ...opts }, models: r.models, scanned: r.scanned, n: r.examples.length, summary: r.summary, seconds: r.seconds,
+    examples: r.examples.map((e) => ({ index: e.index, y: e.y, balls: e.balls.map((b) => ({ target: b.target, y_target: b.yTarget, dist: b.dist, residual: b.residual, start: b.start, pred: b.pred })) })),
+  };
+}
+
+/** Parses 'linf:0.3,l1:30' (UsageError on a bad entry). */
+export function parseBalls(value: string): Ball[] {
+  return value.split(',').map((s) => {
+    const m = /^(linf|l2|l1):(.+)$/.exec(s.trim());
+    if (!m) throw new UsageError(`--balls: '${s}' must be NORM:EPS with NORM one of linf, l2, l1 (e.g. linf:0.3)`);
+    return { norm: m[1] as BallNorm, eps: numberFlag('balls', m[2], { gt: 0 })! };
+  });
+}
+
+const HELP = `Usage: npm run experiment:invariance -- [options]
+Excessive invariance: move test images within an ε-ball as close as possible to a training image of
+another class, and see which models keep their label (standard, Adv∞ 0.3, the npm start model).
+  --balls LIST      balls NORM:EPS, NORM in linf, l2, l1 (default ${DEFAULTS.balls.map(ballName).join(',')})
+  --n N             test images, the first N every model classifies correctly (default ${DEFAULTS.n})
+  --pool N          search the targets among the first N training images (default ${DEFAULTS.pool})
+  --candidates K    nearest other-class images (L2) projected per test image (default ${DEFAULTS.candidates})
+  --eval-n N        test images of the clean/robust accuracy table (default ${DEFAULTS.evalN})
+  --eval-steps N    steps of its attacks (default ${DEFAULTS.evalSteps})
+  --grid-k N        examples drawn in the PNG (default ${DEFAULTS.gridK})
+  --png FILE        the grid (default ${DEFAULTS.png})
+  --standard PATH   standard model checkpoint (default: trained once and cached in --cache: ${STANDARD.note})
+  --linf PATH       Adv∞ checkpoint (default: cached; ${LINF.note})
+  --multi PATH      multi-perturbation checkpoint, e.g. runs/start/last.safetensors (default: cached; ${MULTI.note})
+  --cache DIR       model cache (default ${DEFAULTS.cacheDir})
+  --json FILE       also write the figures as JSON
+  --seed S          seed of the models and the evaluation (default 0)
+  --threads N       kernel threads (default: MULTIROBUST_THREADS or all cores)
+  --help`;
+
+/** Parses argv into options (UsageError on any bad flag); null for --help. */
+export function parseFlags(argv: string[], base: InvarianceOptions = DEFAULTS): { opts: InvarianceOptions; json?: string; threads?: number } | null {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        balls: { type: 'string' }, n: { type: 'string' }, pool: { type: 'string' }, candidates: { type: 'string' }, 'eval-n': { type: 'string' },
+        'eval-steps': { type: 'string' }, 'grid-k': { type: 'string' }, png: { type: 'string' }, standard: { type: 'string' }, linf: { type: 'string' },
+        multi: { type: 'string' }, cache: { type: 'string' }, json: { type: 'string' }, seed: { type: 'string' }, threads: { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return null;
+  const opts: InvarianceOptions = {
+    ...base,
+    balls: values.balls !== undefined ? parseBalls(values.balls) : base.balls,
+    n: intFlag('n', values.n, { min: 1, max: 10000 }) ?? base.n,
+    pool: intFlag('pool', values.pool, { min: 1, max: 60000 }) ?? base.pool,
+    candidates: intFlag('candidates', values.candidates, { min: 1, max: 1000 }) ?? base.candidates,
+    evalN: intFlag('eval-n', values['eval-n'], { min: 1, max: 10000 }) ?? base.evalN,
+    evalSteps: intFlag('eval-steps', values['eval-steps'], { min: 1 }) ?? base.evalSteps,
+    gridK: intFlag('grid-k', values['grid-k'], { min: 1, max: 64 }) ?? base.gridK,
+    png: values.png ?? base.png,
+    seed: intFlag('seed', values.seed, { min: 0 }) ?? base.seed,
+    cacheDir: values.cache ?? base.cacheDir,
+    standard: values.standard ?? base.standard,
+    linf: values.linf ?? base.linf,
+    multi: values.multi ?? base.multi,
+  };
+  for (const flag of ['standard', 'linf', 'multi'] as const) {
+    const p = opts[flag];
+    if (p !== undefined && !existsSync(p)) throw new UsageError(`--${flag}: checkpoint ${p} does not exist`);
+  }
+  return { opts, json: values.json, threads: intFlag('threads', values.threads, { min: 1 }) };
+}
+
+export async function main(argv = process.argv.slice(2), base: InvarianceOptions = DEFAULTS, data?: { train: ImageDataset; test: ImageDataset }): Promise<number> {
+  const parsed = parseFlags(argv, base);
+  if (!parsed) {
+    console.log(HELP);
+    return 0;
+  }
+  const { opts, json, threads } = parsed;
+  const engine = await loadEngine({ threads });
+  let r: InvarianceResult;
+  try {
+    r = runInvariance(engine, opts, (s) => console.error(s), data);
+  } finally {
+    await engine.close();
+  }
+  console.log(`## The models (first ${Math.min(opts.evalN, 10000)} test images, ${opts.evalSteps}-step attacks: PGD L∞, PGD L2, SLIDE L1)\n`);
+  console.log(modelsTable(r));
+  console.log(`\n## Excessive invariance: ${r.examples.length} test images (the first ${r.examples.length} of ${r.scanned} that every model classifies correctly), each moved inside the ball towards the nearest-reachable of its ${opts.candidates} nearest training images of another class (pool ${opts.pool})\n`);
+  console.log(invarianceTable(r));
+  mkdirSync(dirname(opts.png), { recursive: true });
+  writeFileAtomic(opts.png, r.grid);
+  console.log(`\nwrote ${opts.png} (${r.grid.length} bytes; the first ${Math.min(opts.gridK, r.examples.length)} images; in-ball captions: S = standard, A = Adv∞, M = multi)`);
+  if (json) {
+    writeFileAtomic(json, JSON.stringify(toJson(r, opts), null, 2) + '\n');
+    console.log(`wrote ${json}`);
+  }
+  console.log(`ran in ${(r.seconds / 60).toFixed(1)} min (${r.seconds.toFixed(0)} s; seed ${opts.seed})`);
+  return 0;
+}
+
+const entry = process.argv[1] ?? '';
+// vite-node drops the script's path from argv (mep.ts's rule): this file must not be imported by another script.
+if (/invariance\.(ts|js)$/.test(entry) || /vite-node(\.mjs)?$/.test(entry)) {
+  main().then((code) => process.exit(code), (err) => {
+    if (err instanceof UsageError) {
+      console.error(`experiment:invariance: ${err.message}`);
+      process.exit(2);
+    }
+    console.error(err instanceof Error ? err.stack : err);
+    process.exit(1);
+  });
+}
