@@ -144,7 +144,13 @@ export interface InvarianceResult {
   /** Test images scanned to find n that every model classifies correctly. */
   scanned: number;
   /** Per ball and model: fractions keeping y, following y′, other; and on the targets themselves. */
-  summary: { ball: string; meanResidual: number; meanStart: number; rows: Record<ModelKey, { keeps: number; follows: number; other: number; onTarget: number }> }[];
+  summary: {
+    ball: string; meanResidual: number; meanStart: number;
+    /** In-ball points where the standard model follows y′ (the change fools the undefended model). */
+    stdFollows: number;
+    /** keepsWhereStdFollows: among those points, the fraction where this model still keeps y. */
+    rows: Record<ModelKey, { keeps: number; follows: number; other: number; onTarget: number; keepsWhereStdFollows: number | null }>;
+  }[];
   grid: Uint8Array;
   seconds: number;
 }
@@ -240,10 +246,13 @@ export function runInvariance(engine: Engine, opts: InvarianceOptions, log: (s: 
         if (pt[i] === e.balls[b].yTarget) onTarget++;
       });
       const n = Math.max(1, examples.length);
-      rows[m.key] = { keeps: keeps / n, follows: follows / n, other: (examples.length - keeps - follows) / n, onTarget: onTarget / n };
+      rows[m.key] = { keeps: keeps / n, follows: follows / n, other: (examples.length - keeps - follows) / n, onTarget: onTarget / n, keepsWhereStdFollows: null };
     }
     const mean = (f: (e: InvarianceExample) => number) => examples.reduce((s, e) => s + f(e), 0) / Math.max(1, examples.length);
-    return { ball: ballName(ball), meanResidual: mean((e) => e.balls[b].residual), meanStart: mean((e) => e.balls[b].start), rows };
+    // Where the undefended model takes the change for the target's class, does a robust model still keep y?
+    const moved = examples.filter((e) => e.balls[b].pred.standard === e.balls[b].yTarget);
+    for (const m of MODELS) rows[m.key].keepsWhereStdFollows = m.key === 'standard' || !moved.length ? null : moved.filter((e) => e.balls[b].pred[m.key] === e.y).length / moved.length;
+    return { ball: ballName(ball), meanResidual: mean((e) => e.balls[b].residual), meanStart: mean((e) => e.balls[b].start), stdFollows: moved.length, rows };
   });
   const grid = gridPng(test, examples.slice(0, opts.gridK), opts.balls, pool);
   for (const m of MODELS) nets[m.key].dispose();
@@ -279,11 +288,12 @@ export function modelsTable(r: InvarianceResult): string {
 
 /** Per ball and model: keeps y, follows y′, other; and the prediction on the targets themselves. */
 export function invarianceTable(r: InvarianceResult): string {
-  const lines = ['| ball | mean ‖x − x′‖₂ → ‖z − x′‖₂ | model | keeps y (invariant) | follows y′ (the target\'s class) | other class | predicts y′ on x′ itself |', '| --- | --- | --- | --- | --- | --- | --- |'];
+  const lines = ['| ball | mean ‖x − x′‖₂ → ‖z − x′‖₂ | model | keeps y (invariant) | follows y′ (the target\'s class) | other class | keeps y where the standard model follows y′ | predicts y′ on x′ itself |', '| --- | --- | --- | --- | --- | --- | --- | --- |'];
   for (const s of r.summary) {
     for (const m of MODELS) {
       const row = s.rows[m.key];
-      lines.push(`| ${s.ball} | ${s.meanStart.toFixed(2)} → ${s.meanResidual.toFixed(2)} | ${m.label} | ${pct(row.keeps)} | ${pct(row.follows)} | ${pct(row.other)} | ${pct(row.onTarget)} |`);
+      const where = row.keepsWhereStdFollows === null ? '–' : `${pct(row.keepsWhereStdFollows)} of ${s.stdFollows}`;
+      lines.push(`| ${s.ball} | ${s.meanStart.toFixed(2)} → ${s.meanResidual.toFixed(2)} | ${m.label} | ${pct(row.keeps)} | ${pct(row.follows)} | ${pct(row.other)} | ${where} | ${pct(row.onTarget)} |`);
     }
   }
   return lines.join('\n');

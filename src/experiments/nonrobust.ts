@@ -17,7 +17,7 @@
 // initialisation and shuffles (seed + 1); same seed and thread count ⇒ same figures.
 //
 //   npm run experiment:nonrobust -- [--attacks l2:3,linf:0.2:loss=ce] [--targets next,random] [--steps 10]
-//     [--train-n 20000] [--epochs 3] [--test-n 10000] [--standard PATH] [--cache DIR] [--json FILE]
+//     [--train-n 15000] [--epochs 3] [--test-n 10000] [--standard PATH] [--cache DIR] [--json FILE]
 //     [--seed S] [--threads N]
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -58,7 +58,7 @@ export interface NonrobustOptions {
 }
 
 export const DEFAULTS: NonrobustOptions = {
-  attacks: ['l2:3', 'linf:0.2:loss=ce'], targets: ['next', 'random'], steps: 10, trainN: 20000, epochs: 3, testN: 10000, batch: 100, seed: 0,
+  attacks: ['l2:3', 'linf:0.2:loss=ce'], targets: ['next', 'random'], steps: 10, trainN: 15000, epochs: 3, testN: 10000, batch: 100, seed: 0,
   cacheDir: 'runs/experiments',
 };
 

@@ -91,8 +91,11 @@ describe('experiment:invariance', () => {
         const row = s.rows[m.key];
         expect(row.keeps + row.follows + row.other).toBeCloseTo(1, 12);
       }
-      // The same weights for all three: the same predictions.
-      expect(s.rows.linf).toEqual(s.rows.standard);
+      // The same weights for all three: the same predictions, so where the standard model follows y′ the others never keep y.
+      const { keepsWhereStdFollows: _, ...rest } = s.rows.linf;
+      expect({ ...rest, keepsWhereStdFollows: null }).toEqual(s.rows.standard);
+      expect(s.stdFollows).toBe(result.examples.filter((e) => e.balls[result.summary.indexOf(s)].pred.standard === e.balls[result.summary.indexOf(s)].yTarget).length);
+      expect(s.rows.multi.keepsWhereStdFollows).toBe(s.stdFollows ? 0 : null);
     }
     expect(invarianceTable(result).split('\n')).toHaveLength(2 + 3 * SMALL.balls.length);
     expect(modelsTable(result)).toContain('| standard |');
@@ -110,7 +113,7 @@ describe('experiment:invariance', () => {
   });
 
   it('models: trained once into the cache, then loaded (same weights); a file with other metadata is retrained', () => {
-    const recipe: Recipe = { name: 'tiny', strategy: 'single', attacks: ['linf:0.3'], attackSteps: 2, startSmall: true, epochs: 1, trainN: 200, note: 'test' };
+    const recipe: Recipe = { name: 'tiny', strategy: 'none', attacks: [], attackSteps: 0, startSmall: false, epochs: 1, trainN: 200, note: 'test' };
     const cacheDir = join(dir, 'cache');
     const opts = { cacheDir, seed: 0, train: data.train, log: () => {} };
     const a = obtainModel(engine, recipe, opts);
