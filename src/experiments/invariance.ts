@@ -180,7 +180,10 @@ export function runInvariance(engine: Engine, opts: InvarianceOptions, log: (s: 
   const test = data?.test ?? loadMnist('test');
   const D = test.height * test.width * test.channels;
   const given: Record<ModelKey, string | undefined> = { standard: opts.standard, linf: opts.linf, multi: opts.multi };
-  const obtained = MODELS.map((m) => obtainModel(engine, m.recipe, { given: given[m.key], cacheDir: opts.cacheDir, seed: opts.seed, train, log }));
+  // Checkpoints the user gave are loaded first, so a bad one fails before any training.
+  const got = {} as Record<ModelKey, ReturnType<typeof obtainModel>>;
+  for (const m of [...MODELS].sort((a, b) => Number(!given[a.key]) - Number(!given[b.key]))) got[m.key] = obtainModel(engine, m.recipe, { given: given[m.key], cacheDir: opts.cacheDir, seed: opts.seed, train, log });
+  const obtained = MODELS.map((m) => got[m.key]);
   const nets = Object.fromEntries(MODELS.map((m, i) => [m.key, obtained[i].model])) as Record<ModelKey, Module>;
 
   // Clean and robust accuracy of each model, so that the table can be read.

@@ -10,6 +10,7 @@
 // (no parameter gradients) and in eval mode.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { UsageError } from '../cli/flags.ts';
 import { loadModel, saveModel } from '../nn/checkpoint.ts';
 import { mnistCnn } from '../nn/models.ts';
 import type { Module } from '../nn/module.ts';
@@ -78,7 +79,16 @@ export interface ObtainedModel {
  * else trained on the first recipe.trainN images of `train` and saved to the cache.
  */
 export function obtainModel(engine: Engine, recipe: Recipe, opts: { given?: string; cacheDir: string; seed: number; train: ImageDataset; log: (s: string) => void }): ObtainedModel {
-  if (opts.given) return { model: loadCnn(engine, opts.given), path: opts.given, source: 'given', seconds: 0 };
+  if (opts.given) {
+    let model: Module;
+    try {
+      model = loadCnn(engine, opts.given);
+    } catch (err) {
+      // A checkpoint the user named that does not load (not safetensors, other shapes) is bad input.
+      throw new UsageError(`checkpoint ${opts.given}: ${(err as Error).message.split('\n')[0]}`);
+    }
+    return { model, path: opts.given, source: 'given', seconds: 0 };
+  }
   const path = cachePath(opts.cacheDir, recipe, opts.seed, engine.threads);
   const meta = recipeMeta(recipe, opts.seed, engine.threads);
   if (existsSync(path)) {

@@ -136,6 +136,11 @@ describe('experiment:invariance', () => {
     await expect(main(['--n', '0'])).rejects.toThrow(/--n must be ≥ 1/);
     await expect(main(['--multi', join(dir, 'missing.safetensors')])).rejects.toThrow(/--multi: checkpoint .* does not exist/);
     await expect(main(['--bogus'])).rejects.toThrow(/Unknown option '--bogus'/);
+    // A checkpoint that does not load fails before any model is trained.
+    const garbage = join(dir, 'garbage.safetensors');
+    writeFileSync(garbage, 'not a checkpoint');
+    await expect(main(['--multi', garbage, '--cache', join(dir, 'untouched')], SMALL, data)).rejects.toThrow(new RegExp(`^checkpoint ${garbage}: `));
+    expect(existsSync(join(dir, 'untouched'))).toBe(false);
     const png = join(dir, 'sub', 'grid.png'), json = join(dir, 'inv.json');
     expect(await main(['--n', '5', '--pool', '800', '--candidates', '3', '--eval-n', '20', '--eval-steps', '1', '--grid-k', '3', '--png', png, '--json', json, '--standard', ckpt, '--linf', ckpt, '--multi', ckpt], SMALL, data)).toBe(0);
     expect(existsSync(png)).toBe(true);

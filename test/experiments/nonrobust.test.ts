@@ -3,7 +3,7 @@
 // a whole run with every variant, the table and the JSON, and the command line (--help, bad flags
 // as a UsageError, and exit code 2 with one line on stderr from the real script).
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -99,6 +99,9 @@ describe('experiment:nonrobust', () => {
     await expect(main(['--attacks', 'linf:-1'])).rejects.toThrow(/--attacks: .*number ≥ 0/);
     await expect(main(['--standard', join(dir, 'missing.safetensors')])).rejects.toThrow(/does not exist/);
     await expect(main(['--bogus'])).rejects.toThrow(/Unknown option '--bogus'/);
+    const garbage = join(dir, 'garbage.safetensors');
+    writeFileSync(garbage, 'not a checkpoint');
+    await expect(main(['--standard', garbage, '--train-n', '10', '--test-n', '10'], SMALL, data)).rejects.toThrow(new RegExp(`^checkpoint ${garbage}: `));
     const json = join(dir, 'nonrobust.json');
     expect(await main(['--attacks', 'linf:0.3', '--targets', 'next', '--steps', '3', '--train-n', '200', '--test-n', '300', '--standard', standard, '--json', json, '--threads', '2'], { ...SMALL, cacheDir: join(dir, 'cache') }, data)).toBe(0);
     const out = JSON.parse(readFileSync(json, 'utf8'));
