@@ -34,8 +34,8 @@ export interface AttackBatch {
   earlyStop?: boolean;
   /**
    * Targeted attack (B classes; attacks with `targetable` only, see runAttack): the steps ascend the
-   * targeted margin z_t − z_y, success (`wrong`) means "classified as targets[i]", and candidates
-   * rank by the cross-entropy to the target (scoreLogits).
+   * targeted form of the attack's loss (margin z_t − z_y, or −CE to t; pgd.ts), success (`wrong`)
+   * means "classified as targets[i]", and candidates rank by the cross-entropy to the target.
    */
   targets?: Int32Array;
 }
