@@ -16,7 +16,8 @@
 // Node and Deno.
 // Errors: a worker catches a kernel trap and writes its message into its slot; a worker that dies
 // marks its slot dead from its exit handler, so the caller never waits for it; a worker that
-// neither finishes nor dies within HANG_MS (+ 50× the caller's own chunk time) counts as hung.
+// neither finishes nor dies within HANG_MS (+ 50× the caller's own chunk time) of waiting counts as
+// hung (time in which the whole process was stopped does not count).
 // After a death or a hang the pool is broken and every later call throws (load a new engine).
 import { Arena, type F32Buf } from './memory.ts';
 import type { KernelFn } from './engine.ts';
@@ -69,6 +70,8 @@ export const GRAINS_PER_THREAD = 4;
 
 /** Time a worker may take beyond the caller's own chunk before it counts as hung. */
 const HANG_MS = 5000;
+/** The caller re-checks the workers at least this often while it waits, ms. */
+const WAIT_SLICE_MS = 500;
 const STARTUP_MS = 30_000;
 
 const warned = new Set<string>();
@@ -299,7 +302,11 @@ export class WorkerPool {
     Atomics.notify(ctl, L.gen);
   }
 
-  /** Blocks until every worker is done, one has died, or one hangs. */
+  /**
+   * Blocks until every worker is done, one has died, or one hangs: HANG_MS (+ 50× the caller's own
+   * part) of waiting in which the process ran. Waiting is counted slice by slice, so that a pause of
+   * the whole process (which stops the workers as well) is not taken for a hung worker.
+   */
   private wait(name: string, callerMs: number): void {
     const L = LAYOUT;
     const ctl = this.ctl;
@@ -311,6 +318,7 @@ export class WorkerPool {
     for (let turn = 1; this.spinMs > 0 && Atomics.load(ctl, L.pending) !== 0; turn++) {
       if ((turn & 1023) === 0 && performance.now() - t0 >= this.spinMs) break;
     }
+    let waited = 0, last = t0;
     for (;;) {
       const pending = Atomics.load(ctl, L.pending);
       for (let t = 1; t < this.threads; t++) {
@@ -320,12 +328,16 @@ export class WorkerPool {
         }
       }
       if (pending === 0) return;
-      const waited = performance.now() - t0;
+      // Time the whole process was stopped (SIGSTOP, a suspended VM, a long deschedule) stopped the
+      // workers too: a step of this loop longer than one wait slice plus slack counts as one slice.
+      const now = performance.now();
+      waited += Math.min(now - last, WAIT_SLICE_MS + 250);
+      last = now;
       if (waited > limit) {
         this.broken = `a worker did not finish kernel '${name}' within ${Math.round(waited)} ms (hung?)`;
         throw new Error(`multirobust: ${this.broken}`);
       }
-      Atomics.wait(ctl, L.pending, pending, Math.min(500, limit - waited + 1));
+      Atomics.wait(ctl, L.pending, pending, Math.min(WAIT_SLICE_MS, limit - waited + 1));
     }
   }
 

@@ -196,6 +196,28 @@ describe('errors', () => {
     expect(() => gemm(e, { M: 8, N: 8, K: 8, a, b: a, c: e.arena.allocF32(64) })).toThrow(/worker pool is broken \(worker 1 exited with code 70\)/);
   });
 
+  it('a process stopped (SIGSTOP) for longer than the hang limit while it waits for a worker is not taken for a hang', async () => {
+    // Regression: the hang check counted wall time, so a paused long training run died with
+    // "a worker did not finish kernel … (hung?)" when it was resumed.
+    const child = spawn(process.execPath, ['node_modules/vite-node/vite-node.mjs', 'test/wasm/stop_child.ts'], { cwd: ROOT });
+    let stdout = '', stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d) => {
+        stdout += d;
+        if (stdout.includes('waiting')) resolve();
+      });
+      child.on('close', () => reject(new Error(`child exited before waiting: ${stderr}`)));
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGSTOP'); // for 5.5 s: longer than HANG_MS (5 s), shorter than the worker's 7 s delay
+    await new Promise((r) => setTimeout(r, 5500));
+    child.kill('SIGCONT');
+    expect(await exited, stderr).toBe(0);
+    expect(stdout).toContain('ok');
+  }, 60_000);
+
   it('a worker that hangs fails the call after 5 s; close() still stops it promptly', async () => {
     const e = await loadEngine({ threads: 2 });
     const t0 = performance.now();
