@@ -8,30 +8,14 @@ import { parseAttack, splitTokens } from '../../src/attacks/parse.ts';
 import { Affine } from '../../src/attacks/affine.ts';
 import { spatialForward } from '../../src/kernels/spatial.ts';
 import { Tensor } from '../../src/tensor.ts';
-import { loadMnist } from '../../src/train/data.ts';
-import { trainStandard } from '../../src/train/standard.ts';
 import { loadEngine } from '../../src/wasm/load.ts';
 
-const N = 60, D = 784;
-
-function rowNorm(a: Float32Array, b: Float32Array, r: number, p: 'L1' | 'L2' | 'Linf'): number {
-  let s = 0;
-  for (let j = r * D; j < (r + 1) * D; j++) {
-    const d = Math.abs(a[j] - b[j]);
-    s = p === 'L1' ? s + d : p === 'L2' ? s + d * d : Math.max(s, d);
-  }
-  return p === 'L2' ? Math.sqrt(s) : s;
-}
+import { D, N, rowNorm, smallMnistCnn } from '../_helpers/small_cnn.ts';
 
 describe('attacks against a small CNN (MNIST subset)', async () => {
   const engine = await loadEngine({ threads: 2 });
   afterAll(() => engine.close());
-  const train = loadMnist('train'), full = loadMnist('test');
-  const test = { ...full, n: 500, images: full.images.subarray(0, 500 * D), labels: full.labels.subarray(0, 500) };
-  const { model } = trainStandard(engine, { epochs: 1, batch: 32, seed: 5, lr: 2e-3, limit: 32 * 250, widths: { c1: 4, c2: 8, hidden: 32 }, log: () => {} }, { train, test });
-  for (const p of model.parameters()) p.requiresGrad = false;
-  const xs = full.images.slice(0, N * D), y = Int32Array.from(full.labels.subarray(0, N));
-  const ids = Int32Array.from({ length: N }, (_, i) => i);
+  const { model, xs, y, ids } = smallMnistCnn(engine);
   const cleanWrong = engine.arena.scope(() => scoreLogits(model.call(Tensor.from(engine, xs, [N, 28, 28, 1])).toArray(), y).wrong);
   const cleanAcc = 1 - cleanWrong.reduce((a, b) => a + b, 0) / N;
 
