@@ -30,6 +30,7 @@ import { parseArgs } from 'node:util';
 import { argmaxRows, epsBuffer, logitsAt } from '../attacks/core.ts';
 import { l2Threat, linfThreat, slideThreat, type NormThreat } from '../attacks/pgd.ts';
 import { intFlag, numberFlag, UsageError } from '../cli/flags.ts';
+import { runAsScript } from './script.ts';
 import { evaluate } from '../eval/evaluate.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import type { Module } from '../nn/module.ts';
@@ -407,15 +408,4 @@ export async function main(argv = process.argv.slice(2), base: InvarianceOptions
   return 0;
 }
 
-const entry = process.argv[1] ?? '';
-// vite-node drops the script's path from argv (mep.ts's rule): this file must not be imported by another script.
-if (/invariance\.(ts|js)$/.test(entry) || /vite-node(\.mjs)?$/.test(entry)) {
-  main().then((code) => process.exit(code), (err) => {
-    if (err instanceof UsageError) {
-      console.error(`experiment:invariance: ${err.message}`);
-      process.exit(2);
-    }
-    console.error(err instanceof Error ? err.stack : err);
-    process.exit(1);
-  });
-}
+runAsScript(/invariance\.(ts|js)$/, 'experiment:invariance', () => main());

@@ -21,6 +21,7 @@ import { writeFileAtomic } from '../io/atomic.ts';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { intFlag, UsageError } from '../cli/flags.ts';
+import { runAsScript } from './script.ts';
 import { Rng } from '../nn/init.ts';
 import { lineChartSvg, type Series } from '../report/plot.ts';
 import type { Engine } from '../wasm/engine.ts';
@@ -300,14 +301,4 @@ export async function main(argv = process.argv.slice(2), base: MepOptions = DEFA
   return 0;
 }
 
-const entry = process.argv[1] ?? '';
-if (/mep\.(ts|js)$/.test(entry) || /vite-node(\.mjs)?$/.test(entry)) {
-  main().then((code) => process.exit(code), (err) => {
-    if (err instanceof UsageError) {
-      console.error(`experiment:mep: ${err.message}`);
-      process.exit(2);
-    }
-    console.error(err instanceof Error ? err.stack : err);
-    process.exit(1);
-  });
-}
+runAsScript(/mep\.(ts|js)$/, 'experiment:mep', () => main());

@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { runAttack } from '../attacks/attack.ts';
 import { parseAttack } from '../attacks/parse.ts';
 import { intFlag, UsageError } from '../cli/flags.ts';
+import { runAsScript } from './script.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { Rng } from '../nn/init.ts';
 import type { Module } from '../nn/module.ts';
@@ -283,15 +284,4 @@ export async function main(argv = process.argv.slice(2), base: NonrobustOptions 
   return 0;
 }
 
-const entry = process.argv[1] ?? '';
-// vite-node drops the script's path from argv (mep.ts's rule): this file must not be imported by another script.
-if (/nonrobust\.(ts|js)$/.test(entry) || /vite-node(\.mjs)?$/.test(entry)) {
-  main().then((code) => process.exit(code), (err) => {
-    if (err instanceof UsageError) {
-      console.error(`experiment:nonrobust: ${err.message}`);
-      process.exit(2);
-    }
-    console.error(err instanceof Error ? err.stack : err);
-    process.exit(1);
-  });
-}
+runAsScript(/nonrobust\.(ts|js)$/, 'experiment:nonrobust', () => main());
