@@ -2,9 +2,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { boundaryAttack } from '../../src/attacks/boundary.ts';
 import { predictLabels } from '../../src/attacks/decision.ts';
-import { loadMnist } from '../../src/train/data.ts';
-import { trainStandard } from '../../src/train/standard.ts';
 import { loadEngine } from '../../src/wasm/load.ts';
+import { smallMnistCnn } from '../_helpers/small_cnn.ts';
 
 const N = 40, D = 784;
 const SHAPE = [N, 28, 28, 1] as const;
@@ -24,11 +23,7 @@ const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
 describe('boundaryAttack (small CNN, MNIST subset)', async () => {
   const engine = await loadEngine({ threads: 2 });
   afterAll(() => engine.close());
-  const train = loadMnist('train'), full = loadMnist('test');
-  const test = { ...full, n: 500, images: full.images.subarray(0, 500 * D), labels: full.labels.subarray(0, 500) };
-  const { model, epochs } = trainStandard(engine, { epochs: 1, batch: 32, seed: 3, lr: 2e-3, limit: 32 * 200, widths: { c1: 4, c2: 8, hidden: 32 }, log: () => {} }, { train, test });
-  const x0 = full.images.slice(0, N * D);
-  const y = Int32Array.from(full.labels.subarray(0, N));
+  const { model, epochs, xs: x0, y } = smallMnistCnn(engine, { seed: 3, batches: 200, n: N });
   const clean = predictLabels(engine, model, x0, SHAPE);
   const correct = [...Array(N).keys()].filter((i) => clean[i] === y[i]);
   const run = (opts: Parameters<typeof boundaryAttack>[5]) => boundaryAttack(engine, model, x0, y, SHAPE, opts);
