@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
+import { captureErrors } from '../_helpers/console.ts';
 import { main } from '../../src/cli/main.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -36,17 +37,7 @@ function killWhen(args: string[], when: RegExp): Promise<{ killed: boolean; stde
   });
 }
 
-async function mainErr(argv: string[]): Promise<{ code: number; errs: string[] }> {
-  const errs: string[] = [];
-  const spy = vi.spyOn(console, 'error').mockImplementation((s: string) => { errs.push(s); });
-  const log = vi.spyOn(console, 'log').mockImplementation(() => {});
-  try {
-    return { code: await main(argv), errs };
-  } finally {
-    spy.mockRestore();
-    log.mockRestore();
-  }
-}
+const mainErr = (argv: string[]) => captureErrors(() => main(argv));
 
 describe('multirobust train', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'cli-train-'));

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
+import { captureErrors } from '../_helpers/console.ts';
 import { loadMnist } from '../../src/train/data.ts';
 import { DEFAULT_OUT, trainStandard, main } from '../../src/train/standard.ts';
 import { engineFor } from '../_helpers/engine.ts';
@@ -11,17 +12,7 @@ import { engineFor } from '../_helpers/engine.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Runs main(argv) with stderr captured. */
-async function mainErr(argv: string[]): Promise<{ code: number; errs: string[] }> {
-  const errs: string[] = [];
-  const spy = vi.spyOn(console, 'error').mockImplementation((s: string) => { errs.push(s); });
-  const log = vi.spyOn(console, 'log').mockImplementation(() => {});
-  try {
-    return { code: await main(argv), errs };
-  } finally {
-    spy.mockRestore();
-    log.mockRestore();
-  }
-}
+const mainErr = (argv: string[]) => captureErrors(() => main(argv));
 
 /** train:standard as `npm run train:standard` runs it (vite-node), in `cwd`. */
 function runScript(args: string[], cwd = ROOT) {
