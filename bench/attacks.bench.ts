@@ -1,6 +1,8 @@
 // npm run bench:attacks — each attack's own overhead: its gradient evaluations per second against
-// the engine's plain input-gradient rate (∂ margin loss/∂x of the paper's CNN), and the RT grid's
-// transforms per second against the plain forward rate, all at batch 100 in the same run.
+// the engine's plain input-gradient rate (∂ margin loss/∂x of the paper's CNN), and the forward-only
+// attacks' queries per second (Square, the RT grid's transforms) against the plain forward rate, all
+// at batch 100 in the same run. Targets (issue 26): APGD L∞/L2 ≥ 90 % of the input-gradient rate,
+// Square ≥ 85 % of the forward rate.
 //   npm run bench:attacks [-- --threads N] [--steps K (default 40, the PGD-40 of the evaluations)] [--checkpoint FILE] [--json FILE]
 // Attacks run through runAttack (restarts, worst-case tracking, the wrapper's final projection and
 // re-scoring included) with earlyStop off, so every example takes every step. Before timing, each
@@ -71,14 +73,22 @@ async function main(): Promise<void> {
   const D = 28 * 28;
   const xs = test.images.slice(0, BATCH * D), y = test.labels.slice(0, BATCH);
   const ids = Int32Array.from({ length: BATCH }, (_, i) => i);
+  // Square runs every query on every example with earlyStop off; 10 queries per gradient step keep its rounds as long as the others'.
+  const squareQueries = 10 * steps;
   const attacks: [Attack, 'grad' | 'forward', number | null][] = [
     [parseAttack(`linf:0.3:steps=${steps}`), 'grad', 0.9],
     [parseAttack(`l2:2:steps=${steps}`), 'grad', 0.9],
     [parseAttack(`l1:10:steps=${steps}`), 'grad', 0.75],
     [parseAttack(`l1apgd:10:steps=${steps}`), 'grad', 0.75],
+    [parseAttack(`apgd-linf:0.3:steps=${steps}`), 'grad', 0.9],
+    [parseAttack(`apgd-l2:2:steps=${steps}`), 'grad', 0.9],
+    [parseAttack(`apgdt-linf:0.3:steps=${steps}:targets=1`), 'grad', null],
     [parseAttack(`rtpgd:3:30:steps=${steps}:restarts=1`), 'grad', null],
     [parseAttack(`affine(linf:0.3+l1:10):steps=${steps}`), 'grad', null],
     [parseAttack('rt:3:30:grid=3x3x5'), 'forward', null],
+    [parseAttack(`square-linf:0.3:queries=${squareQueries}`), 'forward', 0.85],
+    [parseAttack(`square-l2:2:queries=${squareQueries}`), 'forward', 0.85],
+    [parseAttack(`square-l1:10:queries=${squareQueries}`), 'forward', 0.85],
   ];
   const counts = new Map<string, number>();
   const tasks: [string, () => void][] = [
@@ -122,7 +132,7 @@ async function main(): Promise<void> {
   };
   const rows: Row[] = attacks.map(([atk, kind, needed]) => {
     const m = median(atk.name);
-    return { attack: atk.name, unit: kind === 'grad' ? 'grad evals/s' : 'transforms/s', rate: m.rate, reference: kind === 'grad' ? 'input gradients/s' : 'forwards/s', referenceRate: m.ref, ratio: m.ratio, needed, rounds: ratios.get(atk.name)!.map((r) => r.ratio) };
+    return { attack: atk.name, unit: kind === 'grad' ? 'grad evals/s' : atk.name.startsWith('square') ? 'queries/s' : 'transforms/s', rate: m.rate, reference: kind === 'grad' ? 'input gradients/s' : 'forwards/s', referenceRate: m.ref, ratio: m.ratio, needed, rounds: ratios.get(atk.name)!.map((r) => r.ratio) };
   });
   const gradRate = Math.max(...rows.filter((r) => r.unit === 'grad evals/s').map((r) => r.referenceRate));
   const fwdRate = Math.max(...rows.filter((r) => r.unit !== 'grad evals/s').map((r) => r.referenceRate));

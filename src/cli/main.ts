@@ -3,7 +3,7 @@
 // progress and diagnostics to stderr.
 import { parseArgs } from 'node:util';
 import { loadEngine, missingFeatures, supportsRelaxed } from '../wasm/load.ts';
-import { attackCommand, evalCommand } from './eval.ts';
+import { attackCommand, evalCommand, mergeCommand } from './eval.ts';
 import { UsageError } from './flags.ts';
 import { trainCommand } from './train.ts';
 
@@ -13,6 +13,10 @@ interface Command {
   options: NonNullable<Parameters<typeof parseArgs>[0]>['options'];
   /** One line per flag for --help. */
   descriptions?: Record<string, string>;
+  /** Printed after the flags by --help (e.g. the attack kinds and their options). */
+  epilog?: () => string;
+  /** Takes positional arguments (files). */
+  positionals?: boolean;
   run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<void>;
 }
 
@@ -46,6 +50,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   eval: evalCommand as Command,
+  merge: mergeCommand as Command,
   attack: attackCommand as Command,
   train: trainCommand as Command,
 };
@@ -63,6 +68,7 @@ function commandHelp(name: string, c: Command): string {
     const what = c.descriptions?.[flag];
     lines.push(`  --${flag.padEnd(12)} ${o.type === 'boolean' ? '' : 'VALUE '}${what ? `${what}` : o.type}${o.default !== undefined ? ` (default ${o.default})` : ''}`);
   }
+  if (c.epilog) lines.push('', c.epilog());
   return lines.join('\n');
 }
 
@@ -88,7 +94,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: command.options, strict: true, allowPositionals: false });
+    parsed = parseArgs({ args: rest, options: command.options, strict: true, allowPositionals: !!command.positionals });
   } catch (err) {
     // node's parseArgs may explain over several lines ("… is ambiguous …"): the first names the problem.
     console.error(`multirobust ${name}: ${(err as Error).message.split('\n')[0]} (see multirobust ${name} --help)`);

@@ -19,7 +19,18 @@ import { mnistCnn } from '../nn/models.ts';
 import { Adam } from '../nn/optim.ts';
 import type { Engine } from '../wasm/engine.ts';
 import { loadEngine } from '../wasm/load.ts';
+import { splitTokens } from '../attacks/parse.ts';
+import { SUITES } from '../eval/suites.ts';
 import { intFlag, numberFlag, UsageError } from './flags.ts';
+
+/** A comma-separated token list (parentheses kept together); a malformed one is a UsageError. */
+function splitTokensOrUsage(s: string): string[] {
+  try {
+    return splitTokens(s);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -40,7 +51,7 @@ const SETTERS: Record<string, (c: RunConfig, v: string | boolean) => void> = {
     if (!(STRATEGIES as readonly string[]).includes(String(v))) throw new UsageError(`--strategy must be one of ${STRATEGIES.join(', ')}, got '${v}'`);
     c.strategy = v as Strategy;
   },
-  attacks: (c, v) => { c.attacks = String(v) === '' ? [] : splitList(String(v)); },
+  attacks: (c, v) => { c.attacks = String(v) === '' ? [] : splitTokensOrUsage(String(v)); },
   affine: (c, v) => { c.affine = v === true; },
   'attack-steps': (c, v) => { c.attackSteps = intFlag('attack-steps', String(v), { min: 0 })!; },
   'no-start-small': (c, v) => { c.startSmall = v !== true; },
@@ -57,28 +68,17 @@ const SETTERS: Record<string, (c: RunConfig, v: string | boolean) => void> = {
   'val-n': (c, v) => { c.valN = intFlag('val-n', String(v), { min: 1 })!; },
   'eval-every': (c, v) => { c.evalEvery = intFlag('eval-every', String(v), { min: 1 })!; },
   'eval-steps': (c, v) => { c.evalSteps = intFlag('eval-steps', String(v), { min: 0 })!; },
-  'test-attacks': (c, v) => { c.testAttacks = splitList(String(v)); },
-  'extra-attacks': (c, v) => { c.extraAttacks = String(v) === '' ? [] : splitList(String(v)); },
+  'test-attacks': (c, v) => { c.testAttacks = splitTokensOrUsage(String(v)); },
+  'test-suite': (c, v) => {
+    if (v !== 'none' && !(SUITES as readonly string[]).includes(String(v))) throw new UsageError(`--test-suite must be one of ${SUITES.join(', ')} or none, got '${v}'`);
+    c.testSuite = v === 'none' ? null : String(v);
+  },
+  'extra-attacks': (c, v) => { c.extraAttacks = String(v) === '' ? [] : splitTokensOrUsage(String(v)); },
   'test-n': (c, v) => { c.testN = intFlag('test-n', String(v), { min: 1 })!; },
   'test-steps': (c, v) => { c.testSteps = intFlag('test-steps', String(v), { min: 1 })!; },
   'curve-n': (c, v) => { c.curveN = intFlag('curve-n', String(v), { min: 0 })!; },
   'checkpoint-every': (c, v) => { c.checkpointEvery = intFlag('checkpoint-every', String(v), { min: 0 })!; },
 };
-
-function splitList(s: string): string[] {
-  const out: string[] = [];
-  let depth = 0, cur = '';
-  for (const ch of s) {
-    if (ch === '(') depth++;
-    if (ch === ')') depth--;
-    if (ch === ',' && depth === 0) {
-      out.push(cur.trim());
-      cur = '';
-    } else cur += ch;
-  }
-  out.push(cur.trim());
-  return out;
-}
 
 /** The configuration from the defaults (or a saved run) and the flags given. */
 export function configFromFlags(values: Values, base: RunConfig = D): RunConfig {
@@ -134,6 +134,7 @@ export const trainCommand = {
     'eval-every': { type: 'string' },
     'eval-steps': { type: 'string' },
     'test-attacks': { type: 'string' },
+    'test-suite': { type: 'string' },
     'extra-attacks': { type: 'string' },
     'test-n': { type: 'string' },
     'test-steps': { type: 'string' },
@@ -163,10 +164,11 @@ export const trainCommand = {
     'val-n': `held-out slice: the last N training images, never trained on (default ${D.valN})`,
     'eval-every': `evaluate the union on the held-out slice every N epochs and after the last; keeps best-union.safetensors (default ${D.evalEvery})`,
     'eval-steps': `steps of the held-out evaluation's attacks (default ${D.evalSteps})`,
-    'test-attacks': `final evaluation's attacks, whose union is reported (default ${list(D.testAttacks)})`,
+    'test-attacks': `final evaluation's threat models (with a suite) or attack tokens (--test-suite none), whose union is reported (default ${list(D.testAttacks)})`,
+    'test-suite': `final evaluation's suite (${SUITES.join(', ')}) over the --test-attacks threat models, or none: the --test-attacks tokens with --test-steps steps (default ${D.testSuite})`,
     'extra-attacks': 'also evaluated on the test set, outside the union, e.g. rt:3:30 (default none)',
     'test-n': `final evaluation on the first N test images (default ${D.testN})`,
-    'test-steps': `steps of the final evaluation's attacks (default ${D.testSteps})`,
+    'test-steps': `steps of the final evaluation's attack tokens with --test-suite none, and of the ε-curves (default ${D.testSteps})`,
     'curve-n': `accuracy-vs-ε curves (eps.svg) on the first N test images; 0 = none (default ${D.curveN})`,
     'checkpoint-every': `save the training state every N steps as well as after every epoch; 0 = per epoch (default ${D.checkpointEvery})`,
     out: 'run directory (default runs/train); must not hold another run',

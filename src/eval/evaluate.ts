@@ -1,21 +1,31 @@
 // Robustness evaluation: clean accuracy, robust accuracy per attack, per threat model and for the
 // union (an example counts only if it survives every attack: the per-example AND, paper.md §1.6),
-// perturbation norms, accuracy-vs-ε curves, and sanity checks that flag gradient masking.
+// with 95 % intervals, perturbation norms, accuracy-vs-ε curves, and the checks (report.ts).
 //
-// Data: NHWC images in [0, 1] (n·h·w·c floats) and int labels; the first `n` examples.
-// Order: batch by batch; within a batch the clean pass, then every attack on the examples the
-// model classifies correctly (a misclassified example is not robust to anything). Per-example
-// flags and norms are kept, and with `statePath` written after every batch, so an interrupted
-// evaluation resumes where it stopped (same model, data, attacks and seed: checked).
+// Attacks: a list (tokens or Attack objects), or a suite (suites.ts) over threat models. With
+// `cascade` (the default for suites: AutoAttack's rule) each attack runs only on the points every
+// earlier attack of its threat model left standing; without it each attack runs on every point
+// the model classifies correctly.
+// Data: NHWC images in [0, 1] (n·h·w·c floats) and int labels; the first `n` examples, or one
+// shard of them (`shard`: the k-th of N slices of whole batches; shard.ts merges the parts into
+// exactly the unsharded report). Order: batch by batch; within a batch the clean pass, then every
+// attack. Per-example flags and norms are kept and, with `statePath`, written after every batch,
+// so an interrupted evaluation resumes where it stopped. The state is keyed on the model, the
+// data, every attack's name and resolved settings, n, batch, seed, cascade, shard and the package
+// version: a state of any other evaluation is refused (EvalStateMismatch), never mixed.
 import { existsSync, readFileSync } from 'node:fs';
 import { grad } from '../autograd.ts';
 import { marginLoss, sum } from '../ops/index.ts';
 import { Tensor } from '../tensor.ts';
 import type { Engine } from '../wasm/engine.ts';
 import { runAttack, type Attack, type ThreatName } from '../attacks/attack.ts';
-import { logitsAt, scoreLogits, type Classifier } from '../attacks/core.ts';
+import { logitsAt, mixSeed, scoreLogits, type Classifier } from '../attacks/core.ts';
 import { parseAttack, type TokenDefaults } from '../attacks/parse.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
+import { buildReport, isGradientFree, VERSION, type AttackInfo, type EvalReport, type Flags } from './report.ts';
+import { suiteTokens } from './suites.ts';
+
+export { formatReport, VERSION, type AttackReport, type Check, type EvalReport, type NormStats } from './report.ts';
 
 export interface EvalData {
   images: Float32Array;
@@ -26,14 +36,26 @@ export interface EvalData {
   channels: number;
 }
 
+/** The k-th (0-based) of `count` disjoint slices of the examples (whole batches each). */
+export interface ShardSpec {
+  index: number;
+  count: number;
+}
+
 export interface EvalOptions {
-  /** Attacks or their tokens (src/attacks/parse.ts). */
-  attacks: (Attack | string)[];
+  /** Attacks or their tokens (src/attacks/parse.ts); a list's tokens get distinct seeds by position. */
+  attacks?: (Attack | string)[];
+  /** A suite (suites.ts: standard, reference, quick) instead of `attacks`. */
+  suite?: string;
+  /** The suite's threat models (default linf:0.3, l2:2, l1:10, rt). */
+  threats?: string[];
+  /** Each attack only on the points earlier attacks of its threat model left standing (default: true with a suite). */
+  cascade?: boolean;
   /** Evaluate the first n examples (default all). */
   n?: number;
   batch?: number;
   seed?: number;
-  /** Defaults for tokens (steps, restarts). */
+  /** Defaults for tokens (steps, restarts): they reach only the kinds that declare them. */
   tokenDefaults?: TokenDefaults;
   /** Accuracy-vs-ε curves: multiples of each norm attack's ε (true: [0.25, 0.5, 1, 2, 4]). */
   curves?: boolean | number[];
@@ -41,61 +63,31 @@ export interface EvalOptions {
   checkpoint?: string | null;
   /** Per-example progress state: written after every batch; resumed from when it matches. */
   statePath?: string;
-  /** One line per batch and attack (default: none). */
+  /** One line per batch and attack, with an ETA (default: none). */
   log?: (line: string) => void;
   /** Metadata merged into report.meta. */
   meta?: Record<string, unknown>;
+  /** Evaluate one slice of the examples only (a partial report for shard.ts's merge). */
+  shard?: ShardSpec;
 }
 
-export interface NormStats {
-  mean: number;
-  max: number;
+/** A state file written by another evaluation (other model, data, attacks, settings or version). */
+export class EvalStateMismatch extends RangeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EvalStateMismatch';
+  }
 }
 
-export interface AttackReport {
-  name: string;
-  threat: ThreatName;
-  eps: number | null;
-  robust_accuracy: number;
-  time_s: number;
-  grad_evals: number;
-  forwards: number;
-  /** Norms of the perturbations of the examples this attack fooled. */
-  norms: { l1: NormStats; l2: NormStats; linf: NormStats };
-}
-
-export interface Check {
-  name: string;
-  ok: boolean;
-  detail: string;
-}
-
-export interface EvalReport {
-  n: number;
-  clean_accuracy: number;
-  attacks: AttackReport[];
-  /** Union within each threat model (Linf, L2, L1, RT, affine) present. */
-  threat_models: Record<string, number>;
-  union_accuracy: number;
-  curves: Record<string, { eps: number; robust_accuracy: number }[]>;
-  checks: Check[];
-  warnings: string[];
-  checkpoint: string | null;
-  meta: Record<string, unknown>;
-  /** Per example: 1 = robust (clean row: correct). Kept for resuming and for tools. */
-  per_example: { clean: number[]; attacks: Record<string, number[]> };
-}
-
-interface State {
+interface State extends Flags {
   key: string;
+  /** Examples of the slice done. */
   done: number;
-  clean: number[];
-  robust: number[][];
-  time: number[];
-  gradEvals: number[];
-  forwards: number[];
-  norms: number[][];
-  box: number[];
+}
+
+/** The partial report of a shard: the report of its slice, plus what merging needs. */
+export interface ShardReport extends EvalReport {
+  shard: { index: number; count: number; start: number; end: number; n: number; key: string; attacks: AttackInfo[]; flags: Flags };
 }
 
 const CURVE_MULTIPLES = [0.25, 0.5, 1, 2, 4];
@@ -142,20 +134,37 @@ function gradientHealth(engine: Engine, model: Classifier, x: Float32Array, y: I
   });
 }
 
-function stats(values: number[]): NormStats {
-  if (!values.length) return { mean: 0, max: 0 };
-  return { mean: values.reduce((a, b) => a + b, 0) / values.length, max: Math.max(...values) };
-}
-
 /** Tolerance of the in-ball check: f32 rounding of x0 + δ, summed over D coordinates for L1. */
 function ballTolerance(threat: ThreatName, eps: number, D: number): number {
   const ulp = 6e-8;
   return 1e-6 * eps + (threat === 'L1' ? D * ulp : threat === 'L2' ? Math.sqrt(D) * ulp : ulp);
 }
 
+/** The attacks of an evaluation: the suite's tokens, or the list (tokens seeded by position). */
+export function resolveAttacks(opts: Pick<EvalOptions, 'attacks' | 'suite' | 'threats' | 'seed' | 'tokenDefaults'>): Attack[] {
+  if (opts.suite && opts.attacks?.length) throw new RangeError('evaluate: give a suite or a list of attacks, not both');
+  const defaults = { ...opts.tokenDefaults, seed: opts.seed ?? 0 };
+  const list = opts.suite ? suiteTokens(opts.suite, opts.threats) : opts.attacks ?? [];
+  // Tokens are seeded by their position in the list (parseAttacks' rule).
+  return list.map((a, i) => (typeof a === 'string' ? parseAttack(a, { ...defaults, seed: mixSeed(defaults.seed, i) }) : a));
+}
+
+/** The examples [start, end) of shard `s` of n examples: whole batches, as even as they fall. */
+export function shardRange(n: number, batch: number, s?: ShardSpec): { start: number; end: number } {
+  if (!s) return { start: 0, end: n };
+  if (!(Number.isInteger(s.count) && s.count >= 1 && Number.isInteger(s.index) && s.index >= 0 && s.index < s.count)) throw new RangeError(`evaluate: shard must be K/N with 1 ≤ K ≤ N, got ${s.index + 1}/${s.count}`);
+  const batches = Math.ceil(n / batch);
+  if (s.count > batches) throw new RangeError(`evaluate: ${s.count} shards of ${n} examples in batches of ${batch}: at most ${batches} (one batch each)`);
+  const at = (k: number) => Math.min(n, Math.floor((k * batches) / s.count) * batch);
+  return { start: at(s.index), end: at(s.index + 1) };
+}
+
+const fmtTime = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`);
+
 /**
- * Evaluates `model` on the first n examples of `data` under `opts.attacks` and returns the
- * report (see EvalReport). Throws RangeError on bad input (shapes, images outside [0, 1], tokens).
+ * Evaluates `model` on the first n examples of `data` (or a shard of them) under the attacks and
+ * returns the report (report.ts; with `shard`, a ShardReport). Throws RangeError on bad input
+ * (shapes, images outside [0, 1], tokens) and EvalStateMismatch on a state of another evaluation.
  */
 export function evaluate(engine: Engine, model: Classifier, data: EvalData, opts: EvalOptions): EvalReport {
   const n = opts.n ?? data.labels.length;
@@ -163,54 +172,60 @@ export function evaluate(engine: Engine, model: Classifier, data: EvalData, opts
   const batch = opts.batch ?? 100;
   if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`evaluate: batch must be an integer ≥ 1, got ${opts.batch}`);
   const seed = opts.seed ?? 0;
-  const defaults = { seed, ...opts.tokenDefaults };
-  const attacks = opts.attacks.map((a) => (typeof a === 'string' ? parseAttack(a, defaults) : a));
+  const attacks = resolveAttacks(opts);
   if (!attacks.length) throw new RangeError('evaluate: no attacks given');
   const names = attacks.map((a) => a.name);
   if (new Set(names).size !== names.length) throw new RangeError(`evaluate: attack names repeat (${names.join(', ')}); give each attack once`);
+  const cascade = opts.cascade ?? !!opts.suite;
+  const { start, end } = shardRange(n, batch, opts.shard);
+  if (opts.shard && opts.curves) throw new RangeError('evaluate: curves are not measured in a shard (run them unsharded)');
   checkData(data, n);
   const { height: h, width: w, channels: c } = data;
   const D = h * w * c;
   const log = opts.log ?? (() => {});
-  const key = JSON.stringify({ n, batch, seed, names, D, model: modelHash(model), data: dataHash(data, n * D) });
-  let st: State = { key, done: 0, clean: [], robust: attacks.map(() => []), time: attacks.map(() => 0), gradEvals: attacks.map(() => 0), forwards: attacks.map(() => 0), norms: [], box: attacks.map(() => 0) };
+  const infos: AttackInfo[] = attacks.map((a) => ({ name: a.name, threat: a.threat, eps: a.eps, settings: a.settings() }));
+  // The key of the whole evaluation (shards of one evaluation share it), then of this slice.
+  const evalKey = JSON.stringify({ version: VERSION, n, batch, seed, cascade, attacks: infos, D, model: modelHash(model), data: dataHash(data, n * D) });
+  const key = JSON.stringify({ evalKey, start, end });
+  const empty = () => attacks.map(() => 0);
+  let st: State = { key, done: 0, clean: [], robust: attacks.map(() => []), time: empty(), gradEvals: empty(), forwards: empty(), attacked: empty(), norms: attacks.map(() => []), box: empty(), grads: { zero: 0, nonFinite: 0, checked: 0 } };
   if (opts.statePath && existsSync(opts.statePath)) {
     let saved: State | null = null;
     try {
       saved = JSON.parse(readFileSync(opts.statePath, 'utf8')) as State;
     } catch {
-      throw new RangeError(`evaluate: the state file ${opts.statePath} is not valid JSON (delete it to start over)`);
+      throw new EvalStateMismatch(`evaluate: the state file ${opts.statePath} is not valid JSON (delete it to start over)`);
     }
-    if (saved.key === key) {
-      st = saved;
-      log(`resuming from ${opts.statePath}: ${st.done} of ${n} examples done`);
-    } else log(`state file ${opts.statePath} belongs to another evaluation: starting over`);
+    if (saved.key !== key) throw new EvalStateMismatch(`evaluate: the state file ${opts.statePath} belongs to another evaluation (other model, data, attacks, settings, shard or version): delete it or give another state path`);
+    st = saved;
+    log(`resuming from ${opts.statePath}: ${st.done} of ${end - start} examples done`);
   }
   const t0 = performance.now();
-  const grads = { zero: 0, nonFinite: 0, checked: 0 };
-  for (let s = st.done; s < n; s += batch) {
-    const B = Math.min(batch, n - s);
+  const resumedAt = st.done;
+  for (let s = start + st.done; s < end; s += batch) {
+    const B = Math.min(batch, end - s);
     engine.arena.scope(() => {
       const xs = data.images.subarray(s * D, (s + B) * D), ys = data.labels.subarray(s, s + B);
       const x0 = Tensor.from(engine, xs, [B, h, w, c]);
-      const clean = scoreLogits(engine.arena.scope(() => logitsAt(model, x0)), ys).wrong.map((v) => 1 - v);
-      if (!grads.checked) Object.assign(grads, gradientHealth(engine, model, xs, ys, [B, h, w, c]), { checked: B });
-      const rows = Int32Array.from({ length: B }, (_, i) => i).filter((i) => clean[i] === 1);
+      const clean = Array.from(scoreLogits(engine.arena.scope(() => logitsAt(model, x0)), ys).wrong, (v) => 1 - v);
+      if (!st.grads.checked) Object.assign(st.grads, gradientHealth(engine, model, xs, ys, [B, h, w, c]), { checked: B });
       st.clean.push(...clean);
-      const ids = Int32Array.from(rows, (r) => s + r);
+      // Per threat model, the points still standing (cascade) in this batch.
+      const standing = new Map<ThreatName, number[]>();
       attacks.forEach((atk, k) => {
+        const alive = standing.get(atk.threat) ?? clean.slice();
+        const rows = Int32Array.from({ length: B }, (_, i) => i).filter((i) => (cascade ? alive[i] : clean[i]) === 1);
         const robust = new Array<number>(B).fill(0);
-        const norms: number[] = [];
         if (rows.length) {
           const ta = performance.now();
           engine.arena.scope(() => {
             const sub = Tensor.from(engine, gatherF32(xs, rows, D), [rows.length, h, w, c]);
-            const out = runAttack(atk, { engine, model, x0: sub, y: Int32Array.from(rows, (r) => ys[r]), ids });
+            const out = runAttack(atk, { engine, model, x0: sub, y: Int32Array.from(rows, (r) => ys[r]), ids: Int32Array.from(rows, (r) => s + r) });
             const adv = out.adv.view(), src = sub.view();
             rows.forEach((r, i) => {
               robust[r] = 1 - out.wrong[i];
               const nr = rowNorms(adv, src, D, i);
-              norms.push(...nr, out.wrong[i]);
+              st.norms[k].push(...nr, out.wrong[i]);
               // The box check (NaN fails it too).
               for (let j = i * D; j < (i + 1) * D; j++) if (!(adv[j] >= 0 && adv[j] <= 1)) { st.box[k]++; break; }
               if (atk.eps !== null && atk.threat !== 'RT' && nr[atk.threat === 'L1' ? 0 : atk.threat === 'L2' ? 1 : 2] > atk.eps + ballTolerance(atk.threat, atk.eps, D)) st.box[k]++;
@@ -220,17 +235,27 @@ export function evaluate(engine: Engine, model: Classifier, data: EvalData, opts
             st.forwards[k] += out.forwards;
           });
           st.time[k] += (performance.now() - ta) / 1000;
+          st.attacked[k] += rows.length;
         }
+        standing.set(atk.threat, alive.map((v, i) => v & robust[i]));
         st.robust[k].push(...robust);
-        (st.norms[k] ??= []).push(...norms);
-        log(`  [${s + B}/${n}] ${atk.name}: robust ${robust.reduce((a, b) => a + b, 0)}/${B}  (${st.time[k].toFixed(1)} s)`);
+        log(`  [${s + B - start}/${end - start}] ${atk.name}: robust ${robust.reduce((a, b) => a + b, 0)}/${B} (ran on ${rows.length}, ${st.time[k].toFixed(1)} s)`);
       });
     });
-    st.done = s + B;
+    st.done = s + B - start;
     if (opts.statePath) writeFileAtomic(opts.statePath, JSON.stringify(st));
+    const elapsed = (performance.now() - t0) / 1000, doneNow = st.done - resumedAt, left = end - start - st.done;
+    log(`[${st.done}/${end - start} examples] ${fmtTime(elapsed)} elapsed${left > 0 && doneNow > 0 ? `, ETA ${fmtTime((elapsed / doneNow) * left)}` : ''}`);
   }
-  const curves = opts.curves ? computeCurves(engine, model, data, n, batch, attacks, opts.curves === true ? CURVE_MULTIPLES : opts.curves, defaults, log) : {};
-  return buildReport(st, attacks, n, D, curves, grads, opts, seed, (performance.now() - t0) / 1000, engine);
+  const curves = opts.curves ? computeCurves(engine, model, data, n, batch, attacks, opts.curves === true ? CURVE_MULTIPLES : opts.curves, { ...opts.tokenDefaults, seed }, log) : {};
+  const count = end - start;
+  const report = buildReport(st, infos, count, {
+    cascade, suite: opts.suite ?? null, curves, checkpoint: opts.checkpoint ?? null,
+    meta: { seed, batch, threads: engine.threads, build: engine.build, kernels: engine.isa, date: new Date().toISOString(), seconds: +((performance.now() - t0) / 1000).toFixed(2), ...(opts.threats && opts.suite ? { threats: opts.threats } : {}), ...opts.meta },
+  });
+  if (!opts.shard) return report;
+  const { key: _k, done: _d, ...flags } = st;
+  return { ...report, shard: { index: opts.shard.index, count: opts.shard.count, start, end, n, key: evalKey, attacks: infos, flags } } as ShardReport;
 }
 
 /** The RT parameters (θ radians, tx, ty) lie in the attack's box. */
@@ -268,11 +293,11 @@ function gatherF32(xs: Float32Array, rows: Int32Array, D: number): Float32Array 
 function computeCurves(engine: Engine, model: Classifier, data: EvalData, n: number, batch: number, attacks: Attack[], multiples: number[], defaults: TokenDefaults, log: (s: string) => void) {
   const curves: Record<string, { eps: number; robust_accuracy: number }[]> = {};
   for (const atk of attacks) {
-    if (atk.eps === null || atk.threat === 'RT' || atk.threat === 'affine' || curves[atk.threat] || /^(pointwise|boundary)/.test(atk.name)) continue;
+    if (atk.eps === null || atk.threat === 'RT' || atk.threat === 'affine' || curves[atk.threat] || isGradientFree(atk.name)) continue;
     const points: { eps: number; robust_accuracy: number }[] = [];
     for (const m of multiples) {
       const eps = atk.eps * m;
-      const token = atk.name.replace(/^([a-z0-9]+):[^:]+/, `$1:${eps}`);
+      const token = atk.name.replace(/^([a-z0-9-]+):[^:]+/, `$1:${eps}`);
       const sub = evaluate(engine, model, data, { attacks: [parseAttack(token, defaults)], n, batch, seed: defaults.seed });
       points.push({ eps, robust_accuracy: sub.union_accuracy });
       log(`  curve ${atk.threat} ε = ${eps}: ${(100 * sub.union_accuracy).toFixed(1)} %`);
@@ -282,71 +307,3 @@ function computeCurves(engine: Engine, model: Classifier, data: EvalData, n: num
   return curves;
 }
 
-const FIRST_ORDER = (a: Attack) => !/^(rt:|rt$|rtrandom|pointwise|boundary)/.test(a.name) || a.name.startsWith('rtpgd');
-
-function buildReport(st: State, attacks: Attack[], n: number, D: number, curves: EvalReport['curves'], grads: { zero: number; nonFinite: number; checked: number }, opts: EvalOptions, seed: number, seconds: number, engine: Engine): EvalReport {
-  const acc = (flags: number[]) => flags.reduce((a, b) => a + b, 0) / n;
-  const reports: AttackReport[] = attacks.map((a, k) => {
-    const nr = st.norms[k] ?? [];
-    const found = { l1: [] as number[], l2: [] as number[], linf: [] as number[] };
-    for (let i = 0; i < nr.length; i += 4) if (nr[i + 3] === 1) { found.l1.push(nr[i]); found.l2.push(nr[i + 1]); found.linf.push(nr[i + 2]); }
-    return { name: a.name, threat: a.threat, eps: a.eps, robust_accuracy: acc(st.robust[k]), time_s: +st.time[k].toFixed(3), grad_evals: st.gradEvals[k], forwards: st.forwards[k], norms: { l1: stats(found.l1), l2: stats(found.l2), linf: stats(found.linf) } };
-  });
-  const and = (ks: number[]) => Array.from({ length: n }, (_, i) => (st.clean[i] === 1 && ks.every((k) => st.robust[k][i] === 1) ? 1 : 0));
-  const threats: Record<string, number> = {};
-  for (const t of [...new Set(attacks.map((a) => a.threat))]) threats[t] = acc(and(attacks.flatMap((a, k) => (a.threat === t ? [k] : []))));
-  const union = acc(and(attacks.map((_, k) => k)));
-  const checks: Check[] = [];
-  const warnings: string[] = [];
-  const bad = st.box.reduce((a, b) => a + b, 0);
-  checks.push({ name: 'inside ball and box', ok: bad === 0, detail: bad === 0 ? 'every adversarial input lies in its ε-ball (RT: its transform box) and in [0, 1]' : `${bad} adversarial inputs outside their ball or the box` });
-  // Gradient masking: a gradient-free or grid attack succeeds where every first-order attack of the same threat failed.
-  for (const t of Object.keys(threats)) {
-    const fo = attacks.flatMap((a, k) => (a.threat === t && FIRST_ORDER(a) ? [k] : []));
-    const gf = attacks.flatMap((a, k) => (a.threat === t && !FIRST_ORDER(a) ? [k] : []));
-    if (!fo.length || !gf.length) continue;
-    let count = 0;
-    for (let i = 0; i < n; i++) if (fo.every((k) => st.robust[k][i] === 1) && gf.some((k) => st.robust[k][i] === 0)) count++;
-    const ok = count / n <= 0.02;
-    checks.push({ name: `gradient masking (${t})`, ok, detail: `${count} of ${n} examples (${(100 * count / n).toFixed(1)} %) broken by ${gf.map((k) => attacks[k].name).join('/')} but not by ${fo.map((k) => attacks[k].name).join('/')}` });
-    if (!ok) warnings.push(`gradient masking suspected (${t}): gradient-free or grid attacks broke ${(100 * count / n).toFixed(1)} % of examples that the first-order attacks did not; trust the union, not the first-order figures`);
-  }
-  for (const [t, pts] of Object.entries(curves)) {
-    const last = pts[pts.length - 1];
-    const rises = pts.some((p, i) => i > 0 && p.robust_accuracy > pts[i - 1].robust_accuracy + 0.02);
-    const ok = !rises && last.robust_accuracy <= 0.1;
-    checks.push({ name: `accuracy falls with ε (${t})`, ok, detail: pts.map((p) => `${+p.eps.toPrecision(4)}: ${(100 * p.robust_accuracy).toFixed(1)} %`).join(', ') });
-    if (!ok) warnings.push(`gradient masking suspected (${t}): robust accuracy does not fall towards 0 as ε grows (${(100 * last.robust_accuracy).toFixed(1)} % at ε = ${last.eps})`);
-  }
-  const gradOk = grads.zero === 0 && grads.nonFinite === 0;
-  checks.push({ name: 'input gradients', ok: gradOk, detail: grads.checked ? `${grads.zero} all-zero and ${grads.nonFinite} non-finite input gradients among the ${grads.checked} examples of the first batch run` : 'not measured (every batch was resumed from the state file)' });
-  if (!gradOk) warnings.push(`gradient masking suspected: ${grads.zero} examples have an all-zero input gradient and ${grads.nonFinite} a NaN/Inf one`);
-  return {
-    n, clean_accuracy: acc(st.clean), attacks: reports, threat_models: threats, union_accuracy: union, curves, checks, warnings,
-    checkpoint: opts.checkpoint ?? null,
-    meta: { seed, batch: opts.batch ?? 100, threads: engine.threads, build: engine.build, kernels: engine.isa, version: VERSION, date: new Date().toISOString(), seconds: +seconds.toFixed(2), ...opts.meta },
-    per_example: { clean: st.clean.slice(0, n), attacks: Object.fromEntries(attacks.map((a, k) => [a.name, st.robust[k].slice(0, n)])) },
-  };
-}
-
-export const VERSION = '0.1.0';
-
-const pct = (v: number) => `${(100 * v).toFixed(1)} %`.padStart(8);
-
-/** The report as a plain-text table (MultiRobustness / AutoAttack style). */
-export function formatReport(r: EvalReport): string {
-  const lines = [`robustness on ${r.n} examples${r.checkpoint ? ` of ${r.checkpoint}` : ''} (seed ${r.meta.seed}, ${r.meta.threads} threads, build ${r.meta.build})`];
-  lines.push('', `${'attack'.padEnd(28)} ${'threat'.padEnd(7)} ${'ε'.padStart(7)} ${'robust acc'.padStart(10)} ${'time'.padStart(9)} ${'grad evals'.padStart(11)}  mean norms of the perturbations found (l1 / l2 / linf)`);
-  lines.push(`${'clean'.padEnd(28)} ${''.padEnd(7)} ${''.padStart(7)} ${pct(r.clean_accuracy).padStart(10)}`);
-  for (const a of r.attacks) {
-    const found = a.norms.l1.max > 0 ? `${a.norms.l1.mean.toFixed(2)} / ${a.norms.l2.mean.toFixed(3)} / ${a.norms.linf.mean.toFixed(3)}` : '-';
-    lines.push(`${a.name.padEnd(28)} ${a.threat.padEnd(7)} ${(a.eps === null ? '' : String(+a.eps.toPrecision(4))).padStart(7)} ${pct(a.robust_accuracy).padStart(10)} ${`${a.time_s.toFixed(1)} s`.padStart(9)} ${String(a.grad_evals).padStart(11)}  ${found}`);
-  }
-  lines.push('', `per threat model: ${Object.entries(r.threat_models).map(([t, v]) => `${t} ${pct(v).trim()}`).join('   ')}`);
-  lines.push(`union (all attacks): ${pct(r.union_accuracy).trim()}`);
-  for (const [t, pts] of Object.entries(r.curves)) lines.push(`curve ${t}: ${pts.map((p) => `ε ${+p.eps.toPrecision(4)} → ${(100 * p.robust_accuracy).toFixed(1)} %`).join(', ')}`);
-  lines.push('', 'checks:');
-  for (const c of r.checks) lines.push(`  ${c.ok ? 'ok  ' : 'WARN'} ${c.name}: ${c.detail}`);
-  for (const w of r.warnings) lines.push(`warning: ${w}`);
-  return lines.join('\n');
-}

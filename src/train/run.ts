@@ -32,6 +32,8 @@ import { formatDuration, Progress, type ProgressSink } from './progress.ts';
 import type { Strategy } from './strategies.ts';
 import { trainingAttacks, trainModel, type EpochResult, type ScheduleName } from './train.ts';
 import { parseAttacks } from '../attacks/parse.ts';
+import { firstOrderOnly, withInterval } from '../eval/report.ts';
+import { suiteTokens } from '../eval/suites.ts';
 
 /** Everything that determines a run's result (saved as config.json). */
 export interface RunConfig {
@@ -53,6 +55,12 @@ export interface RunConfig {
   valN: number;
   evalEvery: number;
   evalSteps: number;
+  /**
+   * The final evaluation's suite (src/eval/suites.ts; 'quick' by default) over the threat models
+   * testAttacks (linf:EPS, l2:EPS, l1:EPS, rt); null: testAttacks are attack tokens run with
+   * testSteps steps (first-order only: the figures may overstate robustness).
+   */
+  testSuite?: string | null;
   testAttacks: string[];
   /** Evaluated on the test set but outside the union (e.g. rotation-translation). */
   extraAttacks: string[];
@@ -65,7 +73,7 @@ export interface RunConfig {
 export const DEFAULT_CONFIG: RunConfig = {
   model: 'mnist-cnn', widths: { c1: 32, c2: 64, hidden: 1024 }, strategy: 'max', attacks: ['linf:0.3', 'l2:2', 'l1:10'],
   affine: false, attackSteps: 10, startSmall: true, epochs: 10, batch: 100, lr: 1e-3, schedule: 'step', lrDrop: null, seed: 0,
-  trainN: null, valN: 1000, evalEvery: 1, evalSteps: 10, testAttacks: ['linf:0.3', 'l2:2', 'l1:10'], extraAttacks: [],
+  trainN: null, valN: 1000, evalEvery: 1, evalSteps: 10, testSuite: 'quick', testAttacks: ['linf:0.3', 'l2:2', 'l1:10'], extraAttacks: [],
   testN: 1000, testSteps: 20, curveN: 100, checkpointEvery: 100,
 };
 
@@ -73,7 +81,13 @@ export const DEFAULT_CONFIG: RunConfig = {
 export function checkConfig(c: RunConfig): void {
   trainingAttacks({ strategy: c.strategy, attacks: c.attacks, affine: c.affine, attackSteps: c.attackSteps, seed: c.seed });
   if (!c.testAttacks.length) throw new RangeError('--test-attacks: give at least one attack');
-  parseAttacks(c.testAttacks.join(','), { steps: c.testSteps });
+  if (c.testSuite) {
+    try {
+      parseAttacks(suiteTokens(c.testSuite, c.testAttacks));
+    } catch (err) {
+      throw new RangeError(`--test-suite ${c.testSuite} --test-attacks ${c.testAttacks.join(',')}: ${(err as Error).message}`);
+    }
+  } else parseAttacks(c.testAttacks.join(','), { steps: c.testSteps });
   if (c.extraAttacks.length) parseAttacks(c.extraAttacks.join(','), { steps: c.testSteps });
   if (c.valN >= 60000) throw new RangeError(`--val-n ${c.valN} leaves no training images`);
   if (c.testN > 10000) throw new RangeError(`--test-n ${c.testN}: the MNIST test set has 10,000 images`);
@@ -137,20 +151,34 @@ function splitData(c: RunConfig, train: ImageDataset): { fit: ImageDataset; val:
 
 const toEval = (ds: ImageDataset): EvalData => ({ images: ds.images, labels: ds.labels, height: ds.height, width: ds.width, channels: ds.channels });
 
-/** The printed result: clean, each threat model, the union, the extra rows, the times. */
+/** The printed result: clean, each threat model, the union (95 % Wilson intervals), the extra rows, the times. */
 export function resultTable(report: EvalReport, extra: EvalReport | null, trainSeconds: number, evalSeconds: number): string {
-  const pct = (v: number) => `${(100 * v).toFixed(1)} %`.padStart(8);
-  const names = report.attacks.map((a) => a.name).join(', ');
-  const lines = [`robust accuracy on the first ${report.n} MNIST test images (attacks: ${names}; ${report.meta.tokenSteps ?? ''} steps)`, ''];
-  lines.push(`${'clean'.padEnd(34)} ${pct(report.clean_accuracy)}`);
+  const how = report.suite
+    ? `suite ${report.suite}: ${report.attacks.map((a) => `${a.name} (${formatBudget(a.settings)})`).join(', ')}; each on the points the earlier ones left standing`
+    : `attacks ${report.attacks.map((a) => a.name).join(', ')}; ${report.meta.tokenSteps ?? ''} steps`;
+  const lines = [`robust accuracy on the first ${report.n} MNIST test images, 95 % Wilson intervals (${how})`, ''];
+  lines.push(`${'clean'.padEnd(34)} ${withInterval(report.clean_accuracy, report.clean_interval)}`);
   for (const [t, v] of Object.entries(report.threat_models)) {
-    const atk = report.attacks.filter((a) => a.threat === t).map((a) => a.name).join(' + ');
-    lines.push(`${`${t} (${atk})`.padEnd(34)} ${pct(v)}`);
+    const atk = report.attacks.filter((a) => a.threat === t).map((a) => a.name.split(':')[0]).join(' + ');
+    lines.push(`${`${t} (${atk})`.padEnd(34)} ${withInterval(v, report.threat_intervals[t])}`);
   }
-  lines.push(`${`union (${Object.keys(report.threat_models).join(', ')})`.padEnd(34)} ${pct(report.union_accuracy)}`);
-  for (const a of extra?.attacks ?? []) lines.push(`${`${a.threat} (${a.name}), outside the union`.padEnd(34)} ${pct(a.robust_accuracy)}`);
+  lines.push(`${`union (${Object.keys(report.threat_models).join(', ')})`.padEnd(34)} ${withInterval(report.union_accuracy, report.union_interval)}`);
+  for (const a of extra?.attacks ?? []) lines.push(`${`${a.threat} (${a.name}), outside the union`.padEnd(34)} ${withInterval(a.robust_accuracy, a.interval)}`);
+  const fo = firstOrderOnly(report);
+  if (fo.length) lines.push('', `note: first-order attacks only for ${fo.join(', ')}; these figures may overstate robustness`);
+  const masking = report.checks.filter((c) => c.name.startsWith('gradient masking'));
+  if (masking.length) lines.push('', `masking checks: ${masking.map((c) => `${c.name.replace(/^gradient masking \((.*)\)$/, '$1')} ${c.ran === false ? 'not run' : c.ok ? 'ok' : 'SUSPECTED'}`).join(', ')}`);
   lines.push('', `time: training ${formatDuration(trainSeconds)}, evaluation ${formatDuration(evalSeconds)}, total ${formatDuration(trainSeconds + evalSeconds)}`);
   return lines.join('\n');
+}
+
+/** "50 steps", "3 targets × 50 steps", "1000 queries": an attack's budget in a few words. */
+function formatBudget(s: Record<string, string | number | boolean>): string {
+  if (s.queries !== undefined) return `${s.queries} queries`;
+  if (s.transforms !== undefined) return `${s.transforms} transforms`;
+  const runs = Number(s.restarts ?? 0) + Number(s.targets ?? 0);
+  const what = Number(s.targets ?? 0) > 0 && !Number(s.restarts ?? 0) ? `${s.targets} targets` : `${runs} run${runs === 1 ? '' : 's'}`;
+  return s.steps !== undefined ? `${what} × ${s.steps} steps` : what;
 }
 
 /**
@@ -211,8 +239,12 @@ export async function runTraining(engine: Engine, c: RunConfig, paths: RunPaths,
   const t1 = performance.now();
   const testData = toEval(test);
   const log = (s: string) => say(s);
-  say(`final evaluation: first ${c.testN} test images, ${c.testSteps}-step attacks ${c.testAttacks.join(', ')}`);
-  const report = evaluate(engine, model, testData, { attacks: c.testAttacks, n: c.testN, batch: c.batch, seed: c.seed, tokenDefaults: { steps: c.testSteps, restarts: 1 }, checkpoint: paths.last, log, meta: { tokenSteps: c.testSteps, strategy: c.strategy, trainAttacks: c.attacks, epochs: c.epochs } });
+  const suite = c.testSuite ?? undefined;
+  say(`final evaluation: first ${c.testN} test images, ${suite ? `suite ${suite} over ${c.testAttacks.join(', ')}` : `${c.testSteps}-step attacks ${c.testAttacks.join(', ')}`}`);
+  const meta = { tokenSteps: c.testSteps, strategy: c.strategy, trainAttacks: c.attacks, epochs: c.epochs };
+  const report = suite
+    ? evaluate(engine, model, testData, { suite, threats: c.testAttacks, n: c.testN, batch: c.batch, seed: c.seed, checkpoint: paths.last, log, meta })
+    : evaluate(engine, model, testData, { attacks: c.testAttacks, n: c.testN, batch: c.batch, seed: c.seed, tokenDefaults: { steps: c.testSteps, restarts: 1 }, checkpoint: paths.last, log, meta });
   const extra = c.extraAttacks.length
     ? evaluate(engine, model, testData, { attacks: c.extraAttacks, n: c.testN, batch: c.batch, seed: c.seed, tokenDefaults: { steps: c.testSteps, restarts: 1 }, checkpoint: paths.last, log })
     : null;

@@ -110,7 +110,7 @@ describe('multirobust eval / attack', () => {
       const r = await run(argv);
       expect(r.code).toBe(2);
       expect(r.err).toHaveLength(1);
-      expect(r.err[0]).toMatch(/commands: info, eval, attack/);
+      expect(r.err[0]).toMatch(/commands: info, eval, merge, attack, train/);
     }
   });
 
@@ -125,7 +125,13 @@ describe('multirobust eval / attack', () => {
   it('--help lists every flag with its default', async () => {
     const r = await run(['eval', '--help']);
     for (const flag of ['--checkpoint', '--attacks', '--n', '--steps', '--restarts', '--out', '--model', '--data', '--curves']) expect(r.out.join('\n')).toContain(flag);
-    expect(r.out.join('\n')).toMatch(/--steps .*\(default 100\)/);
+    // --steps has no default of its own: each attack keeps its own unless the flag is given.
+    expect(r.out.join('\n')).toMatch(/--steps +VALUE steps of the attacks whose kind declares it.*unset: each attack's own default$/m);
+    // Every kind's options with their real defaults, and the suites.
+    expect(r.out.join('\n')).toMatch(/boundary:EPS[\s\S]*steps=int +iterations \(the CLI's --steps does not reach it\); default 400 \(reference: 5000\)/);
+    expect(r.out.join('\n')).toMatch(/apgd-linf:EPS[\s\S]*steps=int .*default 100 \(--steps sets it\)/);
+    expect(r.out.join('\n')).toMatch(/square-l1:EPS[\s\S]*queries=int .*default 5000/);
+    expect(r.out.join('\n')).toMatch(/standard +AutoAttack's standard per threat model/);
     expect(r.out.join('\n')).toMatch(/--model .*\(default mnist-cnn\)/);
   });
 });

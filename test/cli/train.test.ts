@@ -52,9 +52,13 @@ describe('multirobust train', () => {
     const report = JSON.parse(readFileSync(join(whole, 'report.json'), 'utf8'));
     expect(report.checkpoint).toBe(join(whole, 'last.safetensors'));
     expect(report.n).toBe(40);
-    expect(report.attacks.map((a: { name: string }) => a.name)).toEqual(['linf:0.3', 'l2:2', 'l1:10']);
+    // The final evaluation is the quick suite's cascade over the trained threat models.
+    expect(report.suite).toBe('quick');
+    expect(report.attacks.map((a: { name: string }) => a.name.split(':').slice(0, 2).join(':'))).toEqual(['apgd-linf:0.3', 'apgdt-linf:0.3', 'square-linf:0.3', 'apgd-l2:2', 'apgdt-l2:2', 'square-l2:2', 'apgd-l1:10', 'apgdt-l1:10', 'square-l1:10']);
     expect(typeof report.union_accuracy).toBe('number');
-    expect(r.stdout).toMatch(/union \(Linf, L2, L1\) +\d+\.\d %/);
+    expect(r.stdout).toMatch(/union \(Linf, L2, L1\) +\d+\.\d % \[\d+\.\d, \d+\.\d\]/);
+    expect(r.stdout).toMatch(/suite quick: apgd-linf:0\.3:steps=50 \(1 run × 50 steps\), apgdt-linf:0\.3:steps=50:targets=3 \(3 targets × 50 steps\), square-linf:0\.3:queries=1000 \(1000 queries\)/);
+    expect(r.stdout).toMatch(/masking checks: Linf ok|masking checks: Linf SUSPECTED/);
     expect(r.stdout).toMatch(/time: training \d+:\d\d, evaluation \d+:\d\d/);
     expect(r.stderr, 'plain progress lines when stderr is a pipe').toMatch(/epoch 1\/2 {2}step 3\/8 {2}loss \d\.\d+ {2}clean [\d.]+% {2}adv [\d.]+% .*img\/s {2}ETA/);
     const log = readFileSync(join(whole, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));

@@ -34,6 +34,9 @@ class Swap implements Attack {
     track.offer(x, logitsAt(b.model, x), b.y, rows);
   }
   enforce(): void {}
+  settings() {
+    return { swaps: this.ids.join(' ') };
+  }
 }
 
 describe('evaluate (linear model on 2×2 images)', async () => {
@@ -62,6 +65,8 @@ describe('evaluate (linear model on 2×2 images)', async () => {
     expect(r.union_accuracy).toBe(1 / 6);
     expect(r.checks.find((c) => c.name === 'inside ball and box')!.ok).toBe(true);
     expect(formatReport(r)).toMatch(/union \(all attacks\): 16\.7 %/);
+    expect(r.checks.find((c) => c.name === 'gradient masking (Linf)')!.ran).toBe(false);
+    expect(formatReport(r)).toMatch(/n\/a  gradient masking \(Linf\): not run \(no score- or decision-based attack/);
   });
 
   it('flags gradient masking when a gradient-free attack breaks what the first-order ones did not', () => {
@@ -85,10 +90,50 @@ describe('evaluate (linear model on 2×2 images)', async () => {
     expect(lines[0]).toMatch(/resuming from .*state\.json: 4 of 6 examples done/);
     expect(resumed.per_example).toEqual(whole.per_example);
     expect(resumed.union_accuracy).toBe(whole.union_accuracy);
-    // A state file of another evaluation (other attacks) is not used.
-    const other: string[] = [];
-    evaluate(engine, model, data, { attacks: [new Swap('z', 'L1', [])], batch: 2, statePath, log: (l) => other.push(l) });
-    expect(other[0]).toMatch(/belongs to another evaluation/);
+    // A state file of another evaluation (other attacks) is refused, never mixed.
+    expect(() => evaluate(engine, model, data, { attacks: [new Swap('z', 'L1', [])], batch: 2, statePath })).toThrow(/belongs to another evaluation/);
+  });
+
+  it('a state left by the same attack names with other settings is refused (regression: it was resumed and mixed)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eval-'));
+    const statePath = join(dir, 'state.json');
+    const crashing = [new Swap('a', 'Linf', [0, 1]), new Swap('b', 'L2', [1, 2], 4)];
+    expect(() => evaluate(engine, model, data, { attacks: crashing, batch: 2, statePath })).toThrow(/simulated crash/);
+    // Same names, other settings (another swap list): the key differs.
+    expect(() => evaluate(engine, model, data, { attacks: [new Swap('a', 'Linf', [0]), new Swap('b', 'L2', [1, 2])], batch: 2, statePath })).toThrow(/belongs to another evaluation/);
+  });
+
+  it('cascade: an attack runs only on the points earlier attacks of its threat model left standing; flags are cumulative', () => {
+    const seen: number[][] = [];
+    class Spy extends Swap {
+      override runOnce(b: AttackBatch, track: WorstCase, r: number, rows: Int32Array): void {
+        seen.push(Array.from(b.ids));
+        super.runOnce(b, track, r, rows);
+      }
+    }
+    const r = evaluate(engine, model, data, { attacks: [new Swap('a', 'Linf', [0, 1]), new Swap('b', 'L2', [1, 2]), new Spy('c', 'Linf', [2, 4])], batch: 6, cascade: true });
+    // c (Linf) never sees 0 and 1 (broken by a) nor 3 (misclassified clean); it does see 2 (a left it).
+    expect(seen).toEqual([[2, 4, 5]]);
+    expect(r.per_example.attacks.c).toEqual([0, 0, 0, 0, 0, 1]);
+    expect(r.attacks.map((a) => a.broke)).toEqual([2, 2, 2]);
+    expect(r.attacks.map((a) => a.attacked)).toEqual([5, 5, 3]);
+    // The same threat-model and union figures as without the cascade.
+    const flat = evaluate(engine, model, data, { attacks: [new Swap('a', 'Linf', [0, 1]), new Swap('b', 'L2', [1, 2]), new Swap('c', 'Linf', [2, 4])], batch: 6 });
+    expect(r.threat_models).toEqual(flat.threat_models);
+    expect(r.union_accuracy).toBe(flat.union_accuracy);
+    // The union equals the per-example AND of every attack's flags.
+    const and = r.per_example.clean.map((c, i) => c & r.per_example.attacks.a[i] & r.per_example.attacks.b[i] & r.per_example.attacks.c[i]);
+    expect(and.reduce((x, y) => x + y, 0) / 6).toBe(r.union_accuracy);
+  });
+
+  it('every accuracy carries its 95 % Wilson interval', () => {
+    const r = evaluate(engine, model, data, { attacks: attacks(), batch: 4 });
+    // 5 of 6 clean: Wilson [0.4365, 0.9699] (z = 1.96).
+    expect(r.clean_interval[0]).toBeCloseTo(0.4365, 3);
+    expect(r.clean_interval[1]).toBeCloseTo(0.9699, 3);
+    expect(r.union_interval[0]).toBeLessThan(r.union_accuracy);
+    expect(r.union_interval[1]).toBeGreaterThan(r.union_accuracy);
+    expect(formatReport(r)).toMatch(/union \(all attacks\): 16\.7 % \[3\.0, 56\.4\]/);
   });
 
   it('refuses images outside [0, 1], repeated attack names and a bad n', () => {
