@@ -30,9 +30,15 @@ export { runAttack, parseEps, type Attack, type AttackOutcome, type CommonOption
 export { WorstCase, scoreLogits, type AttackBatch, type Classifier, type LossName } from './attacks/core.ts';
 export { LinfPGD, L2PGD, SLIDE, NormPGD, type PgdOptions, type SlideOptions } from './attacks/pgd.ts';
 export { L1APGD, type L1ApgdOptions } from './attacks/l1apgd.ts';
+export { APGD, type ApgdOptions } from './attacks/apgd.ts';
+export { Square, type SquareOptions } from './attacks/square.ts';
+export type { KindSpec, OptionSpec, Settings } from './attacks/schema.ts';
 export { RTGrid, RTRandom, RTPGD } from './attacks/spatial.ts';
 export { Affine, type AffineOptions } from './attacks/affine.ts';
 export { Pointwise, Boundary } from './attacks/decision_attacks.ts';
-export { parseAttack, parseAttacks, splitTokens } from './attacks/parse.ts';
-export { evaluate, formatReport, type EvalData, type EvalOptions, type EvalReport, type AttackReport } from './eval/evaluate.ts';
+export { parseAttack, parseAttacks, splitTokens, KINDS } from './attacks/parse.ts';
+export { evaluate, formatReport, EvalStateMismatch, type EvalData, type EvalOptions, type EvalReport, type AttackReport, type ShardSpec, type ShardReport } from './eval/evaluate.ts';
+export { suiteTokens, SUITES, DEFAULT_THREATS, type SuiteName } from './eval/suites.ts';
+export { mergeShards, parseShard } from './eval/shard.ts';
+export { wilson } from './eval/report.ts';
 export { trainModel, trainingAttacks, accuracy, STRATEGIES, SCHEDULES, type Strategy, type TrainOptions, type TrainResult, type EpochResult, type StepProgress } from './train/train.ts';

@@ -65,5 +65,5 @@ export type Settings = Record<string, string | number | boolean>;
 
 /** "steps 100, restarts 1, loss ce" from a settings record (a stable key order). */
 export function formatSettings(s: Settings): string {
-  return Object.entries(s).map(([k, v]) => `${k} ${typeof v === 'number' ? +v.toPrecision(6) : v}`).join(', ');
+  return Object.entries(s).map(([k, v]) => `${k} ${typeof v === 'number' && !Number.isInteger(v) ? +v.toPrecision(6) : v}`).join(', ');
 }

@@ -129,6 +129,9 @@ export interface RunResult {
   table: string;
 }
 
+/** Examples per batch of the final suite evaluation (Square and APGD-T see only the points still standing). */
+const SUITE_BATCH = 250;
+
 /** A log.jsonl step record every this many steps (and at each epoch's end). */
 const RECORD_EVERY = 10;
 
@@ -242,8 +245,9 @@ export async function runTraining(engine: Engine, c: RunConfig, paths: RunPaths,
   const suite = c.testSuite ?? undefined;
   say(`final evaluation: first ${c.testN} test images, ${suite ? `suite ${suite} over ${c.testAttacks.join(', ')}` : `${c.testSteps}-step attacks ${c.testAttacks.join(', ')}`}`);
   const meta = { tokenSteps: c.testSteps, strategy: c.strategy, trainAttacks: c.attacks, epochs: c.epochs };
+  // A suite's later attacks run on the points still standing: larger batches keep their forwards full.
   const report = suite
-    ? evaluate(engine, model, testData, { suite, threats: c.testAttacks, n: c.testN, batch: c.batch, seed: c.seed, checkpoint: paths.last, log, meta })
+    ? evaluate(engine, model, testData, { suite, threats: c.testAttacks, n: c.testN, batch: Math.max(c.batch, SUITE_BATCH), seed: c.seed, checkpoint: paths.last, log, meta })
     : evaluate(engine, model, testData, { attacks: c.testAttacks, n: c.testN, batch: c.batch, seed: c.seed, tokenDefaults: { steps: c.testSteps, restarts: 1 }, checkpoint: paths.last, log, meta });
   const extra = c.extraAttacks.length
     ? evaluate(engine, model, testData, { attacks: c.extraAttacks, n: c.testN, batch: c.batch, seed: c.seed, tokenDefaults: { steps: c.testSteps, restarts: 1 }, checkpoint: paths.last, log })

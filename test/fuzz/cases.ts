@@ -810,8 +810,15 @@ function trainArgv(rng: Rand, f: CliFiles): string[] {
 }
 
 function cliArgv(rng: Rand, f: CliFiles): string[] {
-  const cmd = rng.chance(0.9) ? rng.pick(['eval', 'attack', 'eval', 'attack', 'info', 'train']) : rng.pick(['bogus', 'Eval', '', '--n', 'train2']);
+  const cmd = rng.chance(0.9) ? rng.pick(['eval', 'attack', 'eval', 'attack', 'info', 'train', 'merge']) : rng.pick(['bogus', 'Eval', '', '--n', 'train2']);
   if (cmd === 'train') return trainArgv(rng, f);
+  if (cmd === 'merge') {
+    // Partial reports that are not (garbage, a checkpoint, a directory, missing files): exit 2, nothing written.
+    const parts = [f.good, ...Object.values(f.files), join(f.dir, 'missing.json'), f.dir];
+    const argv = ['merge', ...Array.from({ length: rng.int(3) }, () => rng.pick(parts))];
+    if (rng.chance(0.8)) argv.push('--out', rng.pick([join(f.outDir, 'm.json'), f.outDir, join(f.dir, 'no', 'm.json')]));
+    return argv;
+  }
   const out: string[] = [cmd];
   if (cmd === 'info') {
     if (rng.chance(0.5)) out.push('--kernels', rng.pick(['simd', 'scalar', 'avx', '']));
@@ -827,13 +834,18 @@ function cliArgv(rng: Rand, f: CliFiles): string[] {
   out.push('--steps', rng.chance(0.7) ? rng.pick(['0', '1']) : rng.pick(numbers));
   if (rng.chance(0.9)) out.push('--checkpoint', rng.pick(paths));
   if (rng.chance(0.4)) out.push('--data', rng.pick(data));
-  if (cmd === 'eval' && rng.chance(0.7)) out.push('--attacks', mutateString(rng, rng.pick(['linf:0.3', 'l2:2', 'rt:1:5:grid=2x2x2', 'linf:0.3,l1:10']), TOKEN_ALPHABET, TOKEN_JUNK));
+  if (cmd === 'eval' && rng.chance(0.2)) {
+    // A suite over (mutated) threat models: quick on a tiny budget keeps a valid run short.
+    out.push('--suite', rng.chance(0.8) ? 'quick' : rng.pick(['standard', 'bogus', '']));
+    out.push('--threats', mutateString(rng, rng.pick(['linf:0.01', 'l2:0.1', 'rt:1:5']), TOKEN_ALPHABET, ['linf:0.3,linf:0.1', 'l3:1', 'rt:1', 'linf', '', 'linf:-1']));
+  } else if (cmd === 'eval' && rng.chance(0.7)) out.push('--attacks', mutateString(rng, rng.pick(['linf:0.3', 'l2:2', 'rt:1:5:grid=2x2x2', 'linf:0.3,l1:10', 'apgd-linf:0.3:steps=2', 'square-l1:10:queries=3']), TOKEN_ALPHABET, TOKEN_JUNK));
   else if (cmd === 'eval') out.push('--attacks', 'linf:0.3');
   if (cmd === 'attack') out.push('--attack', rng.chance(0.6) ? rng.pick(['linf:0.3', 'l2:2']) : mutateString(rng, 'linf:0.3', TOKEN_ALPHABET, TOKEN_JUNK));
-  const extras = cmd === 'eval' ? ['--out', '--batch', '--restarts', '--seed', '--threads', '--model', '--svg', '--grid', '--curves', '--bogus', '-x', 'positional'] : ['--save', '--grid', '--restarts', '--seed', '--threads', '--model', '--bogus', 'positional'];
+  const extras = cmd === 'eval' ? ['--out', '--batch', '--restarts', '--seed', '--threads', '--model', '--svg', '--grid', '--curves', '--bogus', '-x', 'positional', '--shard', '--cascade'] : ['--save', '--grid', '--restarts', '--seed', '--threads', '--model', '--bogus', 'positional'];
   for (let k = rng.int(3); k > 0; k--) {
     const flag = rng.pick(extras);
-    if (flag === '--curves' || flag === 'positional' || flag === '-x') out.push(flag);
+    if (flag === '--curves' || flag === 'positional' || flag === '-x' || flag === '--cascade') out.push(flag);
+    else if (flag === '--shard') out.push(flag, rng.pick(['1/2', '2/2', '3/2', 'auto/2', '0/0', 'a/b', '1-2']));
     else if (['--out', '--svg', '--grid', '--save'].includes(flag)) out.push(flag, rng.pick(outs));
     else if (flag === '--model') out.push(flag, rng.pick(['mnist-cnn', 'resnet', '']));
     else out.push(flag, rng.pick(numbers));
