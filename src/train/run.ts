@@ -160,13 +160,15 @@ export function resultTable(report: EvalReport, extra: EvalReport | null, trainS
     ? `suite ${report.suite}: ${report.attacks.map((a) => `${a.name} (${formatBudget(a.settings)})`).join(', ')}; each on the points the earlier ones left standing`
     : `attacks ${report.attacks.map((a) => a.name).join(', ')}; ${report.meta.tokenSteps ?? ''} steps`;
   const lines = [`robust accuracy on the first ${report.n} MNIST test images, 95 % Wilson intervals (${how})`, ''];
-  lines.push(`${'clean'.padEnd(34)} ${withInterval(report.clean_accuracy, report.clean_interval)}`);
+  const rows: [string, string][] = [['clean', withInterval(report.clean_accuracy, report.clean_interval)]];
   for (const [t, v] of Object.entries(report.threat_models)) {
     const atk = report.attacks.filter((a) => a.threat === t).map((a) => a.name.split(':')[0]).join(' + ');
-    lines.push(`${`${t} (${atk})`.padEnd(34)} ${withInterval(v, report.threat_intervals[t])}`);
+    rows.push([`${t} (${atk})`, withInterval(v, report.threat_intervals[t])]);
   }
-  lines.push(`${`union (${Object.keys(report.threat_models).join(', ')})`.padEnd(34)} ${withInterval(report.union_accuracy, report.union_interval)}`);
-  for (const a of extra?.attacks ?? []) lines.push(`${`${a.threat} (${a.name}), outside the union`.padEnd(34)} ${withInterval(a.robust_accuracy, a.interval)}`);
+  rows.push([`union (${Object.keys(report.threat_models).join(', ')})`, withInterval(report.union_accuracy, report.union_interval)]);
+  for (const a of extra?.attacks ?? []) rows.push([`${a.threat} (${a.name}), outside the union`, withInterval(a.robust_accuracy, a.interval)]);
+  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
+  for (const [label, value] of rows) lines.push(`${label.padEnd(width)}${value}`);
   const fo = firstOrderOnly(report);
   if (fo.length) lines.push('', `note: first-order attacks only for ${fo.join(', ')}; these figures may overstate robustness`);
   const masking = report.checks.filter((c) => c.name.startsWith('gradient masking'));
