@@ -77,6 +77,8 @@ async function child(o: Options): Promise<void> {
   naming.onName = (name) => process.send!({ named: name });
   for (let i = o.from; i < o.runs; i++) {
     const c = caseAt(o.seed, i, o.kinds);
+    // Fixtures shared by many cases (the CLI's files, built once) are not part of a case's time.
+    if (c.prepare) await c.prepare();
     await send({ start: i, name: c.name });
     if (process.env.FUZZ_HANG_AT === String(i)) for (;;);
     if (process.env.FUZZ_CRASH_AT === String(i)) process.kill(process.pid, 'SIGKILL');
