@@ -280,16 +280,17 @@ export class APGD implements Attack {
 
   settings(): Settings {
     return {
-      steps: this.steps,
-      restarts: this.untargeted,
-      targets: this.targets,
-      loss: this.loss,
-      ...(this.targets > 0 ? { targeted_loss: 'dlr-t' } : {}),
+      ...runSettings(this),
       step: `${+this.relStep.toPrecision(6)}ε, momentum ${+this.momentum.toPrecision(6)}, APGD halving`,
       random_start: this.randomStart,
       seed: this.seed,
     };
   }
+}
+
+/** The runs of an APGD-family attack as settings: steps, untargeted restarts, targeted-DLR runs, loss. */
+export function runSettings(a: { steps: number; untargeted: number; targets: number; loss: string }): Settings {
+  return { steps: a.steps, restarts: a.untargeted, targets: a.targets, loss: a.loss, ...(a.targets > 0 ? { targeted_loss: 'dlr-t' } : {}) };
 }
 
 /**

@@ -35,7 +35,7 @@ import { Rng } from '../nn/init.ts';
 import type { Tensor } from '../tensor.ts';
 import type { Engine } from '../wasm/engine.ts';
 import type { F32Buf } from '../wasm/memory.ts';
-import { over } from './apgd.ts';
+import { over, runSettings } from './apgd.ts';
 import { checkCount, parseEps, type Attack, type CommonOptions } from './attack.ts';
 import { addDelta, epsBuffer, logitsAt, mixSeed, rankedTargets, type AttackBatch, type WorstCase } from './core.ts';
 import { attackLoss, lossInputGrad, type AttackLoss } from './losses.ts';
@@ -248,11 +248,7 @@ export class L1APGD implements Attack {
 
   settings(): Settings {
     return {
-      steps: this.steps,
-      restarts: this.untargeted,
-      targets: this.targets,
-      loss: this.loss,
-      ...(this.targets > 0 ? { targeted_loss: 'dlr-t' } : {}),
+      ...runSettings(this),
       step: `${+this.alpha.toPrecision(6)}ε, sparsity ${+this.topk.toPrecision(6)}, L1-APGD schedule`,
       large_reps: this.phases().length > 1,
       random_start: this.randomStart,
