@@ -4,6 +4,7 @@
 // at batch 100 in the same run. Targets (issue 26): APGD L∞/L2 ≥ 90 % of the input-gradient rate,
 // Square ≥ 85 % of the forward rate.
 //   npm run bench:attacks [-- --threads N] [--steps K (default 40, the PGD-40 of the evaluations)] [--checkpoint FILE] [--json FILE]
+//                         [--only apgd,square (time only the attacks whose token contains one of these)]
 // Attacks run through runAttack (restarts, worst-case tracking, the wrapper's final projection and
 // re-scoring included) with earlyStop off, so every example takes every step. Before timing, each
 // attack's output is checked against its threat model (ball and box). Timing: 3 rounds; in each,
@@ -41,11 +42,13 @@ interface Row {
 function parse(argv: string[]) {
   const opts: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
-    const m = /^--(threads|steps|checkpoint|json)$/.exec(argv[i]);
-    if (!m || i + 1 >= argv.length) throw new UsageError(`unknown or incomplete argument '${argv[i]}' (flags: --threads N --steps K --checkpoint FILE --json FILE)`);
+    const m = /^--(threads|steps|checkpoint|json|only)$/.exec(argv[i]);
+    if (!m || i + 1 >= argv.length) throw new UsageError(`unknown or incomplete argument '${argv[i]}' (flags: --threads N --steps K --checkpoint FILE --json FILE --only A,B)`);
     opts[m[1]] = argv[++i];
   }
-  return { threads: intFlag('threads', opts.threads, { min: 1 }) ?? 2, steps: intFlag('steps', opts.steps, { min: 10 }) ?? 40, checkpoint: opts.checkpoint, json: opts.json };
+  const only = opts.only === undefined ? null : opts.only.split(',').map((x) => x.trim()).filter(Boolean);
+  if (only && !only.length) throw new UsageError('--only needs at least one name, e.g. --only apgd,square');
+  return { threads: intFlag('threads', opts.threads, { min: 1 }) ?? 2, steps: intFlag('steps', opts.steps, { min: 10 }) ?? 40, checkpoint: opts.checkpoint, json: opts.json, only };
 }
 
 /** Max over rows of the norm of adv − x0 (l1, l2, linf) and the box, to validate before timing. */
@@ -64,7 +67,7 @@ function validate(atk: Attack, adv: Float32Array, x0: Float32Array, D: number): 
 }
 
 async function main(): Promise<void> {
-  const { threads, steps, checkpoint, json } = parseOrExit('bench:attacks', () => parse(process.argv.slice(2)));
+  const { threads, steps, checkpoint, json, only } = parseOrExit('bench:attacks', () => parse(process.argv.slice(2)));
   const engine = await loadEngine({ threads });
   const model = mnistCnn(engine, 0);
   if (checkpoint) loadModel(checkpoint, model);
@@ -73,9 +76,9 @@ async function main(): Promise<void> {
   const D = 28 * 28;
   const xs = test.images.slice(0, BATCH * D), y = test.labels.slice(0, BATCH);
   const ids = Int32Array.from({ length: BATCH }, (_, i) => i);
-  // Square runs every query on every example with earlyStop off; 10 queries per gradient step keep its rounds as long as the others'.
-  const squareQueries = 10 * steps;
-  const attacks: [Attack, 'grad' | 'forward', number | null][] = [
+  // Square runs every query on every example with earlyStop off (2 queries per gradient step: its rate is per query).
+  const squareQueries = 2 * steps;
+  const all: [Attack, 'grad' | 'forward', number | null][] = [
     [parseAttack(`linf:0.3:steps=${steps}`), 'grad', 0.9],
     [parseAttack(`l2:2:steps=${steps}`), 'grad', 0.9],
     [parseAttack(`l1:10:steps=${steps}`), 'grad', 0.75],
@@ -90,6 +93,8 @@ async function main(): Promise<void> {
     [parseAttack(`square-l2:2:queries=${squareQueries}`), 'forward', 0.85],
     [parseAttack(`square-l1:10:queries=${squareQueries}`), 'forward', 0.85],
   ];
+  const attacks = only ? all.filter(([a]) => only.some((o) => a.name.includes(o))) : all;
+  if (!attacks.length) throw new UsageError(`--only ${only!.join(',')}: no attack's token contains these`);
   const counts = new Map<string, number>();
   const tasks: [string, () => void][] = [
     ['input gradient', () => engine.arena.scope(() => {
