@@ -269,7 +269,7 @@ export const attackCommand = {
   descriptions: {
     checkpoint: 'model weights (safetensors, PyTorch names and layouts); required',
     attack: 'one attack token (see multirobust eval --help)',
-    n: 'attack the first N test examples (one batch)',
+    n: "attack the first N test examples (one batch), or 'all'",
     steps: 'steps of an attack whose kind declares it and whose token does not set it (default: the attack\'s own)',
     restarts: 'restarts of an attack whose kind declares it (default: the attack\'s own)',
     seed: 'seed of every random choice',
@@ -280,10 +280,10 @@ export const attackCommand = {
     grid: 'write a PNG grid: clean, adversarial and perturbation rows with labels and predictions',
   },
   async run(values: Values) {
-    const { n, steps, restarts, seed, threads } = sharedFlags(values);
+    const data = loadData(values.data as string);
+    const { n, steps, restarts, seed, threads } = sharedFlags(values, data.labels.length);
     const attack = asUsage('--attack', () => parseAttack(values.attack as string, { ...tokenDefaults(steps, restarts), seed }));
     checkOutputs({ save: values.save, grid: values.grid });
-    const data = loadData(values.data as string);
     checkDataFits(data, n);
     const engine = await loadEngine({ threads });
     try {
