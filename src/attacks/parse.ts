@@ -144,10 +144,15 @@ export function parseAttack(token: string, defaults: TokenDefaults = {}): Attack
   return spec.build({ ...opts, eps: parseEps(positional[0], `attack '${t}': eps`) }, t);
 }
 
-/** Parses a comma-separated list of tokens; token i draws from mixSeed(seed, i) unless it sets its own seed. */
+/** Token number `position` of a list: its random draws come from mixSeed(seed, position) unless it sets its own seed. */
+export function parseAttackAt(token: string, position: number, defaults: TokenDefaults = {}): Attack {
+  return parseAttack(token, { ...defaults, seed: mixSeed(defaults.seed ?? 0, position) });
+}
+
+/** Parses a comma-separated list of tokens, each seeded by its position (parseAttackAt). */
 export function parseAttacks(list: string | string[], defaults: TokenDefaults = {}): Attack[] {
   const tokens = typeof list === 'string' ? splitTokens(list) : list;
-  return tokens.map((t, i) => parseAttack(t, { ...defaults, seed: mixSeed(defaults.seed ?? 0, i) }));
+  return tokens.map((t, i) => parseAttackAt(t, i, defaults));
 }
 
 /** Every kind's options with their real defaults, for --help. */

@@ -19,8 +19,8 @@ import { marginLoss, sum } from '../ops/index.ts';
 import { Tensor } from '../tensor.ts';
 import type { Engine } from '../wasm/engine.ts';
 import { runAttack, type Attack, type ThreatName } from '../attacks/attack.ts';
-import { logitsAt, mixSeed, scoreLogits, type Classifier } from '../attacks/core.ts';
-import { parseAttack, type TokenDefaults } from '../attacks/parse.ts';
+import { logitsAt, scoreLogits, type Classifier } from '../attacks/core.ts';
+import { parseAttack, parseAttackAt, type TokenDefaults } from '../attacks/parse.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { buildReport, isGradientFree, VERSION, type AttackInfo, type EvalReport, type Flags } from './report.ts';
 import { suiteTokens } from './suites.ts';
@@ -145,8 +145,7 @@ export function resolveAttacks(opts: Pick<EvalOptions, 'attacks' | 'suite' | 'th
   if (opts.suite && opts.attacks?.length) throw new RangeError('evaluate: give a suite or a list of attacks, not both');
   const defaults = { ...opts.tokenDefaults, seed: opts.seed ?? 0 };
   const list = opts.suite ? suiteTokens(opts.suite, opts.threats) : opts.attacks ?? [];
-  // Tokens are seeded by their position in the list (parseAttacks' rule).
-  return list.map((a, i) => (typeof a === 'string' ? parseAttack(a, { ...defaults, seed: mixSeed(defaults.seed, i) }) : a));
+  return list.map((a, i) => (typeof a === 'string' ? parseAttackAt(a, i, defaults) : a));
 }
 
 /** The examples [start, end) of shard `s` of n examples: whole batches, as even as they fall. */

@@ -196,15 +196,15 @@ function buildChecks(f: Flags, attacks: AttackInfo[], n: number, broken: number[
     }
     const ok = cnt / n <= MASKING_THRESHOLD;
     const names = (list: number[]) => list.map((k) => attacks[k].name).join('/');
-    checks.push({ name, ok, detail: `${cnt} of ${n} examples (${(100 * cnt / n).toFixed(1)} %) broken by ${names(judged)} but not by ${names(fo)} (threshold 0.2 %)` });
-    if (!ok) warnings.push(`gradient masking suspected (${t}): gradient-free attacks broke ${(100 * cnt / n).toFixed(1)} % of the examples that every first-order attack left standing; trust the figure with every attack, not the first-order ones`);
+    checks.push({ name, ok, detail: `${cnt} of ${n} examples (${pct(cnt / n)}) broken by ${names(judged)} but not by ${names(fo)} (threshold 0.2 %)` });
+    if (!ok) warnings.push(`gradient masking suspected (${t}): gradient-free attacks broke ${pct(cnt / n)} of the examples that every first-order attack left standing; trust the figure with every attack, not the first-order ones`);
   }
   for (const [t, pts] of Object.entries(curves)) {
     const last = pts[pts.length - 1];
     const rises = pts.some((p, i) => i > 0 && p.robust_accuracy > pts[i - 1].robust_accuracy + 0.02);
     const ok = !rises && last.robust_accuracy <= 0.1;
-    checks.push({ name: `accuracy falls with ε (${t})`, ok, detail: pts.map((p) => `${+p.eps.toPrecision(4)}: ${(100 * p.robust_accuracy).toFixed(1)} %`).join(', ') });
-    if (!ok) warnings.push(`gradient masking suspected (${t}): robust accuracy does not fall towards 0 as ε grows (${(100 * last.robust_accuracy).toFixed(1)} % at ε = ${last.eps})`);
+    checks.push({ name: `accuracy falls with ε (${t})`, ok, detail: pts.map((p) => `${+p.eps.toPrecision(4)}: ${pct(p.robust_accuracy)}`).join(', ') });
+    if (!ok) warnings.push(`gradient masking suspected (${t}): robust accuracy does not fall towards 0 as ε grows (${pct(last.robust_accuracy)} at ε = ${last.eps})`);
   }
   const g = f.grads;
   const gradOk = g.zero === 0 && g.nonFinite === 0;
