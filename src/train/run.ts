@@ -220,7 +220,7 @@ export async function runTraining(engine: Engine, c: RunConfig, paths: RunPaths,
         saveModel(paths.best, model, { model: 'mnist_cnn', strategy: c.strategy, epoch: String(r.epoch), heldOutUnion: String(rep.union_accuracy) });
       }
     }
-    records.push({ type: 'step', step: r.step, epoch: r.epoch, loss: r.loss, clean: r.trainAcc, adv: r.advAcc, lr: r.lr, imagesPerSec: r.imagesPerSec, gradEvalsPerImage: r.gradEvalsPerImage, epochEnd: true });
+    records.push({ type: 'step', step: r.step, epoch: r.epoch, loss: r.loss, clean: r.trainAcc, adv: r.advAcc, lr: r.lr, imagesPerSec: r.imagesPerSec, gradEvalsPerImage: r.gradEvalsPerImage, forwardsPerImage: r.forwardsPerImage, seconds: r.seconds, epochEnd: true });
   };
   const result = trainModel(engine, {
     strategy: c.strategy, attacks: c.attacks, affine: c.affine, attackSteps: c.attackSteps, startSmall: c.startSmall,
