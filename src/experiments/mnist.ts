@@ -32,54 +32,12 @@ import { parseArgs } from 'node:util';
 import { intFlag, UsageError } from '../cli/flags.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { writeSafetensors } from '../io/safetensors.ts';
-import { isGradientFree, wilson, type EvalReport, type Interval } from '../eval/report.ts';
+import { isGradientFree, type EvalReport, type Interval } from '../eval/report.ts';
 import { loadMnist } from '../train/data.ts';
 import { formatDuration } from '../train/progress.ts';
 import type { Strategy } from '../train/strategies.ts';
+import { figure, MODELS, TABLE_THREATS, type Figure, type MnistModel, type Table } from './mnist_models.ts';
 import { runAsScript } from './script.ts';
-
-/** The reference's training attacks (paper.md §1.3, §1.5): 10 steps, its step sizes, margin-loss steps. */
-export const TRAIN_TOKENS = {
-  linf: 'linf:0.3:steps=10:stepsize=0.01:loss=margin:schedule=constant',
-  l2: 'l2:2:steps=10:stepsize=0.1:loss=margin:schedule=constant',
-  // SLIDE: γ = a·x_max = 1.0, the 99th percentile, the reference's ball-then-clip projection.
-  l1: 'l1:10:steps=10:stepsize=1:perc=99:projection=l1-then-clip',
-  // RT training: 10 uniform random transforms in the ±3 px, ±30° box, the worst kept.
-  rt: 'rtrandom:3:30:tries=10',
-} as const;
-
-export type Table = 'lp' | 'rt';
-
-export interface MnistModel {
-  name: string;
-  /** The paper's row name. */
-  label: string;
-  strategy: Strategy;
-  attacks: string[];
-  /** The tables the model is a row of. */
-  tables: Table[];
-}
-
-const T = TRAIN_TOKENS;
-const LP = [T.linf, T.l2, T.l1];
-const LINF_RT = [T.linf, T.rt];
-
-export const MODELS: MnistModel[] = [
-  { name: 'nat', label: 'Nat', strategy: 'none', attacks: [], tables: ['lp', 'rt'] },
-  { name: 'linf', label: 'Adv∞', strategy: 'single', attacks: [T.linf], tables: ['lp', 'rt'] },
-  { name: 'l1', label: 'Adv1', strategy: 'single', attacks: [T.l1], tables: ['lp'] },
-  { name: 'l2', label: 'Adv2', strategy: 'single', attacks: [T.l2], tables: ['lp'] },
-  { name: 'avg', label: 'Adv_avg', strategy: 'avg', attacks: LP, tables: ['lp'] },
-  { name: 'max', label: 'Adv_max', strategy: 'max', attacks: LP, tables: ['lp'] },
-  { name: 'msd', label: 'MSD (ours)', strategy: 'msd', attacks: LP, tables: ['lp'] },
-  { name: 'sampled', label: 'sampled (ours)', strategy: 'sampled', attacks: LP, tables: ['lp'] },
-  { name: 'rt', label: 'AdvRT', strategy: 'single', attacks: [T.rt], tables: ['rt'] },
-  { name: 'rt-avg', label: 'Adv_avg (L∞, RT)', strategy: 'avg', attacks: LINF_RT, tables: ['rt'] },
-  { name: 'rt-max', label: 'Adv_max (L∞, RT)', strategy: 'max', attacks: LINF_RT, tables: ['rt'] },
-];
-
-/** The threat models a table evaluates (the standard suite's --threats). */
-export const TABLE_THREATS: Record<Table, string[]> = { lp: ['linf:0.3', 'l2:2', 'l1:10'], rt: ['linf:0.3', 'rt'] };
 
 /** The reference's gradient-free attacks at its budgets (paper.md §1.6), per threat model. */
 export const GRADIENT_FREE: Record<string, string> = { L1: 'pointwise:10:budget=reference', L2: 'boundary:2:budget=reference' };
@@ -190,16 +148,6 @@ function count(a: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) k += a[i];
   return k;
 }
-
-/** A figure: accuracy k/n with its 95 % Wilson interval. */
-export interface Figure {
-  accuracy: number;
-  interval: Interval;
-  correct: number;
-  n: number;
-}
-
-const figure = (k: number, n: number): Figure => ({ accuracy: n ? k / n : 0, interval: wilson(k, n), correct: k, n });
 
 export interface GradientFreeResult {
   threat: string;
@@ -379,8 +327,12 @@ export function readResults(results: string): MnistResult[] {
   return out.sort((a, b) => a.budget.localeCompare(b.budget) || order(a) - order(b));
 }
 
-/** The Markdown page of every result: one table per (table, budget), the gradient-free cascade, the references. */
-export function resultsMarkdown(rs: MnistResult[]): string {
+/**
+ * The Markdown page of every result: one table per (table, budget), the gradient-free cascade, the
+ * references, and per budget the thresholding measures of experiment:masking (`masking`: budget →
+ * its masking-BUDGET.md, when written).
+ */
+export function resultsMarkdown(rs: MnistResult[], masking: Record<string, string> = {}): string {
   const L: string[] = [
     '# The paper\'s MNIST tables under the standard evaluation',
     '',
@@ -427,7 +379,21 @@ export function resultsMarkdown(rs: MnistResult[]): string {
     }
     L.push('');
   }
+  for (const [budget, md] of Object.entries(masking)) {
+    L.push(`## Thresholding, measured: ${budget} budget`, '', 'From `npm run experiment:masking -- --budget ' + budget + '` (src/experiments/masking.ts; its header defines each column), on the first test images:', '', md.trim(), '');
+  }
   return `${L.join('\n')}\n`;
+}
+
+/** experiment:masking's tables in `results` (masking-BUDGET.md), by budget. */
+export function readMasking(results: string): Record<string, string> {
+  if (!existsSync(results)) return {};
+  const out: Record<string, string> = {};
+  for (const f of readdirSync(results).sort()) {
+    const m = /^masking-(\w+)\.md$/.exec(f);
+    if (m && m[1] in BUDGETS) out[m[1]] = readFileSync(join(results, f), 'utf8');
+  }
+  return out;
 }
 
 // ---- command line ------------------------------------------------------------------------------
@@ -468,7 +434,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   const log = (s: string) => console.error(`experiment:mnist: ${s}`);
   const writeTable = () => {
     mkdirSync(results, { recursive: true });
-    writeFileAtomic(join(results, 'README.md'), resultsMarkdown(readResults(results)));
+    writeFileAtomic(join(results, 'README.md'), resultsMarkdown(readResults(results), readMasking(results)));
   };
   if (values['table-only']) {
     writeTable();

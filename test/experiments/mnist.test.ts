@@ -12,7 +12,8 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { configFromFlags } from '../../src/cli/train.ts';
 import { UsageError } from '../../src/cli/flags.ts';
-import { BUDGETS, main, MODELS, readResults, resultsMarkdown, trainArgs, type Figure, type MnistResult } from '../../src/experiments/mnist.ts';
+import { BUDGETS, main, readMasking, readResults, resultsMarkdown, trainArgs, type MnistResult } from '../../src/experiments/mnist.ts';
+import { MODELS, type Figure } from '../../src/experiments/mnist_models.ts';
 import { trainingAttacks } from '../../src/train/train.ts';
 
 /** argv (after 'train') → the flag values parseArgs would give. */
@@ -80,7 +81,7 @@ describe('experiment:mnist smoke run', () => {
     expect(again.seconds).toEqual(seconds);
     expect({ ...again, date: '', commit: '' }).toEqual({ ...r, date: '', commit: '' });
     const md = readFileSync(join(results, 'README.md'), 'utf8');
-    expect(md).toBe(resultsMarkdown(readResults(results)));
+    expect(md).toBe(resultsMarkdown(readResults(results), readMasking(results)));
     expect(md).toMatch(/\| Adv∞ \| \d+\.\d \[/);
     expect(md).toMatch(/UNVERIFIED/);
     expect(md).toMatch(/\| MSD \| 98\.3 \| 62\.7 \| 67\.9 \| 65\.0 \| 58\.4 \|/);

@@ -1,0 +1,251 @@
+// `npm run experiment:masking`: does a model threshold its inputs? (issue 27, the paper's MNIST
+// gradient-masking finding, measured directly.) Models trained against L∞ are said to learn
+// first-layer filters that switch off below a pixel threshold; their loss is then flat around the
+// input, first-order L1/L2 attacks stall and gradient-free ones do not. Per model, on the first n
+// MNIST test images (plain JS on the checkpoint's weights, plus one engine input gradient per image):
+//
+//   clean / binarised   accuracy on x and on 1[x > 0.5] (a thresholding model loses nothing)
+//   agreement           share of images predicted the same on x and on 1[x > 0.5]
+//   conv1 off           share of conv1 responses (image × position × filter) whose ReLU is off at x
+//   conv1 flat (L∞)     share of conv1 responses off for EVERY x' in the L∞ ball of 0.3 ∩ [0, 1]:
+//                       b + Σ_i max(w_i·lo_i, w_i·hi_i) ≤ 0, lo = max(0, x − 0.3), hi = min(1, x + 0.3)
+//                       (exact for a linear filter: the response cannot be moved by any L∞ attack)
+//   zero-gradient pixels share of input pixels whose cross-entropy gradient is exactly 0
+//   ‖∇x CE‖₂, ‖∇x CE‖₁  medians over the images, and the distribution of log10 ‖∇x CE‖₂ (an SVG)
+//
+// Shapes: images (n, 28, 28, 1) NHWC in [0, 1]; conv1.weight (C, 1, 5, 5) PyTorch layout, 'same'
+// padding (2), bias (C). Deterministic (no randomness). Threading: the engine's (input gradients).
+//
+//   npm run experiment:masking -- [--budget paper] [--models nat,linf,…] [--checkpoints NAME=PATH,…]
+//     [--n 1000] [--out docs/results/mnist] [--threads N]
+import { existsSync, mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { lossInputGrad } from '../attacks/losses.ts';
+import { logitsAt } from '../attacks/core.ts';
+import { intFlag, UsageError } from '../cli/flags.ts';
+import { writeFileAtomic } from '../io/atomic.ts';
+import { readSafetensors, toFloat32 } from '../io/safetensors.ts';
+import type { Module } from '../nn/module.ts';
+import { lineChartSvg } from '../report/plot.ts';
+import { Tensor } from '../tensor.ts';
+import { loadMnist, type ImageDataset } from '../train/data.ts';
+import type { Engine } from '../wasm/engine.ts';
+import { loadEngine } from '../wasm/load.ts';
+import { loadCnn } from './models.ts';
+import { figure as fig, MODELS, type Figure } from './mnist_models.ts';
+import { runAsScript } from './script.ts';
+
+export const FLAT_EPS = 0.3;
+const HIST_LO = -8, HIST_HI = 2, HIST_BINS = 40;
+
+export interface MaskingStats {
+  name: string;
+  checkpoint: string;
+  n: number;
+  clean: Figure;
+  binarised: Figure;
+  agreement: number;
+  conv1Off: number;
+  conv1FlatLinf: number;
+  zeroGradPixels: number;
+  gradL2Median: number;
+  gradL1Median: number;
+  /** Share of images per log10 ‖∇x CE‖₂ bin (HIST_BINS bins over [HIST_LO, HIST_HI]; below → first, above → last). */
+  gradL2Histogram: { log10: number; share: number }[];
+  /** Images whose gradient is exactly 0 (not in the histogram). */
+  zeroGradImages: number;
+}
+
+/** conv1 responses at x: [off at x, off over the whole L∞ ball ∩ box] counts, over every position and filter. */
+export function conv1Flatness(images: Float32Array, n: number, w: Float32Array, b: Float32Array, eps = FLAT_EPS): { off: number; flat: number; total: number } {
+  const H = 28, W = 28, K = 5, P = 2, C = b.length;
+  let off = 0, flat = 0;
+  for (let i = 0; i < n; i++) {
+    const x = images.subarray(i * H * W, (i + 1) * H * W);
+    for (let oy = 0; oy < H; oy++) {
+      for (let ox = 0; ox < W; ox++) {
+        for (let c = 0; c < C; c++) {
+          let at = b[c], upper = b[c];
+          for (let ky = 0; ky < K; ky++) {
+            const iy = oy + ky - P;
+            if (iy < 0 || iy >= H) continue;
+            for (let kx = 0; kx < K; kx++) {
+              const ix = ox + kx - P;
+              if (ix < 0 || ix >= W) continue;
+              const wi = w[((c * K) + ky) * K + kx], xi = x[iy * W + ix];
+              at += wi * xi;
+              upper += wi > 0 ? wi * Math.min(1, xi + eps) : wi * Math.max(0, xi - eps);
+            }
+          }
+          if (at <= 0) off++;
+          if (upper <= 0) flat++;
+        }
+      }
+    }
+  }
+  return { off, flat, total: n * H * W * C };
+}
+
+const argmax = (z: Float32Array, i: number, k: number) => {
+  let best = 0;
+  for (let j = 1; j < k; j++) if (z[i * k + j] > z[i * k + best]) best = j;
+  return best;
+};
+
+const median = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b), m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** Every measure of the header for one model on the first n images of `test`. */
+export function measureMasking(engine: Engine, model: Module, weights: { w: Float32Array; b: Float32Array }, test: ImageDataset, n: number, name: string, checkpoint: string): MaskingStats {
+  const D = test.height * test.width * test.channels, batch = 100;
+  let clean = 0, bin = 0, agree = 0, zeroPix = 0, zeroImages = 0;
+  const l2: number[] = [], l1: number[] = [];
+  const hist = new Array<number>(HIST_BINS).fill(0);
+  for (let start = 0; start < n; start += batch) {
+    const end = Math.min(n, start + batch), B = end - start;
+    const xs = test.images.subarray(start * D, end * D), y = test.labels.subarray(start, end);
+    const xb = Float32Array.from(xs, (v) => (v > 0.5 ? 1 : 0));
+    engine.arena.scope(() => {
+      const za = logitsAt(model, Tensor.from(engine, xs, [B, test.height, test.width, test.channels]));
+      const zb = logitsAt(model, Tensor.from(engine, xb, [B, test.height, test.width, test.channels]));
+      const g = lossInputGrad(model, Tensor.from(engine, xs, [B, test.height, test.width, test.channels]), y, 'ce').g.toArray();
+      for (let i = 0; i < B; i++) {
+        const pa = argmax(za, i, 10), pb = argmax(zb, i, 10);
+        clean += +(pa === y[i]);
+        bin += +(pb === y[i]);
+        agree += +(pa === pb);
+        let s2 = 0, s1 = 0;
+        for (let j = i * D; j < (i + 1) * D; j++) {
+          s2 += g[j] * g[j];
+          s1 += Math.abs(g[j]);
+          zeroPix += +(g[j] === 0);
+        }
+        const norm = Math.sqrt(s2);
+        l2.push(norm);
+        l1.push(s1);
+        if (norm === 0) zeroImages++;
+        else hist[Math.min(HIST_BINS - 1, Math.max(0, Math.floor(((Math.log10(norm) - HIST_LO) / (HIST_HI - HIST_LO)) * HIST_BINS)))]++;
+      }
+    });
+  }
+  const c = conv1Flatness(test.images, n, weights.w, weights.b);
+  const width = (HIST_HI - HIST_LO) / HIST_BINS;
+  return {
+    name, checkpoint, n, clean: fig(clean, n), binarised: fig(bin, n), agreement: agree / n,
+    conv1Off: c.off / c.total, conv1FlatLinf: c.flat / c.total, zeroGradPixels: zeroPix / (n * D),
+    gradL2Median: median(l2), gradL1Median: median(l1),
+    gradL2Histogram: hist.map((k, i) => ({ log10: +(HIST_LO + (i + 0.5) * width).toFixed(3), share: k / n })), zeroGradImages: zeroImages,
+  };
+}
+
+/** conv1's weights (C, 1, 5, 5) and bias (C) from a checkpoint with PyTorch names. */
+export function conv1Weights(path: string): { w: Float32Array; b: Float32Array } {
+  const t = readSafetensors(path).tensors;
+  const w = t.get('conv1.weight'), b = t.get('conv1.bias');
+  if (!w || !b) throw new UsageError(`${path}: no conv1.weight / conv1.bias (not the paper's CNN)`);
+  if (w.shape.join() !== `${b.shape[0]},1,5,5`) throw new UsageError(`${path}: conv1.weight has shape [${w.shape}], expected [C, 1, 5, 5]`);
+  return { w: toFloat32(w, 'conv1.weight'), b: toFloat32(b, 'conv1.bias') };
+}
+
+const pct = (v: number) => `${(100 * v).toFixed(1)}`;
+const pcFig = (f: Figure) => `${pct(f.accuracy)} [${pct(f.interval[0])}, ${pct(f.interval[1])}]`;
+
+export function maskingMarkdown(stats: MaskingStats[], svgName: string | null): string {
+  const L = [
+    `| model | clean | binarised at 0.5 | same prediction | conv1 off at x | conv1 off over the whole L∞ ${FLAT_EPS} ball | zero-gradient pixels | median ‖∇x CE‖₂ | median ‖∇x CE‖₁ | images with ∇ = 0 |`,
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...stats.map((s) => `| ${s.name} | ${pcFig(s.clean)} | ${pcFig(s.binarised)} | ${pct(s.agreement)} | ${pct(s.conv1Off)} | ${pct(s.conv1FlatLinf)} | ${pct(s.zeroGradPixels)} | ${s.gradL2Median.toExponential(2)} | ${s.gradL1Median.toExponential(2)} | ${s.zeroGradImages} of ${s.n} |`),
+  ];
+  if (svgName) L.push('', `![distribution of log10 ‖∇x CE‖₂ per model](${svgName})`);
+  return L.join('\n');
+}
+
+export async function maskingSvg(stats: MaskingStats[]): Promise<string> {
+  return lineChartSvg({
+    title: 'input-gradient norms on clean test images', xLabel: 'log10 ‖∇x cross-entropy‖₂', yLabel: 'share of images',
+    series: stats.map((s) => ({ name: s.name, points: s.gradL2Histogram.map((h) => ({ x: h.log10, y: h.share })) })),
+    xDomain: [HIST_LO, HIST_HI],
+  });
+}
+
+// ---- command line ------------------------------------------------------------------------------
+
+const OPTIONS = {
+  budget: { type: 'string' }, models: { type: 'string' }, dir: { type: 'string' }, checkpoints: { type: 'string' },
+  n: { type: 'string' }, out: { type: 'string' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
+const HELP = `usage: npm run experiment:masking -- [--budget paper] [--models nat,linf,…] [--checkpoints NAME=PATH,…] [--n 1000] [--out DIR] [--threads N]
+thresholding and gradient masking, measured on each model's first n test images
+  --budget       experiment:mnist's budget whose finished models are measured (default paper)
+  --models       of those, these (default: every model whose training finished)
+  --dir          experiment:mnist's run directories (default ~/.cache/multirobust/mnist/BUDGET)
+  --checkpoints  instead, NAME=PATH pairs of checkpoints of the paper's CNN
+  --n            test images (default 1000)
+  --out          writes masking-BUDGET.json, .svg and .md there (default docs/results/mnist)
+  --threads      kernel threads (default: all cores)`;
+
+export async function main(argv = process.argv.slice(2)): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]);
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const n = intFlag('n', (values.n as string | undefined) ?? '1000', { min: 1, max: 10000 })!;
+  const threads = intFlag('threads', values.threads as string | undefined, { min: 1 });
+  const budget = String(values.budget ?? 'paper');
+  let pairs: [string, string][];
+  if (values.checkpoints !== undefined) {
+    pairs = String(values.checkpoints).split(',').map((p) => {
+      const at = p.indexOf('=');
+      if (at <= 0 || at === p.length - 1) throw new UsageError(`--checkpoints: expected NAME=PATH, got '${p}'`);
+      return [p.slice(0, at), p.slice(at + 1)];
+    });
+  } else {
+    const dir = resolve(String(values.dir ?? join(homedir(), '.cache', 'multirobust', 'mnist', budget)));
+    const wanted = values.models === undefined ? MODELS.map((m) => m.name) : String(values.models).split(',');
+    for (const w of wanted) if (!MODELS.some((m) => m.name === w)) throw new UsageError(`--models: unknown model '${w}'`);
+    pairs = MODELS.filter((m) => wanted.includes(m.name) && existsSync(join(dir, m.name, 'run', 'report.json'))).map((m) => [m.label, join(dir, m.name, 'run', 'last.safetensors')]);
+    if (!pairs.length) throw new UsageError(`no finished experiment:mnist model under ${dir}`);
+  }
+  for (const [, path] of pairs) if (!existsSync(path)) throw new UsageError(`${path}: no such checkpoint`);
+  const weights = pairs.map(([, path]) => conv1Weights(path));
+  const out = resolve(String(values.out ?? join(import.meta.dirname, '..', '..', 'docs', 'results', 'mnist')));
+  const test = loadMnist('test');
+  const engine = await loadEngine({ threads });
+  const stats: MaskingStats[] = [];
+  try {
+    for (const [k, [name, path]] of pairs.entries()) {
+      let model: Module;
+      try {
+        model = loadCnn(engine, path);
+      } catch (err) {
+        throw new UsageError(`${path}: ${(err as Error).message.split('\n')[0]}`);
+      }
+      stats.push(measureMasking(engine, model, weights[k], test, Math.min(n, test.n), name, path.replace(homedir(), '~')));
+      model.dispose();
+      console.error(`experiment:masking: ${name} done`);
+    }
+  } finally {
+    await engine.close();
+  }
+  mkdirSync(out, { recursive: true });
+  const base = join(out, `masking-${values.checkpoints !== undefined ? 'checkpoints' : budget}`);
+  writeFileAtomic(`${base}.json`, `${JSON.stringify({ n, eps: FLAT_EPS, threads: engine.threads, date: new Date().toISOString(), models: stats }, null, 2)}\n`);
+  writeFileAtomic(`${base}.svg`, await maskingSvg(stats));
+  const md = maskingMarkdown(stats, `${base.split('/').at(-1)}.svg`);
+  writeFileAtomic(`${base}.md`, `${md}\n`);
+  console.log(md);
+  return 0;
+}
+
+runAsScript(/experiments\/masking\.ts$/, 'experiment:masking', main);
