@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { loadEngine, missingFeatures, supportsRelaxed } from '../wasm/load.ts';
 import { attackCommand, evalCommand, mergeCommand } from './eval.ts';
 import { UsageError } from './flags.ts';
+import { serveCommand } from './serve.ts';
 import { trainCommand } from './train.ts';
 
 interface Command {
@@ -53,6 +54,7 @@ const COMMANDS: Record<string, Command> = {
   merge: mergeCommand as Command,
   attack: attackCommand as Command,
   train: trainCommand as Command,
+  serve: serveCommand as Command,
 };
 
 function help(): string {

@@ -10,12 +10,12 @@
 // cumulative (0 for a point broken earlier); without a cascade each attack runs on every clean
 // point and its flags are its own. In both, "broke" counts the points attack k broke that no
 // earlier attack of its threat model had broken.
-import { readFileSync } from 'node:fs';
 import type { ThreatName } from '../attacks/attack.ts';
+import { VERSION } from '../version.ts';
 import { formatSettings, type Settings } from '../attacks/schema.ts';
 
 /** The package version (package.json), part of every resume key and report. */
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export { VERSION };
 
 export interface NormStats {
   mean: number;

@@ -117,6 +117,44 @@ export interface Regions {
   stride: number;
 }
 
+/**
+ * In a browser: a worker_threads-shaped wrapper around module Web Workers (the init goes in the
+ * first message, worker.js), or why there can be none. Threads need a cross-origin-isolated page
+ * (Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp):
+ * elsewhere the shared memory cannot be posted to a worker. The caller must itself run in a
+ * dedicated Worker, since a page's main thread may not block in Atomics.wait.
+ */
+function webWorkerCtor(): WorkerCtor | string {
+  const g = globalThis as { Worker?: new (url: URL, o: { type: 'module' }) => WebWorker; crossOriginIsolated?: boolean };
+  if (typeof g.Worker !== 'function') return 'worker threads are unavailable in this runtime';
+  if (g.crossOriginIsolated === false) return 'the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp), so workers cannot share the memory';
+  const WebWorkerCtor = g.Worker;
+  return class implements WorkerLike {
+    private readonly w: WebWorker;
+    constructor(url: URL, options: { workerData: unknown }) {
+      this.w = new WebWorkerCtor(url, { type: 'module' });
+      this.w.postMessage(options.workerData);
+    }
+    on(event: string, fn: (arg: unknown) => void): unknown {
+      if (event === 'message') this.w.addEventListener('message', (e) => fn((e as MessageEvent).data));
+      else if (event === 'error') this.w.addEventListener('error', (e) => fn(new Error((e as ErrorEvent).message)));
+      return this; // no 'exit' event in browsers
+    }
+    once(event: string, fn: (arg: unknown) => void): unknown {
+      if (event === 'message') this.w.addEventListener('message', (e) => fn((e as MessageEvent).data), { once: true });
+      else if (event === 'error') this.w.addEventListener('error', (e) => fn(new Error((e as ErrorEvent).message || 'worker script failed to load')), { once: true });
+      return this;
+    }
+    unref(): void {}
+    async terminate(): Promise<number> {
+      this.w.terminate();
+      return 0;
+    }
+  } as unknown as WorkerCtor;
+}
+
+type WebWorker = { postMessage(m: unknown): void; addEventListener(type: string, fn: (e: unknown) => void, o?: { once: boolean }): void; terminate(): void };
+
 export class WorkerPool {
   readonly threads: number;
   /** Calls split across the threads so far (tests check that a call really was split). */
@@ -151,8 +189,12 @@ export class WorkerPool {
     try {
       ({ Worker } = (await import('node:worker_threads')) as unknown as { Worker: WorkerCtor });
     } catch (err) {
-      warnOnce(`multirobust: worker threads are unavailable in this runtime (${(err as Error).message}); running single-threaded`);
-      return null;
+      const web = webWorkerCtor();
+      if (typeof web === 'string') {
+        warnOnce(`multirobust: ${web}; running single-threaded`);
+        return null;
+      }
+      Worker = web;
     }
     const L = LAYOUT;
     const totalInts = L.header + init.threads * L.slotInts;

@@ -2,11 +2,18 @@
 // shared memory. Plain JavaScript on purpose: Node 20 cannot start a worker from a .ts file.
 // It waits on the control block in shared memory (layout: pool.ts; spinning briefly, then asleep), runs its chunk of each call,
 // reports errors in its slot and counts the call done. It never returns to its event loop.
-import { workerData, parentPort } from 'node:worker_threads';
-import process from 'node:process';
 import { instantiate } from '@assemblyscript/loader';
 
-const { module, memory, control, slot, names, isa, gen: startGen, layout: L, spinMs } = workerData;
+// Node and Deno start it with worker_threads (its init in workerData); a browser as a module Web
+// Worker (its init in the first message; pool.ts). Both get 'ready' once the module is instantiated.
+// The listener goes first, before any await: a browser may deliver the init while the import runs.
+const webWorker = typeof WorkerGlobalScope === 'function' && typeof self === 'object';
+const firstMessage = webWorker ? new Promise((resolve) => self.addEventListener('message', (e) => resolve(e.data), { once: true })) : null;
+const threads = await import('node:worker_threads').catch(() => null);
+const nodeLike = threads !== null && threads.workerData != null;
+const init = nodeLike ? threads.workerData : await firstMessage;
+const post = nodeLike ? (m) => threads.parentPort.postMessage(m) : (m) => self.postMessage(m);
+const { module, memory, control, slot, names, isa, gen: startGen, layout: L, spinMs } = init;
 const ctl = new Int32Array(memory.buffer, control, L.totalInts);
 const base = L.header + slot * L.slotInts;
 
@@ -25,17 +32,20 @@ function done() {
 let inCall = false;
 let closing = false;
 // A worker that dies (process.exit, uncaught error) says so, so the caller never waits for it.
-process.on('exit', (code) => {
-  if (!closing && Atomics.load(ctl, base + L.status) !== L.dead) {
-    report(L.dead, `worker ${slot} exited with code ${code}`);
-    if (inCall) done();
-    else Atomics.notify(ctl, L.pending);
-  }
-});
+// (A browser worker has no exit event: a death there shows as a hang, which the caller detects.)
+if (nodeLike) {
+  globalThis.process.on('exit', (code) => {
+    if (!closing && Atomics.load(ctl, base + L.status) !== L.dead) {
+      report(L.dead, `worker ${slot} exited with code ${code}`);
+      if (inCall) done();
+      else Atomics.notify(ctl, L.pending);
+    }
+  });
+}
 
 const { exports } = await instantiate(module, { env: { memory } });
 const kernels = names.map((name) => exports[`${name}__${isa}`]);
-parentPort.postMessage('ready');
+post('ready');
 
 /**
  * The next call's generation: spins on the control block for up to spinMs first, then sleeps in
@@ -67,7 +77,7 @@ for (;;) {
   }
   inCall = true;
   // Test-only: a simulated death, and a simulated hang (blocks for a minute).
-  if (command === L.crash && ctl[L.crashSlot] === slot) process.exit(70);
+  if (command === L.crash && ctl[L.crashSlot] === slot) globalThis.process.exit(70);
   if (command === L.hang && ctl[L.crashSlot] === slot) Atomics.wait(ctl, L.crashSlot, slot, 60_000);
   if (command === L.run && Atomics.load(ctl, L.delaySlot) === slot) {
     Atomics.store(ctl, L.delaySlot, 0);
