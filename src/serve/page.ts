@@ -5,7 +5,8 @@
 // runs the evaluation on load (also suite=, threats=, batch=, steps=, restarts=, cascade=1, as
 // `multirobust eval`'s flags) and, when it is done, writes the report JSON (the keys of
 // `multirobust eval --out`) into <pre id="report">; a failure goes to <pre id="error">.
-// Tests call window.multirobust.call({ op, … }) (src/serve/app_worker.ts lists the operations).
+// Its script is src/serve/page_script.js. Tests call window.multirobust.call({ op, … }) (src/serve/app_worker.ts
+// lists the operations).
 
 export interface PageOptions {
   /** The checkpoint `serve --checkpoint` named, offered when the URL names none. */
@@ -22,61 +23,78 @@ export function pageHtml(opts: PageOptions): string {
 <title>multirobust</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-  body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em auto; max-width: 60em; padding: 0 1em; color: #222; }
-  pre { background: #f6f6f6; padding: .6em; overflow: auto; max-height: 30em; }
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em auto; max-width: 64em; padding: 0 1em; color: #222; }
+  section { border-top: 1px solid #ddd; margin-top: 1.2em; padding-top: .4em; }
+  pre { background: #f6f6f6; padding: .6em; overflow: auto; max-height: 24em; }
   #error { color: #a00; }
   .muted { color: #666; }
+  .digit { margin: 1px; border: 2px solid transparent; width: 42px; height: 42px; cursor: pointer; }
+  .digit.chosen { border-color: #c33; }
+  figure { display: inline-block; margin: .3em 1em .3em 0; vertical-align: top; }
+  figure canvas { border: 1px solid #ccc; }
+  .bar { display: grid; grid-template-columns: 1.2em 8em 4em; align-items: center; font-size: 12px; }
+  .bar i { background: #69c; height: .8em; display: block; }
+  .bar.truth span { font-weight: bold; }
+  label { margin-right: 1em; }
+  input[type=number] { width: 5em; }
 </style>
 </head>
 <body data-checkpoint="${escapeHtml(opts.checkpoint ?? '')}">
 <h1>multirobust</h1>
 <p class="muted">Adversarial robustness for multiple perturbation types, on the WebAssembly engine in this page (<span id="isolation"></span>).</p>
 <p id="status">starting the engine thread…</p>
-<pre id="log"></pre>
 <pre id="error" hidden></pre>
+
+<section id="model-panel">
+<h2>Model</h2>
+<label>checkpoint <input id="checkpoint" size="50" placeholder="path of a .safetensors file on the server"></label>
+<label><input type="checkbox" id="use-trained" disabled> the model trained in this page</label>
+<p id="model-note" class="muted"></p>
+</section>
+
+<section id="attack-panel">
+<h2>Attack a test digit</h2>
+<div id="digits"></div>
+<p id="chosen" class="muted"></p>
+<label>threat <select id="threat"><option value="linf">L∞</option><option value="l2">L2</option><option value="l1">L1</option><option value="rt">rotation-translation (±3 px, ±30°)</option></select></label>
+<label>ε <input id="eps" type="number" step="any" min="0"></label>
+<label>attack <select id="kind"></select></label>
+<label>steps <input id="steps" type="number" min="1" placeholder="default"></label>
+<button id="run-attack">Attack</button>
+<p id="attack-status" class="muted"></p>
+<div id="attack-result" hidden>
+<figure><canvas id="clean"></canvas><figcaption id="clean-caption"></figcaption><div id="probs-clean"></div></figure>
+<figure><canvas id="adv"></canvas><figcaption id="adv-caption"></figcaption><div id="probs-adv"></div></figure>
+<figure><canvas id="delta"></canvas><figcaption id="delta-caption"></figcaption></figure>
+</div>
+</section>
+
+<section id="train-panel">
+<h2>Train a model here</h2>
+<p class="muted">A short <code>sampled</code> run (one threat model per batch, drawn ∝ 1 − its running robust accuracy) over L∞ 0.3, L2 2 and L1 10, start-small, Adam 1e-3.</p>
+<label>epochs <input id="epochs" type="number" min="1" value="1"></label>
+<label>training images <input id="train-n" type="number" min="100" step="100" value="2000"></label>
+<label>attack steps <input id="train-steps" type="number" min="1" value="3"></label>
+<button id="run-train">Train</button>
+<progress id="train-bar" value="0" max="1"></progress>
+<p id="train-status" class="muted"></p>
+<svg id="chart" width="420" height="160" aria-label="loss (grey), clean (green) and adversarial (red) batch accuracy"></svg>
+<p><a id="download" download="multirobust-page.safetensors" hidden>download the trained model (safetensors)</a></p>
+</section>
+
+<section id="bench-panel">
+<h2>Benchmark</h2>
+<label>threads <input id="bench-threads" type="number" min="1" placeholder="default"></label>
+<button id="run-bench">Run</button>
+<p id="bench-status" class="muted"></p>
+</section>
+
+<section>
+<h2>Log</h2>
+<pre id="log"></pre>
 <pre id="report" hidden></pre>
-<script type="module">
-const $ = (id) => document.getElementById(id);
-$('isolation').textContent = self.crossOriginIsolated ? 'cross-origin isolated: worker threads available' : 'not cross-origin isolated: one thread';
-const worker = new Worker('/dist/serve/app_worker.js', { type: 'module' });
-const pending = new Map();
-let nextId = 1;
-const ready = new Promise((resolve) => {
-  worker.addEventListener('message', (e) => {
-    const m = e.data;
-    if (m.op === 'ready') return resolve();
-    if (m.op === 'log') { $('log').textContent += m.line + '\\n'; return; }
-    pending.get(m.id)?.(m);
-    pending.delete(m.id);
-  });
-});
-worker.addEventListener('error', (e) => { $('error').hidden = false; $('error').textContent = 'engine thread failed: ' + (e.message || 'its module did not load'); });
-async function call(msg) {
-  await ready;
-  return new Promise((resolve) => { const id = nextId++; pending.set(id, resolve); worker.postMessage({ ...msg, id }); });
-}
-window.multirobust = { call, ready };
-await ready;
-$('status').textContent = 'engine thread ready';
-const q = new URLSearchParams(location.search);
-if (q.get('run') === '1') {
-  const args = { op: 'eval' };
-  for (const k of ['checkpoint', 'attacks', 'suite', 'threats', 'n', 'seed', 'threads', 'batch', 'steps', 'restarts', 'cascade']) if (q.has(k)) args[k] = q.get(k);
-  args.checkpoint ??= document.body.dataset.checkpoint || undefined;
-  $('status').textContent = 'evaluating…';
-  const t0 = performance.now();
-  const r = await call(args);
-  if (r.ok) {
-    $('report').hidden = false;
-    $('report').textContent = JSON.stringify(r.report, null, 2);
-    $('status').textContent = 'done in ' + ((performance.now() - t0) / 1000).toFixed(1) + ' s';
-  } else {
-    $('error').hidden = false;
-    $('error').textContent = r.error;
-    $('status').textContent = 'failed';
-  }
-}
-</script>
+</section>
+<script type="module" src="/dist/serve/page_script.js"></script>
 </body>
 </html>
 `;

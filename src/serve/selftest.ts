@@ -1,7 +1,11 @@
-// The computations whose bits must agree between Node and a browser (test/browser): the paper's
-// CNN's forward pass, the input gradient of its cross-entropy, and three Adam training steps, on
-// the first `n` MNIST test images with seeded weights. Each result is an FNV-1a hash of its float32
-// bytes (plus its first values, for a readable failure). Runs on any engine; Threading: the engine's.
+// What runs identically in Node and in a browser, to compare them:
+//   selfTest     the computations whose bits must agree (test/browser): the paper's CNN's forward
+//                pass, the input gradient of its cross-entropy, and three Adam training steps, on the
+//                first `n` MNIST test images with seeded weights; each result an FNV-1a hash of its
+//                float32 bytes (plus its first values, for a readable failure)
+//   benchEngine  images/s of the forward pass, the input gradient and one Adam training step of the
+//                paper's CNN on a batch (bench/browser.bench.ts times it in both, same run)
+// Runs on any engine; Threading: the engine's.
 import { backward } from '../autograd.ts';
 import { lossInputGrad } from '../attacks/losses.ts';
 import { mnistCnn } from '../nn/models.ts';
@@ -21,6 +25,45 @@ export function hashFloats(v: Float32Array): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193) >>> 0;
   return h.toString(16).padStart(8, '0');
+}
+
+/** Median images/s of `reps` timed calls of fn on `batch` images, after one warm-up call. */
+function rate(fn: () => void, batch: number, reps: number): number {
+  fn();
+  const times: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return batch / (times[reps >> 1] / 1000);
+}
+
+export interface EngineRates {
+  forward: number;
+  inputGradient: number;
+  trainingStep: number;
+}
+
+export function benchEngine(engine: Engine, images: Float32Array, labels: Int32Array, reps = 7): EngineRates {
+  const batch = labels.length;
+  const model = mnistCnn(engine, 7);
+  const opt = new Adam(model.parameters(), { lr: 1e-4 });
+  const x = () => Tensor.from(engine, images, [batch, 28, 28, 1]);
+  const forward = rate(() => engine.arena.scope(() => { model.call(x()).toArray(); }), batch, reps);
+  for (const p of model.parameters()) p.requiresGrad = false;
+  const inputGradient = rate(() => engine.arena.scope(() => { lossInputGrad(model, x(), labels, 'ce').g.toArray(); }), batch, reps);
+  for (const p of model.parameters()) p.requiresGrad = true;
+  const trainingStep = rate(() => engine.arena.scope(() => {
+    const loss = mean(softmaxCrossEntropy(model.call(x()), labels));
+    model.zeroGrad();
+    backward(loss);
+    opt.step();
+  }), batch, reps);
+  opt.dispose();
+  model.dispose();
+  return { forward, inputGradient, trainingStep };
 }
 
 const result = (v: Float32Array): SelfTestResult => ({ hash: hashFloats(v), first: Array.from(v.subarray(0, 4)) });
