@@ -24,6 +24,7 @@ import { readSafetensors, toFloat32, writeSafetensors } from '../io/safetensors.
 import { loadModel } from '../nn/checkpoint.ts';
 import { mnistCnn } from '../nn/models.ts';
 import type { Module } from '../nn/module.ts';
+import { reportHtml } from '../eval/html.ts';
 import { lineChartSvg } from '../report/plot.ts';
 import { imageGridPng } from '../report/png.ts';
 import { Tensor } from '../tensor.ts';
@@ -158,6 +159,7 @@ export const evalCommand = {
     curves: { type: 'boolean', default: false },
     svg: { type: 'string' },
     grid: { type: 'string' },
+    html: { type: 'string' },
     quiet: { type: 'boolean', default: false },
   },
   descriptions: {
@@ -180,6 +182,7 @@ export const evalCommand = {
     curves: 'also measure robust accuracy at 0.25, 0.5, 1, 2, 4 × each first-order norm attack\'s ε',
     svg: 'write the accuracy-vs-ε SVG (needs --curves)',
     grid: 'write a PNG grid: clean row, then each attack\'s adversarial and perturbation rows (first 8 examples)',
+    html: 'write the report as one self-contained HTML file (tables, charts, the grid, the checks; opens offline)',
     quiet: 'no progress lines on stderr',
   },
   epilog: () => [
@@ -200,10 +203,10 @@ export const evalCommand = {
     const list = values.attacks !== undefined ? asUsage('--attacks', () => splitTokens(values.attacks as string)) : undefined;
     const attacks = asUsage(suite ? '--suite' : '--attacks', () => resolveAttacks({ suite, threats, attacks: list, seed, tokenDefaults: tokenDefaults(steps, restarts) }));
     const shard = values.shard !== undefined ? asUsage('--shard', () => parseShard(values.shard as string)) : undefined;
-    if (shard && (values.curves || values.svg || values.grid)) throw new UsageError('--shard: curves, --svg and --grid are made by an unsharded run');
+    if (shard && (values.curves || values.svg || values.grid || values.html)) throw new UsageError('--shard: curves, --svg, --grid and --html are made by an unsharded run');
     if (values.svg && !values.curves) throw new UsageError('--svg needs --curves (the curves are what it draws)');
     const statePath = (values.state as string | undefined) ?? (values.out ? `${values.out}.state.json` : undefined);
-    checkOutputs({ out: values.out, state: statePath, svg: values.svg, grid: values.grid });
+    checkOutputs({ out: values.out, state: statePath, svg: values.svg, grid: values.grid, html: values.html });
     checkDataFits(data, n);
     const engine = await loadEngine({ threads });
     try {
@@ -220,8 +223,11 @@ export const evalCommand = {
       console.log(formatReport(report));
       if (shard) console.log(`\nshard ${shard.index + 1}/${shard.count}: these figures are this slice's only; merge every shard with multirobust merge`);
       if (values.out) writeFileAtomic(values.out as string, `${JSON.stringify(report, null, 2)}\n`);
-      if (values.svg) writeFileAtomic(values.svg as string, await curvesSvg(report));
-      if (values.grid) writeFileAtomic(values.grid as string, evalGridPng(engine, model, data, attacks, Math.min(8, n)));
+      const svg = values.svg || (values.html && Object.keys(report.curves).length) ? await curvesSvg(report) : null;
+      if (values.svg) writeFileAtomic(values.svg as string, svg!);
+      const grid = values.grid || values.html ? evalGridPng(engine, model, data, attacks, Math.min(8, n)) : null;
+      if (values.grid) writeFileAtomic(values.grid as string, grid!);
+      if (values.html) writeFileAtomic(values.html as string, reportHtml(report, { curvesSvg: svg, gridPng: grid }));
       if (statePath && existsSync(statePath)) unlinkSync(statePath); // finished: nothing left to resume
     } finally {
       await engine.close();
