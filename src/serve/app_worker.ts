@@ -104,7 +104,7 @@ async function runEval(m: Message): Promise<unknown> {
 async function runSelfTest(m: Message): Promise<unknown> {
   const engine = await engineFor(int(m.threads, 'threads', 1));
   const data = await mnistTest();
-  return { results: selfTest(engine, data.images, data.labels, int(m.n, 'n', 1) ?? 50), threads: engine.threads, build: engine.build, isolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated ?? null };
+  return { results: selfTest(engine, data.images, data.labels, int(m.n, 'n', 1) ?? 50), threads: engine.threads, build: engine.build, limitMiB: engine.arena.stats().limitBytes / 2 ** 20, isolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated ?? null };
 }
 
 let trainSet: Promise<ImageDataset> | null = null;

@@ -21,7 +21,7 @@ export interface EngineOptions {
   build?: BuildName;
   /** Memory reserved up front, MiB (default 64). */
   initialMemoryMiB?: number;
-  /** Growth limit, MiB (default 2048, the module's maximum). */
+  /** Growth limit, MiB (default 2048, the module's maximum; 1024 in a browser, where large shared memories fail on some engines, e.g. Safari's). */
   maximumMemoryMiB?: number;
   /**
    * Threads per kernel call, the calling thread included: 1 = no workers at all.
@@ -41,6 +41,14 @@ export interface EngineOptions {
 const MAX_THREADS = 256;
 
 const MODULE_MAX_MIB = 2048;
+/** The default growth limit in browsers: a modest shared memory (Safari fails on large or growing ones). */
+const BROWSER_MAX_MIB = 1024;
+
+/** Neither Node nor Deno: a browser (or another web-style runtime). */
+function inBrowser(): boolean {
+  const g = globalThis as { process?: { versions?: { node?: string } }; Deno?: unknown };
+  return typeof g.process?.versions?.node !== 'string' && g.Deno === undefined;
+}
 const FILES: Record<BuildName, string> = {
   release: 'multirobust.wasm',
   relaxed: 'multirobust.relaxed.wasm',
@@ -174,7 +182,7 @@ export async function loadEngine(options: EngineOptions = {}): Promise<Engine> {
     throw new Error('multirobust: the relaxed build (MULTIROBUST_BUILD=relaxed) needs relaxed SIMD, which this runtime does not validate; use the release build');
   }
   const initialMiB = checkMiB('initialMemoryMiB', options.initialMemoryMiB ?? 64, 1, MODULE_MAX_MIB);
-  const maximumMiB = checkMiB('maximumMemoryMiB', options.maximumMemoryMiB ?? MODULE_MAX_MIB, initialMiB, MODULE_MAX_MIB);
+  const maximumMiB = checkMiB('maximumMemoryMiB', options.maximumMemoryMiB ?? (inBrowser() ? BROWSER_MAX_MIB : MODULE_MAX_MIB), initialMiB, MODULE_MAX_MIB);
 
   const threadsEnv = env('MULTIROBUST_THREADS');
   const threads = options.threads ?? (threadsEnv !== undefined && threadsEnv !== '' ? Number(threadsEnv) : await defaultThreads());

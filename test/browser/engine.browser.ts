@@ -30,9 +30,10 @@ describe('the engine in Chromium', () => {
     it(`gives Node's bits with ${threads} thread${threads > 1 ? 's' : ''} (cross-origin isolated page)`, async () => {
       const page = await session.open('/');
       expect(await page.evaluate(() => self.crossOriginIsolated)).toBe(true);
-      const r = await callPage<{ results: ReturnType<typeof selfTest>; threads: number; build: string }>(page, { op: 'selftest', threads });
+      const r = await callPage<{ results: ReturnType<typeof selfTest>; threads: number; build: string; limitMiB: number }>(page, { op: 'selftest', threads });
       expect(r.error).toBeUndefined();
       expect(r.threads).toBe(threads);
+      expect(r.limitMiB).toBe(1024); // a modest shared memory in browsers
       expect(r.results).toEqual(node[threads]);
       await page.close();
     });

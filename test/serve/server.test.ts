@@ -76,6 +76,14 @@ describe('the server', () => {
   });
 });
 
+describe('npm run test:browser without a browser', () => {
+  it('fails with one line saying how to install Chromium', async () => {
+    const err = await promisify(execFile)(process.execPath, [join(PACKAGE_ROOT, 'test/browser/chromium.mjs')], { env: { ...process.env, MULTIROBUST_CHROMIUM: join(dir, 'no-such-chromium') } }).then(() => null, (e) => e);
+    expect(err?.code).toBe(1);
+    expect(err.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^npm run test:browser: no Chromium found: install it with `apt-get install -y chromium-headless-shell`/)]);
+  });
+});
+
 describe('multirobust serve', () => {
   const run = (args: string[]) => promisify(execFile)(process.execPath, [join(PACKAGE_ROOT, 'dist/cli/bin.js'), 'serve', ...args]).then(() => null, (e) => e);
   it('bad input is one line and exit 2', async () => {
