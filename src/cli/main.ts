@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { loadEngine, missingFeatures, supportsRelaxed } from '../wasm/load.ts';
 import { attackCommand, evalCommand, mergeCommand } from './eval.ts';
 import { UsageError } from './flags.ts';
+import { exportCommand } from './export.ts';
 import { serveCommand } from './serve.ts';
 import { trainCommand } from './train.ts';
 
@@ -55,6 +56,7 @@ const COMMANDS: Record<string, Command> = {
   attack: attackCommand as Command,
   train: trainCommand as Command,
   serve: serveCommand as Command,
+  export: exportCommand as Command,
 };
 
 function help(): string {
