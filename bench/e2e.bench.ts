@@ -1,4 +1,4 @@
-// npm run bench [-- --json FILE] [--torch FILE] [--threads N] [--memory-steps N | --full] [--time MS] [--jax MODE] [--no-tfjs]
+// npm run bench [-- --json FILE] [--torch FILE] [--threads N] [--memory-steps N | --full] [--time MS] [--jax MODE] [--no-tfjs] [--no-ort]
 // Issue 9's end-to-end bench: the paper's MNIST CNN at batch 100 — forward, input gradient (one PGD
 // step, weights frozen) and training step (forward, backward, Adam) — for our engine at N threads
 // (default: available parallelism) and at 1 thread, TensorFlow.js 4.22 wasm and jax-js 0.1.25 (its
@@ -23,8 +23,9 @@ import type { Engine } from '../src/wasm/engine.ts';
 import { intFlag, parseOrExit, UsageError } from '../src/cli/flags.ts';
 import { loadEngine } from '../src/wasm/load.ts';
 import { fmt, markdownTable, randomArray } from './_util.ts';
-import { BATCH, FLOPS_PER_IMAGE, makeBatch, makeWeights } from './peers/model.ts';
+import { BATCH, FLOPS_PER_IMAGE, makeBatch, makeWeights, type Weights } from './peers/model.ts';
 import { ourPeer } from './peers/ours.ts';
+import { createOrtPeer } from './peers/ort.ts';
 import { OPS, peerResults, peerTable, type Op, type PeerOptions, type PeerResult, type Rate } from './peers/results.ts';
 import { GEMM_SQUARE } from './shapes.ts';
 
@@ -36,10 +37,11 @@ interface Args {
   timeMs?: number;
   jax: NonNullable<PeerOptions['jax']>;
   tfjs: boolean;
+  ort: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { threads: availableParallelism(), memorySteps: 0, jax: 'auto', tfjs: true };
+  const args: Args = { threads: availableParallelism(), memorySteps: 0, jax: 'auto', tfjs: true, ort: true };
   const int = (flag: string, v: string, min: number) => intFlag(flag.slice(2), v, { min })!;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -61,6 +63,7 @@ function parseArgs(argv: string[]): Args {
       if (!['auto', 'both', 'im2col', 'conv', 'none'].includes(v)) throw new UsageError(`--jax must be auto|both|im2col|conv|none, got '${v}'`);
       args.jax = v as Args['jax'];
     } else if (a === '--no-tfjs') args.tfjs = false;
+    else if (a === '--no-ort') args.ort = false;
     else throw new UsageError(`unknown argument '${a}'`);
   }
   return args;
@@ -193,6 +196,8 @@ async function main(): Promise<void> {
       { key: 'ours', create: (w) => ourPeer(w, { engine: engineN }) },
       { key: 'ours_1thread', create: (w) => ourPeer(w, { engine: engine1 }) },
       { key: 'ours_gemm', create: (w) => ourPeer(w, { engine: engineGemm, variant: 'implicit GEMM only' }) },
+      // onnxruntime-web runs the project's ONNX export on the same thread count: forward only.
+      ...(args.ort ? [{ key: 'ort_web', create: (w: Weights) => createOrtPeer(w, { threads: engineN.threads }) }] : []),
     ],
     extraTasks: [
       { key: 'gemm_n', run: gemmCalls.runs[0] },
@@ -210,7 +215,7 @@ async function main(): Promise<void> {
   await Promise.all([engineN.close(), engine1.close(), engineGemm.close()]);
 
   const peer = (key: string) => res.peers.find((p) => p.key === key);
-  const ours = peer('ours')!, ours1 = peer('ours_1thread')!, oursGemm = peer('ours_gemm')!, tfjs = peer('tfjs_wasm');
+  const ours = peer('ours')!, ours1 = peer('ours_1thread')!, oursGemm = peer('ours_gemm')!, tfjs = peer('tfjs_wasm'), ortWeb = peer('ort_web');
   const jaxKey = res.peers.filter((p) => p.key.startsWith('jax_js_'));
   const rate = (p: PeerResult | undefined, op: Op) => p?.rates[op]?.median;
   const bestJax = (op: Op) => jaxKey.filter((p) => p.rates[op]).sort((a, b) => b.rates[op]!.median - a.rates[op]!.median)[0];
@@ -223,13 +228,14 @@ async function main(): Promise<void> {
     const tf = rate(tfjs, op), jx = bestJax(op);
     const line = (name: string, threads: number | string, r: Rate | undefined, gemmRef: number | undefined, extra?: string) => {
       const g = gflops(r?.median, op);
-      rows.push([opLabel[op], name, threads, extra ?? fmtRate(r), ratio(r?.median, tf), ratio(r?.median, rate(jx, op)), g ? fmt(g, 2) : '—', g && gemmRef ? `${fmt((100 * g) / gemmRef, 0)} %` : '—']);
+      rows.push([opLabel[op], name, threads, extra ?? fmtRate(r), ratio(r?.median, tf), ratio(r?.median, rate(jx, op)), ratio(r?.median, rate(ortWeb, op)), g ? fmt(g, 2) : '—', g && gemmRef ? `${fmt((100 * g) / gemmRef, 0)} %` : '—']);
     };
     line('ours', engineN.threads, ours.rates[op], gemmN);
     line('ours', 1, ours1.rates[op], gemm1);
     line('ours, implicit GEMM only', engineN.threads, oursGemm.rates[op], gemmN);
     if (tfjs) line('tfjs-wasm 4.22', tfjs.threads, tfjs.rates[op], undefined, tfjs.unsupported[op] ? `unsupported: \`${tfjs.unsupported[op]}\`` : undefined);
     if (jx) line(`jax-js 0.1.25 (${jx.key.replace('jax_js_', '')})`, jx.threads, jx.rates[op], undefined);
+    if (ortWeb && !ortWeb.unsupported[op]) line(ortWeb.name, ortWeb.threads, ortWeb.rates[op], undefined);
     if (torch) {
       const t = torch.results[TORCH_OP[op]];
       line(`PyTorch ${torch.torch}${op === 'train_step' ? ' (SGD)' : ''}`, torch.threads, { median: t.img_per_s_median, min: t.min, max: t.max, calls: 0 }, undefined);
@@ -250,7 +256,7 @@ async function main(): Promise<void> {
   console.log(`our GEMM 512³, timed in the same rounds (fastest round; each round's figure in brackets): ${fmt(gemmN, 1)} GFLOP/s at ${engineN.threads} threads [${gemmRounds('gemm_n').map((g) => fmt(g)).join(', ')}], ` +
     `${fmt(gemm1, 1)} GFLOP/s at 1 thread [${gemmRounds('gemm_1').map((g) => fmt(g)).join(', ')}]. FLOPs per image (perf.md §1): fwd 27.77 M, igrad 55.54 M, train 82.05 M.`);
   console.log('GFLOP/s are effective: those FLOP counts ÷ time. Our conv2 runs on Winograd F(2×2, 5×5), which does ~2.6× fewer operations than counted, so "ours" can pass 100 % of the GEMM; "ours, implicit GEMM only" executes every counted FLOP (the true roofline fraction).\n');
-  console.log(markdownTable(['quantity', 'engine', 'threads', 'img/s', '× tfjs-wasm', '× jax-js', 'GFLOP/s', '% of our GEMM (same threads)'], rows));
+  console.log(markdownTable(['quantity', 'engine', 'threads', 'img/s', '× tfjs-wasm', '× jax-js', '× onnxruntime-web', 'GFLOP/s', '% of our GEMM (same threads)'], rows));
   console.log(`\nThread scaling, ours ${scaling.threads} threads ÷ ours 1 thread (same run): forward ${fmtScale(scaling.forward)}, input gradient ${fmtScale(scaling.input_grad)}, train step ${fmtScale(scaling.train_step)}; our GEMM 512³: ${fmtScale(scaling.gemm_512)}.`);
   if (res.jaxBest) console.log(`\njax-js: the ${res.jaxBest.variant} variant is timed (${res.jaxBest.note}); it runs on one thread in Node 20.`);
   console.log(`Updates: ours ${ours.optimizer}, jax-js ${jaxKey[0]?.optimizer ?? '—'}, tfjs ${tfjs?.optimizer ?? '—'}${torch ? ', PyTorch SGD(lr 0.01)' : ''}.`);
@@ -261,6 +267,7 @@ async function main(): Promise<void> {
   const ge = (a: number | undefined, b: number | undefined, k: number) => (a !== undefined && b !== undefined ? a >= k * b : undefined);
   acceptance.push([`forward ≥ 1.5× tfjs-wasm (${ratio(rate(ours, 'forward'), rate(tfjs, 'forward'))})`, ge(rate(ours, 'forward'), rate(tfjs, 'forward'), 1.5)]);
   acceptance.push([`input gradient ≥ 6× tfjs-wasm (${ratio(rate(ours, 'input_grad'), rate(tfjs, 'input_grad'))})`, ge(rate(ours, 'input_grad'), rate(tfjs, 'input_grad'), 6)]);
+  if (ortWeb) acceptance.push([`forward ≥ 2× onnxruntime-web at ${ortWeb.threads} threads (${ratio(rate(ours, 'forward'), rate(ortWeb, 'forward'))}; issue 29)`, ge(rate(ours, 'forward'), rate(ortWeb, 'forward'), 2)]);
   acceptance.push([`train step ≥ 500 img/s (${fmt(rate(ours, 'train_step') ?? NaN)})`, ge(rate(ours, 'train_step'), 500, 1)]);
   // NOTE: checked on the implicit-GEMM-only run, where every counted FLOP is executed; Winograd's effective figure is shown beside it.
   const trainFrac = (gflops(rate(oursGemm, 'train_step'), 'train_step') ?? 0) / gemmN;
@@ -298,6 +305,7 @@ async function main(): Promise<void> {
       put('ours_gemm_only', rate(oursGemm, op));
       put('tfjs_wasm', tfjs ? (tfjs.unsupported[op] ? 'unsupported' : rate(tfjs, op)) : undefined);
       put('jax_js', rate(bestJax(op), op));
+      put('onnxruntime_web', ortWeb ? (ortWeb.unsupported[op] ? 'unsupported' : rate(ortWeb, op)) : undefined);
       if (torch) put('torch', torch.results[TORCH_OP[op]].img_per_s_median);
       return out;
     };

@@ -27,7 +27,7 @@ export interface PeerResult {
   rates: Partial<Record<Op, Rate>>;
   /** Ops that could not run, with the error text (tfjs: Conv2DBackpropFilter). */
   unsupported: Partial<Record<Op, string>>;
-  /** Max relative difference (max|a−b| / max|b|) to the float64 reference on the first images. */
+  /** Max relative difference (max|a−b| / max|b|) to the float64 reference on the first images (NaN: not computed, a forward-only peer). */
   vsReference: { logits: number; input_grad: number };
   /** Same, to the first peer (full batch). */
   vsFirstPeer?: { logits: number; input_grad: number };
@@ -159,23 +159,31 @@ export async function peerResults(opts: PeerOptions = {}): Promise<PeerResults> 
   for (const entry of entries) {
     const peer = await entry.create();
     const logits = await peer.forward(x);
-    const dx = await peer.inputGrad(x, y);
+    // A forward-only peer (an inference runtime: onnxruntime-web) throws from inputGrad: it is
+    // validated and timed on the forward pass only, and must not be the first peer.
+    let dx: Float32Array | null = null, noGrad: string | null = null;
+    try {
+      dx = await peer.inputGrad(x, y);
+    } catch (e) {
+      noGrad = (e as Error).message;
+      if (!first) throw new Error(`${peer.name}: the first peer must compute input gradients (${noGrad})`);
+    }
     // dL/dx of image i scales with 1/batch; the reference used a batch of nRef.
-    const dxHead = Float64Array.from(dx.subarray(0, nRef * hw), (v) => (v * batch) / nRef);
+    const dxHead = dx ? Float64Array.from(dx.subarray(0, nRef * hw), (v) => (v * batch) / nRef) : null;
     const result: PeerResult = {
-      key: entry.key, name: peer.name, threads: peer.threads, optimizer: peer.optimizer, rates: {}, unsupported: {},
+      key: entry.key, name: peer.name, threads: peer.threads, optimizer: peer.optimizer, rates: {}, unsupported: noGrad ? { input_grad: noGrad, train_step: noGrad } : {},
       vsReference: {
         logits: check(`${peer.name} logits vs float64 reference`, maxRelDiff(logits.subarray(0, nRef * CLASSES), ref.logits)),
-        input_grad: check(`${peer.name} input gradient vs float64 reference`, maxRelDiff(dxHead, ref.dx!)),
+        input_grad: dxHead ? check(`${peer.name} input gradient vs float64 reference`, maxRelDiff(dxHead, ref.dx!)) : NaN,
       },
     };
     if (first) {
       result.vsFirstPeer = {
         logits: check(`${peer.name} logits vs ${peers[0].peer.name}`, maxRelDiff(logits, first.logits)),
-        input_grad: check(`${peer.name} input gradient vs ${peers[0].peer.name}`, maxRelDiff(dx, first.dx)),
+        input_grad: dx ? check(`${peer.name} input gradient vs ${peers[0].peer.name}`, maxRelDiff(dx, first.dx)) : NaN,
       };
-    } else first = { logits, dx };
-    try {
+    } else first = { logits, dx: dx! };
+    if (!noGrad) try {
       const loss = await peer.trainStep(x, y);
       const want = meanXent(logits, y);
       if (!(Math.abs(loss - want) <= TOL * Math.max(1, Math.abs(want)))) throw new Error(`${peer.name}: first train-step loss ${loss} != ${want} (from its logits)`);
@@ -196,7 +204,7 @@ export async function peerResults(opts: PeerOptions = {}): Promise<PeerResults> 
     const bench = new Bench({ time: (opts.timeMs ?? 3000) / rounds, iterations: Math.ceil((opts.minCalls ?? 3) / rounds), warmupTime: 0, warmupIterations: 1, retainSamples: true });
     for (const { entry, peer, result } of peers) {
       bench.add(`${entry.key}|forward`, async () => void (await peer.forward(x)));
-      bench.add(`${entry.key}|input_grad`, async () => void (await peer.inputGrad(x, y)));
+      if (!result.unsupported.input_grad) bench.add(`${entry.key}|input_grad`, async () => void (await peer.inputGrad(x, y)));
       if (!result.unsupported.train_step) bench.add(`${entry.key}|train_step`, async () => void (await peer.trainStep(x, y)));
     }
     for (const t of opts.extraTasks ?? []) bench.add(`extra|${t.key}`, t.run);
@@ -235,11 +243,11 @@ const fmtRate = (r: Rate | undefined) => (r ? `${r.median.toFixed(1)} [${r.min.t
 export function peerTable(res: PeerResults): string {
   const header = ['peer', 'threads', 'forward img/s', 'input grad img/s', 'train step img/s', 'GFLOP/s fwd / igrad / train', 'train update', 'vs float64 (logits, dx)'];
   const rows = res.peers.map((p) => [
-    p.name, p.threads, fmtRate(p.rates.forward), fmtRate(p.rates.input_grad),
-    p.unsupported.train_step ? `unsupported: \`${p.unsupported.train_step}\`` : fmtRate(p.rates.train_step),
+    p.name, p.threads, fmtRate(p.rates.forward), p.unsupported.input_grad ? 'unsupported' : fmtRate(p.rates.input_grad),
+    p.unsupported.input_grad ? 'unsupported' : p.unsupported.train_step ? `unsupported: \`${p.unsupported.train_step}\`` : fmtRate(p.rates.train_step),
     OPS.map((op) => (p.rates[op] ? ((p.rates[op]!.median * FLOPS_PER_IMAGE[op]) / 1e9).toFixed(2) : '—')).join(' / '),
     p.unsupported.train_step ? '—' : p.optimizer,
-    `${p.vsReference.logits.toExponential(1)}, ${p.vsReference.input_grad.toExponential(1)}`,
+    `${p.vsReference.logits.toExponential(1)}, ${Number.isNaN(p.vsReference.input_grad) ? '—' : p.vsReference.input_grad.toExponential(1)}`,
   ]);
   const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
