@@ -7,14 +7,16 @@
 // permuted from ONNX's (C, H, W) order (the same rule as the PyTorch checkpoints, src/nn/checkpoint.ts).
 //
 // Supported (opsets 11–18, this first version): Conv (2-D, group 1, dilation 1, equal strides,
-// symmetric equal pads or auto_pad SAME_UPPER/VALID), BatchNormalization right after a Conv (folded
-// into it), Relu, MaxPool 2×2 stride 2 without padding, Flatten (axis 1), Reshape to (N, features)
+// symmetric equal pads or auto_pad SAME_UPPER/VALID), BatchNormalization (folded into the Conv that
+// alone feeds it; elsewhere a frozen per-channel affine map), Relu, LeakyRelu, MaxPool 2×2 stride 2
+// without padding, AveragePool (square, no padding or count_include_pad), GlobalAveragePool, Flatten (axis 1), Reshape to (N, features)
 // (also through PyTorch's Shape → Gather → Unsqueeze → Concat chain), Gemm and MatMul with constant
 // weights, Add (a constant bias, a scalar, or two values of one shape: residual connections), Sub,
 // Mul and Div by a scalar constant (input normalisation), Identity, Dropout, Constant; a trailing
 // Softmax is dropped (attacks need logits) with a notice. Anything else: an OnnxImportError naming
-// the node, its op and the attribute (AveragePool, GlobalAveragePool, LeakyRelu and unfolded
-// BatchNormalization need kernels the engine does not have yet).
+// the node, its op and the attribute. LeakyRelu, the pools and an unfolded batch norm are composed
+// of existing ops (ReLU and scaling; dense or convolution with constant diagonal weights), exact and
+// differentiable, not yet dedicated kernels: correct, at a few times their kernels' cost.
 //
 // Parameters (conv and dense weights and biases) are the module's, named after their initializers;
 // they take gradients like any layer's. Threading: the engine's ops'.
@@ -194,6 +196,12 @@ function buildGraph(engine: Engine, g: GraphProto, meta: { opset: number; produc
     params.push([name, t]);
     return t;
   };
+  /** A constant tensor the steps read (no gradient), freed with the model. */
+  const frozen = (data: Float32Array, shape: number[]) => {
+    const t = Tensor.from(engine, data, shape, { persistent: true });
+    constants.push(t);
+    return t;
+  };
   const runtime = (node: NodeProto, name: string): Runtime => {
     const v = values.get(name);
     if (!v) fail(node, `input '${name}' is not produced by any earlier node`);
@@ -274,18 +282,32 @@ function buildGraph(engine: Engine, g: GraphProto, meta: { opset: number; produc
         break;
       }
       case 'BatchNormalization': {
-        const conv = pendingConv.get(node.input[0]);
-        if (!conv) fail(node, 'only a BatchNormalization right after a Conv (folded into it) is supported');
         const [scaleC, biasC, meanC, varC] = node.input.slice(1, 5).map((n) => constant(node, n));
         if (!scaleC || !biasC || !meanC || !varC) fail(node, 'scale, bias, mean and variance must be constants (inference mode)');
         if (node.output.length > 1 && node.output.slice(1).some(Boolean)) fail(node, 'training-mode outputs (running mean/var) are not supported');
         const eps = attrFloat(node, 'epsilon', 1e-5);
         const s = Float64Array.from(scaleC.data, (g0, k) => g0 / Math.sqrt(varC.data[k] + eps));
         const shift = Float64Array.from(biasC.data, (b0, k) => b0 - meanC.data[k] * s[k]);
-        emitConv(out, conv, s, shift);
-        pendingConv.delete(node.input[0]);
-        values.set(out, values.get(node.input[0])!);
-        notes.push(`BatchNormalization '${node.name || out}' folded into its Conv`);
+        const conv = pendingConv.get(node.input[0]);
+        if (conv) {
+          emitConv(out, conv, s, shift);
+          pendingConv.delete(node.input[0]);
+          values.set(out, values.get(node.input[0])!);
+          notes.push(`BatchNormalization '${node.name || out}' folded into its Conv`);
+          break;
+        }
+        // Elsewhere (before a ReLU, after an Add): a frozen per-channel affine map, run as a 1×1
+        // convolution (images) or a dense layer (features) with a diagonal weight and the shift as bias.
+        const x = runtime(node, node.input[0]);
+        const n = x.kind === 'image' ? x.c : x.features;
+        if (s.length !== n) fail(node, `${s.length} scales for ${n} channels`);
+        const diag = new Float32Array(n * n);
+        for (let k = 0; k < n; k++) diag[k * n + k] = s[k];
+        const wt = frozen(diag, x.kind === 'image' ? [1, 1, n, n] : [n, n]), bt = frozen(Float32Array.from(shift), [n]);
+        values.set(out, x);
+        const input = node.input[0];
+        steps.push(x.kind === 'image' ? (env) => void env.set(out, conv2d(env.get(input)!, wt, bt)) : (env) => void env.set(out, dense(env.get(input)!, wt, bt)));
+        notes.push(`BatchNormalization '${node.name || out}' runs as a frozen per-channel affine map`);
         break;
       }
       case 'Relu': {
@@ -400,8 +422,7 @@ function buildGraph(engine: Engine, g: GraphProto, meta: { opset: number; produc
           const trailing = c.dims.slice(c.dims.findIndex((d) => d !== 1));
           const perChannel = x.kind === 'image' ? c.data.length === n && trailing.slice(1).every((d) => d === 1) : c.data.length === n;
           if (!perChannel) fail(node, `constant of dims [${c.dims}] (a scalar, or one value per ${x.kind === 'flat' ? 'feature' : 'channel'}, is supported)`);
-          const bias = Tensor.from(engine, Float32Array.from(c.data, (v) => sign * v), [n], { persistent: true });
-          constants.push(bias);
+          const bias = frozen(Float32Array.from(c.data, (v) => sign * v), [n]);
           steps.push((env) => void env.set(out, biasAdd(env.get(xName)!, bias)));
         }
         break;
@@ -418,6 +439,53 @@ function buildGraph(engine: Engine, g: GraphProto, meta: { opset: number; produc
         const k = op === 'Mul' ? c.data[0] : 1 / c.data[0];
         values.set(out, runtime(node, xName));
         steps.push((env) => void env.set(out, scale(env.get(xName)!, k)));
+        break;
+      }
+      case 'LeakyRelu': {
+        // max(x, αx) = (1 − α)·ReLU(x) + α·x, which the autodiff differentiates as it is.
+        const x = runtime(node, node.input[0]);
+        const alpha = attrFloat(node, 'alpha', 0.01);
+        if (!(alpha >= 0 && alpha < 1)) fail(node, `attribute alpha = ${alpha} (0 ≤ α < 1 is supported)`);
+        values.set(out, x);
+        const input = node.input[0];
+        steps.push((env) => {
+          const t = env.get(input)!;
+          env.set(out, add(scale(relu(t), 1 - alpha), scale(t, alpha)));
+        });
+        break;
+      }
+      case 'GlobalAveragePool': {
+        // The mean over H × W per channel: a dense map (H·W·C → C) with weight 1/(H·W) where the channels match.
+        const x = runtime(node, node.input[0]);
+        if (x.kind !== 'image') fail(node, 'input must be an image');
+        const { c, h, w } = x, hw = h * w;
+        const m = new Float32Array(hw * c * c);
+        for (let p = 0; p < hw; p++) for (let k = 0; k < c; k++) m[(p * c + k) * c + k] = 1 / hw;
+        const mt = frozen(m, [hw * c, c]);
+        values.set(out, { kind: 'image', c, h: 1, w: 1 });
+        const input = node.input[0];
+        steps.push((env) => {
+          const t = env.get(input)!;
+          env.set(out, reshape(dense(reshape(t, [t.shape[0], -1]), mt), [t.shape[0], 1, 1, c]));
+        });
+        break;
+      }
+      case 'AveragePool': {
+        // A k×k mean per channel: a convolution whose filter is 1/k² on the diagonal of (in, out) channels.
+        const x = runtime(node, node.input[0]);
+        if (x.kind !== 'image') fail(node, 'input must be an image');
+        const k = attrInts(node, 'kernel_shape', []), st = attrInts(node, 'strides', [1, 1]), pads = attrInts(node, 'pads', [0, 0, 0, 0]);
+        if (k.length !== 2 || k[0] !== k[1] || st[0] !== st[1]) fail(node, `kernel_shape [${k}], strides [${st}] (square kernels and equal strides only)`);
+        if (attrInt(node, 'ceil_mode', 0) !== 0 || attrString(node, 'auto_pad', 'NOTSET') !== 'NOTSET') fail(node, 'ceil_mode and auto_pad are not supported');
+        if (pads.some((p) => p !== pads[0]) || (pads[0] > 0 && attrInt(node, 'count_include_pad', 0) !== 1)) fail(node, `pads [${pads}] (no padding, or equal pads with count_include_pad = 1)`);
+        const { c } = x, kk = k[0];
+        const f = new Float32Array(kk * kk * c * c);
+        for (let p = 0; p < kk * kk; p++) for (let ch = 0; ch < c; ch++) f[(p * c + ch) * c + ch] = 1 / (kk * kk);
+        const ft = frozen(f, [kk, kk, c, c]);
+        const geom = conv2dGeometry({ batch: 1, h: x.h, w: x.w, cin: c, cout: c, kh: kk, kw: kk, stride: st[0], padding: pads[0] });
+        values.set(out, { kind: 'image', c, h: geom.oh, w: geom.ow });
+        const input = node.input[0], padding = pads[0], stride = st[0];
+        steps.push((env) => void env.set(out, conv2d(env.get(input)!, ft, null, { stride, padding })));
         break;
       }
       case 'Softmax': {
@@ -450,4 +518,4 @@ function buildGraph(engine: Engine, g: GraphProto, meta: { opset: number; produc
   }
 }
 
-export const SUPPORTED_OPS = ['Conv', 'BatchNormalization (after a Conv)', 'Relu', 'MaxPool (2×2, stride 2)', 'Flatten', 'Reshape', 'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'Identity', 'Dropout', 'Constant', 'Softmax (trailing)'];
+export const SUPPORTED_OPS = ['Conv', 'BatchNormalization', 'Relu', 'LeakyRelu', 'GlobalAveragePool', 'AveragePool', 'MaxPool (2×2, stride 2)', 'Flatten', 'Reshape', 'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'Identity', 'Dropout', 'Constant', 'Softmax (trailing)'];

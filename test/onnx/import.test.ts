@@ -97,6 +97,19 @@ function residualGraph(): { bytes: Uint8Array } {
   return { bytes: g.bytes(g.node('Softmax', [logits], { axis: 1 }), 10) };
 }
 
+/** A pre-activation block: batch norm before the ReLU, LeakyReLU, average and global average pooling. */
+function poolingGraph(): { bytes: Uint8Array } {
+  const g = new Graph();
+  const c1 = g.node('Conv', ['x', g.init([6, 1, 3, 3]), g.init([6])], { pads: [1, 1, 1, 1] });
+  const leaky = g.node('LeakyRelu', [c1], {}, [floatAttr('alpha', 0.1)]);
+  const pooled = g.node('AveragePool', [leaky], { kernel_shape: [2, 2], strides: [2, 2] }); // (6, 14, 14)
+  const add = g.node('Add', [pooled, g.init([1, 6, 1, 1])]);
+  const bn = g.node('BatchNormalization', [add, g.init([6], [1.2, 0.8, 1, 0.5, 2, 1.1]), g.init([6]), g.init([6]), g.init([6], [0.5, 1, 1.5, 2, 0.7, 0.9])], {}, [floatAttr('epsilon', 1e-5)]);
+  const c2 = g.node('Conv', [g.node('Relu', [bn]), g.init([8, 6, 3, 3]), g.init([8])], { strides: [2, 2], pads: [1, 1, 1, 1] }); // (8, 7, 7)
+  const gap = g.node('Flatten', [g.node('GlobalAveragePool', [g.node('Relu', [c2])])], { axis: 1 });
+  return { bytes: g.bytes(g.node('Gemm', [gap, g.init([10, 8]), g.init([10])], { transB: 1 }), 10) };
+}
+
 async function ortLogits(bytes: Uint8Array, x: Float32Array, n: number, dropSoftmax = false): Promise<Float32Array> {
   const session = await ort.InferenceSession.create(bytes);
   const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [n, 1, 28, 28]) });
@@ -147,8 +160,19 @@ describe('ONNX import', () => {
     model.dispose();
   });
 
-  it('input gradients through the imported graph match central differences', () => {
-    const model = importOnnx(engine, residualGraph().bytes);
+  it('LeakyReLU, average and global average pooling and a batch norm before a ReLU give onnxruntime\'s logits', async () => {
+    const { bytes } = poolingGraph();
+    const model = importOnnx(engine, bytes);
+    expect(model.info.notes.join('; ')).toMatch(/frozen per-channel affine map/);
+    const n = 16, x = test.images.slice(200 * 784, (200 + n) * 784);
+    const theirs = await ortLogits(bytes, x, n);
+    const ours = engine.arena.scope(() => logitsAt(model, Tensor.from(engine, x, [n, 28, 28, 1])));
+    expect(maxRel(ours, theirs)).toBeLessThanOrEqual(1e-5);
+    model.dispose();
+  });
+
+  for (const [name, graph] of [['residual', residualGraph], ['pooling', poolingGraph]] as const) it(`input gradients through the imported ${name} graph match central differences`, () => {
+    const model = importOnnx(engine, graph().bytes);
     for (const p of model.parameters()) p.requiresGrad = false;
     const x = Float64Array.from(test.images.subarray(784, 2 * 784));
     const y = Int32Array.of(test.labels[1]);
@@ -204,13 +228,14 @@ describe('ONNX import', () => {
     const good = exportMnistCnn(torchStateDict(mnistCnn(engine, 1)));
     expect(() => importOnnx(engine, good.subarray(0, good.length >> 1))).toThrow(OnnxImportError);
     const cases: [(g: Graph) => string, RegExp][] = [
-      [(g) => g.node('LeakyRelu', ['x']), /node 'LeakyRelu\d+' \(LeakyRelu\): unsupported op/],
-      [(g) => g.node('AveragePool', ['x'], { kernel_shape: [2, 2] }), /\(AveragePool\): unsupported op/],
+      [(g) => g.node('Sigmoid', ['x']), /node 'Sigmoid\d+' \(Sigmoid\): unsupported op/],
+      [(g) => g.node('AveragePool', ['x'], { kernel_shape: [2, 2], strides: [2, 2], pads: [1, 1, 1, 1] }), /\(AveragePool\): pads \[1,1,1,1\]/],
+      [(g) => g.node('LeakyRelu', ['x'], {}, [floatAttr('alpha', 1.5)]), /\(LeakyRelu\): attribute alpha = 1\.5/],
       [(g) => g.node('Conv', ['x', g.init([4, 1, 3, 3])], { group: 2 }), /\(Conv\): attribute group = 2/],
       [(g) => g.node('Conv', ['x', g.init([4, 1, 3, 3])], { dilations: [2, 2] }), /\(Conv\): attribute dilations = \[2,2\]/],
       [(g) => g.node('Conv', ['x', g.init([4, 1, 3, 3])], { pads: [1, 0, 1, 0] }), /\(Conv\): attribute pads = \[1,0,1,0\]/],
       [(g) => g.node('MaxPool', ['x'], { kernel_shape: [3, 3], strides: [2, 2] }), /\(MaxPool\): kernel_shape \[3,3\]/],
-      [(g) => g.node('BatchNormalization', ['x', g.init([1]), g.init([1]), g.init([1]), g.init([1], [1])]), /\(BatchNormalization\): only a BatchNormalization right after a Conv/],
+      [(g) => g.node('BatchNormalization', ['x', g.init([2]), g.init([2]), g.init([2]), g.init([2], [1, 1])]), /\(BatchNormalization\): 2 scales for 1 channels/],
     ];
     for (const [build, msg] of cases) {
       const g = new Graph();
@@ -249,11 +274,11 @@ describe('multirobust eval --model FILE.onnx', () => {
     writeFileSync(join(dir, 'cut.onnx'), bytes.subarray(0, 5000));
     writeFileSync(join(dir, 'junk.onnx'), 'junk');
     const g = new Graph();
-    writeFileSync(join(dir, 'leaky.onnx'), g.bytes(g.node('LeakyRelu', ['x']), 10));
+    writeFileSync(join(dir, 'sigmoid.onnx'), g.bytes(g.node('Sigmoid', ['x']), 10));
     for (const [args, msg] of [
       [['--model', join(dir, 'cut.onnx')], /cut\.onnx: not an ONNX model/],
       [['--model', join(dir, 'junk.onnx')], /junk\.onnx: not an ONNX model/],
-      [['--model', join(dir, 'leaky.onnx')], /\(LeakyRelu\): unsupported op/],
+      [['--model', join(dir, 'sigmoid.onnx')], /\(Sigmoid\): unsupported op/],
       [['--model', join(dir, 'none.onnx')], /none\.onnx: no such file/],
       [['--model', join(dir, 'm.onnx'), '--checkpoint', join(dir, 'm.safetensors')], /holds its own weights/],
     ] as [string[], RegExp][]) {
