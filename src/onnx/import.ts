@@ -232,8 +232,18 @@ function buildGraph(engine: Engine, g: GraphProto, meta: { opset: number; produc
   };
 
   for (const node of g.node) {
+    try {
+      addNode(node);
+    } catch (err) {
+      // A shape the engine refuses (a kernel larger than its input, …) is still this node's problem.
+      if (err instanceof OnnxImportError) throw err;
+      fail(node, (err as Error).message.split('\n')[0]);
+    }
+  }
+  function addNode(node: NodeProto): void {
     const out = node.output[0];
     const op = node.opType;
+    if (!out) fail(node, 'the node has no output');
     if (node.domain && node.domain !== 'ai.onnx') fail(node, `custom domain '${node.domain}' is not supported`);
     switch (op) {
       case 'Constant': {

@@ -13,6 +13,8 @@
 //                and the small CNN called on inputs of wrong shapes
 //   cli          main() of `multirobust` on mutated argument lists (info, eval, attack, train with a
 //                bad flag, unknown commands)
+//   onnx         importOnnx on mutations of an exported small CNN (truncations, bit flips, byte edits,
+//                garbage) and on graphs with an unsupported op; a model that imports must run
 // The rule: the call either succeeds with a result that is checked (values, invariants), or throws an
 // Error whose one-line message names the entry point (no WASM trap, no internal TypeError); the CLI
 // exits with 0, or with 2 and exactly one stderr line and no file written. Each case returns null when
@@ -25,6 +27,8 @@ import { parseAttacks } from '../../src/attacks/parse.ts';
 import { DTYPE_BYTES, MAX_HEADER_BYTES, parseSafetensors, readSafetensors, serializeSafetensors, toFloat32, type StFile } from '../../src/io/safetensors.ts';
 import { loadModel, loadTrainingState, saveModel, saveTrainingState, torchStateDict } from '../../src/nn/checkpoint.ts';
 import { mnistCnn } from '../../src/nn/models.ts';
+import { exportMnistCnn } from '../../src/onnx/export.ts';
+import { importOnnx } from '../../src/onnx/import.ts';
 import { Adam } from '../../src/nn/optim.ts';
 import type { Module } from '../../src/nn/module.ts';
 import { projectL1, projectL1Box, projectL2, projectLinf, spatialTransform } from '../../src/perturb.ts';
@@ -33,7 +37,7 @@ import { datasetFromIdx, loadIdxPair, parseIdx } from '../../src/train/data.ts';
 import type { Engine } from '../../src/wasm/engine.ts';
 import { getEngine } from '../../src/wasm/load.ts';
 
-export const KINDS = ['safetensors', 'checkpoint', 'idx', 'tokens', 'flags', 'api', 'cli'] as const;
+export const KINDS = ['safetensors', 'checkpoint', 'idx', 'tokens', 'flags', 'api', 'cli', 'onnx'] as const;
 export type Kind = (typeof KINDS)[number];
 
 /** What a regression file in test/fuzz/corpus/ holds: enough to rebuild the case. */
@@ -920,6 +924,54 @@ export function knownIssue(problem: string): string | undefined {
   return KNOWN.find((k) => k.pattern.test(problem))?.where;
 }
 
+// ---------------------------------------------------------------------------------------------
+// ONNX files: an exported small CNN, mutated.
+
+let onnxBase: Promise<{ engine: Engine; bytes: Uint8Array }> | undefined;
+function onnxFixture() {
+  onnxBase ??= (async () => {
+    const engine = await getEngine();
+    const donor = smallCnn(engine, 2);
+    const bytes = exportMnistCnn(torchStateDict(donor));
+    donor.dispose();
+    return { engine, bytes };
+  })();
+  return onnxBase;
+}
+
+function onnxCase(rng: Rand): FuzzCase {
+  const what = rng.int(5);
+  const k = rng.int(1 << 30), at = rng.int(1 << 30), bit = rng.int(8), byte = rng.int(256);
+  const name = ['truncated', 'a bit flipped', 'a byte replaced', 'garbage appended', 'random bytes'][what];
+  return {
+    kind: 'onnx',
+    name: `importOnnx(exported small CNN, ${name} at ${at})`,
+    prepare: () => onnxFixture(),
+    exec: async () => {
+      const { engine, bytes } = await onnxFixture();
+      let b = Uint8Array.from(bytes);
+      const pos = at % b.length;
+      if (what === 0) b = b.subarray(0, pos);
+      else if (what === 1) b[pos] ^= 1 << bit;
+      else if (what === 2) b[pos] = byte;
+      else if (what === 3) b = Uint8Array.from([...b, ...Array.from({ length: 1 + (k % 64) }, (_, i) => (k * (i + 7)) & 255)]);
+      else b = Uint8Array.from({ length: 1 + (k % 4096) }, (_, i) => (Math.imul(k, i + 1) >>> 13) & 255);
+      return rule(() => importOnnx(engine, b, 'fuzz.onnx'), (m) => /^(fuzz\.onnx: |node ')/.test(m), (model) => {
+        try {
+          const [c, h, w] = model.info.input;
+          const z = engine.arena.scope(() => model.call(Tensor.from(engine, new Float32Array(2 * c * h * w).fill(0.5), [2, h, w, c])).shape);
+          if (z.length !== 2 || z[0] !== 2 || z[1] !== model.info.classes) return `an imported model returned shape [${z}]`;
+          return null;
+        } catch (err) {
+          return checkError(err, /./);
+        } finally {
+          model.dispose();
+        }
+      });
+    },
+  };
+}
+
 const MAKERS: Record<Kind, (rng: Rand) => FuzzCase> = {
   safetensors: safetensorsCase,
   checkpoint: checkpointCase,
@@ -928,6 +980,7 @@ const MAKERS: Record<Kind, (rng: Rand) => FuzzCase> = {
   flags: flagsCase,
   api: apiCase,
   cli: cliCase,
+  onnx: onnxCase,
 };
 
 /** Case `index` of the run with `seed`; kinds take turns unless `only` picks some. */

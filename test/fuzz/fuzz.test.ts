@@ -47,11 +47,11 @@ async function fuzz(args: string[], env: Record<string, string> = {}) {
 }
 
 describe('fuzz runner', () => {
-  it('1050 seeded cases, 150 of each kind: no failure, no hang, no crash', async () => {
-    const { status, out, summary } = await fuzz(['--runs', '1050', '--seed', '1']);
+  it('1200 seeded cases, 150 of each kind: no failure, no hang, no crash', async () => {
+    const { status, out, summary } = await fuzz(['--runs', '1200', '--seed', '1']);
     expect(summary.failures, out).toEqual([]);
     expect(status, out).toBe(0);
-    expect(summary.cases).toBe(1050);
+    expect(summary.cases).toBe(1200);
     for (const k of KINDS) expect(summary.byKind[k].cases, k).toBe(150);
   });
 
@@ -65,7 +65,7 @@ describe('fuzz runner', () => {
   it.each([
     [['--runs=-3x'], "fuzz: --runs must be an integer, got '-3x'"],
     [['--runs', '-3'], "fuzz: Option '--runs' argument is ambiguous."],
-    [['--kinds', 'safetensors,bogus'], "fuzz: --kinds: unknown kind 'bogus' (kinds: safetensors, checkpoint, idx, tokens, flags, api, cli)"],
+    [['--kinds', 'safetensors,bogus'], "fuzz: --kinds: unknown kind 'bogus' (kinds: safetensors, checkpoint, idx, tokens, flags, api, cli, onnx)"],
   ])('rejects bad flags %j with exit code 2 and one line', async (args, line) => {
     const r = await run(args);
     expect(r.status).toBe(2);
