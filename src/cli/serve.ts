@@ -1,6 +1,6 @@
 // `multirobust serve`: the browser page (src/serve/), on 127.0.0.1 by default.
 //
-//   multirobust serve [--checkpoint runs/start/last.safetensors] [--port 8080] [--host 127.0.0.1]
+//   multirobust serve [--checkpoint runs/start/last.safetensors | model.onnx] [--port 8080] [--host 127.0.0.1]
 //
 // Prints the page's address on stdout and serves until SIGINT/SIGTERM. Bad input (a checkpoint that
 // is not a readable .safetensors file, a bad or busy port) is one line on stderr and exit 2.
@@ -21,7 +21,7 @@ export const serveCommand = {
     'log-requests': { type: 'boolean', default: false },
   },
   descriptions: {
-    checkpoint: 'the checkpoint the page uses when its URL names none (safetensors, PyTorch names)',
+    checkpoint: 'the model the page uses when its URL names none: a safetensors checkpoint of the paper\'s CNN (PyTorch names) or an ONNX model (.onnx)',
     port: 'TCP port; 0 picks a free one (default 8080)',
     host: 'address to listen on (default 127.0.0.1: this machine only; the page can read any .safetensors file the server can)',
     'log-requests': 'one line per request on stderr',
@@ -30,7 +30,7 @@ export const serveCommand = {
     const port = intFlag('port', values.port as string, { min: 0, max: 65535 })!;
     const checkpoint = values.checkpoint as string | undefined;
     if (checkpoint !== undefined) {
-      if (!checkpoint.endsWith('.safetensors')) throw new UsageError(`--checkpoint ${checkpoint}: not a .safetensors file`);
+      if (!checkpoint.endsWith('.safetensors') && !checkpoint.endsWith('.onnx')) throw new UsageError(`--checkpoint ${checkpoint}: not a .safetensors or .onnx file`);
       if (!existsSync(checkpoint) || !statSync(checkpoint).isFile()) throw new UsageError(`--checkpoint ${checkpoint}: no such file`);
     }
     if (!existsSync(join(PACKAGE_ROOT, 'dist', 'serve', 'app_worker.js'))) throw new UsageError('the compiled modules (dist/) are missing: run npm run build');

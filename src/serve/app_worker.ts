@@ -3,6 +3,7 @@
 // page's main thread may not do; its own workers are started from here (src/wasm/pool.ts).
 // Messages in: { id, op, …args }; out: { id, ok: true, …result } or { id, ok: false, error }, and
 // { op: 'log', line } progress lines. Operations:
+// A checkpoint is a .safetensors file of the paper's CNN or an .onnx model (src/onnx/import.ts).
 //   eval      { checkpoint, attacks?, suite?, threats?, n, seed, threads?, batch?, steps?, restarts?, cascade? }
 //             → { report }: exactly what `multirobust eval --out` writes for the same arguments
 //   selftest  { threads?, n? } → { results, threads, build } (src/serve/selftest.ts)
@@ -21,6 +22,7 @@ import { splitTokens } from '../attacks/parse.ts';
 import { parseSafetensors } from '../io/safetensors.ts';
 import { loadTorchStateDict } from '../nn/checkpoint.ts';
 import { mnistCnn } from '../nn/models.ts';
+import { importOnnx } from '../onnx/import.ts';
 import type { Module } from '../nn/module.ts';
 import { datasetFromIdx, parseIdx, type ImageDataset } from '../train/data.ts';
 import type { Engine } from '../wasm/engine.ts';
@@ -64,8 +66,12 @@ function engineFor(threads: number | undefined): Promise<Engine> {
 
 async function loadCheckpoint(engine: Engine, path: string): Promise<Module> {
   const bytes = await fetchBytes(`/checkpoint?path=${encodeURIComponent(path)}`, `checkpoint ${path}`);
-  const model = mnistCnn(engine);
-  loadTorchStateDict(model, parseSafetensors(bytes, path).tensors, path);
+  let model: Module;
+  if (path.endsWith('.onnx')) model = importOnnx(engine, bytes, path);
+  else {
+    model = mnistCnn(engine);
+    loadTorchStateDict(model, parseSafetensors(bytes, path).tensors, path);
+  }
   for (const p of model.parameters()) p.requiresGrad = false;
   return model.eval();
 }

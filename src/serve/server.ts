@@ -4,7 +4,10 @@
 // (Cross-Origin-Opener-Policy: same-origin, Cross-Origin-Embedder-Policy: require-corp), which the
 // engine's worker threads need (src/wasm/pool.ts). No bundler: JavaScript modules are served as
 // tsc wrote them, with their imports made loadable by a browser:
-//   '@assemblyscript/loader'      → /node_modules/@assemblyscript/loader/index.js (its ESM build)
+//   a bare package import ('@assemblyscript/loader', 'onnx-buf', '@bufbuild/protobuf/codegenv2')
+//                                 → /node_modules/PKG/FILE, FILE from the package's "exports" map
+//                                   ("browser", "import" or "default" condition) or "module"/"main";
+//                                   those files are served rewritten the same way
 //   static imports of 'node:X'    → /@node/X.js, a stub exporting the imported names as functions
 //                                   that throw "not available in a browser" (file writes, resume
 //                                   state: code paths the page never takes)
@@ -12,12 +15,12 @@
 // falls back (pool.ts, load.ts).
 //
 // Routes: / (the page; ?noisolation=1 serves it without the two headers, for the fallback test),
-// /dist/…, /build/*.wasm, /node_modules/@assemblyscript/loader/…, /@node/X.js, /data/mnist/FILE,
-// /checkpoint?path=P (a .safetensors file, P relative to the server's working directory).
+// /dist/…, /build/*.wasm, /node_modules/PKG/… (JavaScript of the packages the modules import), /@node/X.js, /data/mnist/FILE,
+// /checkpoint?path=P (a .safetensors or .onnx file, P relative to the server's working directory).
 // Anything else: 404. Paths never leave their directory. Bound to 127.0.0.1 by default.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mnistDataDir } from '../train/data.ts';
 import { pageHtml } from './page.ts';
@@ -32,14 +35,61 @@ const TYPES: Record<string, string> = {
 
 export const ISOLATION_HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
-const LOADER_URL = '/node_modules/@assemblyscript/loader/index.js';
+/** The package name and subpath of a bare specifier: '@scope/pkg/sub' → ['@scope/pkg', './sub']. */
+function splitSpecifier(spec: string): [string, string] {
+  const parts = spec.split('/');
+  const n = spec.startsWith('@') ? 2 : 1;
+  return [parts.slice(0, n).join('/'), parts.length > n ? `./${parts.slice(n).join('/')}` : '.'];
+}
 
-/** A browser-loadable copy of a compiled module (see the header). */
-export function rewriteModule(source: string): string {
+type Exports = string | { [key: string]: Exports } | null;
+
+/** A conditional export's target for a browser ES module import. */
+function pickCondition(e: Exports): string | null {
+  if (typeof e === 'string') return e;
+  if (!e) return null;
+  for (const c of ['browser', 'import', 'module', 'default']) if (c in e) {
+    const r = pickCondition(e[c]);
+    if (r) return r;
+  }
+  return null;
+}
+
+/** PKG's directory: node_modules/PKG in `from` or the nearest directory above it that has one (npm hoists). */
+export function packageDir(pkg: string, from: string): string | null {
+  if (!/^(@[\w-][\w.-]*\/)?[\w-][\w.-]*$/.test(pkg)) return null;
+  for (let d = resolve(from); ; d = dirname(d)) {
+    const p = join(d, 'node_modules', pkg);
+    if (existsSync(join(p, 'package.json'))) return p;
+    if (dirname(d) === d) return null;
+  }
+}
+
+/** The URL of a bare import for the browser (/node_modules/PKG/FILE), or null when it cannot resolve. */
+export function resolveBare(spec: string, root: string): string | null {
+  const [pkg, sub] = splitSpecifier(spec);
+  const dir = packageDir(pkg, root);
+  if (!dir) return null;
+  const meta = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { exports?: Exports; module?: string; main?: string };
+  let target: string | null = null;
+  if (meta.exports !== undefined) {
+    const ex = meta.exports;
+    const map = typeof ex === 'object' && ex && Object.keys(ex).some((k) => k.startsWith('.')) ? (ex as Record<string, Exports>)[sub] ?? null : sub === '.' ? ex : null;
+    target = pickCondition(map);
+  } else target = sub === '.' ? meta.module ?? meta.main ?? 'index.js' : sub;
+  if (!target) return null;
+  return `/node_modules/${pkg}/${normalize(target).replace(/^\.\//, '')}`;
+}
+
+/** A browser-loadable copy of a module (see the header). */
+export function rewriteModule(source: string, root = PACKAGE_ROOT): string {
+  const bare = (spec: string) => (spec.startsWith('.') || spec.startsWith('/') || spec.startsWith('node:') ? null : resolveBare(spec, root));
   return source
-    .replace(/(\bfrom\s*)(['"])@assemblyscript\/loader\2/g, `$1$2${LOADER_URL}$2`)
-    .replace(/(\bimport\s*\(\s*)(['"])@assemblyscript\/loader\2/g, `$1$2${LOADER_URL}$2`)
-    .replace(/(\bfrom\s*)(['"])node:([\w/]+)\2/g, (_m, from: string, q: string, mod: string) => `${from}${q}/@node/${mod}.js${q}`);
+    .replace(/(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])([^'"\n]+)\2/g, (m, pre: string, q: string, spec: string) => {
+      if (spec.startsWith('node:')) return pre.includes('(') ? m : `${pre}${q}/@node/${spec.slice(5)}.js${q}`;
+      const url = bare(spec);
+      return url ? `${pre}${q}${url}${q}` : m;
+    });
 }
 
 const IMPORT_RE = /\bimport\s+([\w$]+\s*,\s*)?(\{[^}]*\}|\*\s*as\s+[\w$]+|[\w$]+)?\s*from\s*['"]node:([\w/]+)['"]/g;
@@ -128,12 +178,13 @@ export function createAppServer(opts: ServeOptions = {}): Server {
     }
     if (path.startsWith('/dist/')) {
       const p = inside(dist, path.slice('/dist/'.length));
-      return file(res, p, p?.endsWith('.js') ? rewriteModule : undefined);
+      return file(res, p, p?.endsWith('.js') ? (src) => rewriteModule(src, root) : undefined);
     }
     if (path.startsWith('/build/') && path.endsWith('.wasm')) return file(res, inside(join(root, 'build'), path.slice('/build/'.length)));
-    if (path.startsWith('/node_modules/@assemblyscript/loader/')) {
-      const loader = resolve(join(root, 'node_modules', '@assemblyscript', 'loader'));
-      return file(res, inside(existsSync(loader) ? loader : join(cwd, 'node_modules', '@assemblyscript', 'loader'), path.slice('/node_modules/@assemblyscript/loader/'.length)));
+    if (path.startsWith('/node_modules/') && path.endsWith('.js')) {
+      const [pkg, sub] = splitSpecifier(path.slice('/node_modules/'.length));
+      const dir = packageDir(pkg, root);
+      return file(res, dir ? inside(dir, sub) : null, (src) => rewriteModule(src, root));
     }
     if (path.startsWith('/@node/') && path.endsWith('.js')) {
       stubs ??= nodeImports(dist);
@@ -143,7 +194,7 @@ export function createAppServer(opts: ServeOptions = {}): Server {
     if (path.startsWith('/data/mnist/')) return file(res, inside(mnistDataDir(), path.slice('/data/mnist/'.length)));
     if (path === '/checkpoint') {
       const rel = url.searchParams.get('path') ?? '';
-      if (!rel.endsWith('.safetensors')) return send(res, 400, `checkpoint: '${rel}' is not a .safetensors file`, 'text/plain');
+      if (!rel.endsWith('.safetensors') && !rel.endsWith('.onnx')) return send(res, 400, `checkpoint: '${rel}' is not a .safetensors or .onnx file`, 'text/plain');
       return file(res, resolve(cwd, rel));
     }
     send(res, 404, 'not found', 'text/plain');

@@ -3,12 +3,13 @@
 // that `multirobust eval --out` writes for the same arguments: the same keys and the same figures
 // (everything but the date and the timings), for two checkpoints and three attack lists (one a suite).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { saveModel } from '../../src/nn/checkpoint.ts';
+import { saveModel, torchStateDict } from '../../src/nn/checkpoint.ts';
+import { exportMnistCnn } from '../../src/onnx/export.ts';
 import { mnistCnn } from '../../src/nn/models.ts';
 import { loadMnist } from '../../src/train/data.ts';
 import { trainStandard } from '../../src/train/standard.ts';
@@ -28,6 +29,7 @@ beforeAll(async () => {
   const data = { train: loadMnist('train'), test: loadMnist('test') };
   const { model } = trainStandard(engine, { epochs: 1, batch: 50, seed: 0, lr: 1e-3, limit: 1500, log: () => {} }, data);
   saveModel(checkpoints.trained, model);
+  writeFileSync(join(dir, 'trained.onnx'), exportMnistCnn(torchStateDict(model)));
   model.dispose();
   await engine.close();
   session = await startBrowser({ cwd: dir });
@@ -68,6 +70,18 @@ describe('the URL contract', () => {
       await page.close();
     });
   }
+
+  it('an ONNX model: the page gives the report of multirobust eval --model FILE.onnx', async () => {
+    const onnx = join(dir, 'trained.onnx'), out = join(dir, 'onnx.json');
+    const tokens = 'apgd-linf:0.3:steps=5,l2:2:steps=5';
+    await promisify(execFile)(process.execPath, [join(ROOT, 'dist/cli/bin.js'), 'eval', '--model', onnx, '--attacks', tokens, '--n', '20', '--seed', '2', '--threads', '2', '--out', out, '--quiet'], { cwd: dir });
+    const cli = JSON.parse(readFileSync(out, 'utf8'));
+    const page = await session.open(`/?${new URLSearchParams({ checkpoint: onnx, attacks: tokens, n: '20', seed: '2', threads: '2', run: '1' })}`);
+    await page.waitForSelector('#report:not([hidden]), #error:not([hidden])', { timeout: 100_000 });
+    expect(await page.textContent('#error')).toBe('');
+    expect(figures(JSON.parse((await page.textContent('#report'))!))).toEqual(figures(cli));
+    await page.close();
+  });
 
   it('a relative checkpoint path resolves in the server\'s directory; a bad token is an error on the page', async () => {
     const page = await session.open('/?checkpoint=random.safetensors&attacks=linf:0.3:steps=2&n=5&run=1');

@@ -46,6 +46,10 @@ describe('the server', () => {
   it('rewrites bare and node: imports of the served modules', async () => {
     const worker = await (await fetch(`${base}/dist/wasm/load.js`)).text();
     expect(worker).toMatch(/from '\/node_modules\/@assemblyscript\/loader\/index\.js'/);
+    // A package's "exports" map: onnx-buf's own import of @bufbuild/protobuf/codegenv2.
+    const onnxBuf = await (await fetch(`${base}/node_modules/onnx-buf/dist/onnx_pb.js`)).text();
+    expect(onnxBuf).toMatch(/from "\/node_modules\/@bufbuild\/protobuf\/dist\/esm\/codegenv2\/index\.js"/);
+    expect((await fetch(`${base}/node_modules/@bufbuild/protobuf/dist/esm/codegenv2/index.js`)).status).toBe(200);
     expect(worker).not.toMatch(/from ['"]@assemblyscript/);
     const report = await (await fetch(`${base}/dist/eval/evaluate.js`)).text();
     expect(report).toMatch(/from '\/@node\/fs\.js'/);
@@ -63,10 +67,11 @@ describe('the server', () => {
   });
 
   it('never serves a file outside its directory, and only .safetensors checkpoints', async () => {
-    for (const path of ['/dist/../package.json', '/dist/%2e%2e/package.json', '/build/..%2fpackage.json.wasm', '/data/mnist/..%2f..%2fpackage.json', '/elsewhere']) {
+    for (const path of ['/node_modules/..%2fdist%2fcli%2fbin.js', '/node_modules/@assemblyscript/loader/%2e%2e%2f%2e%2e%2f%2e%2e/package.json', '/node_modules/nope-no-such-pkg/index.js', '/dist/../package.json', '/dist/%2e%2e/package.json', '/build/..%2fpackage.json.wasm', '/data/mnist/..%2f..%2fpackage.json', '/elsewhere']) {
       expect((await fetch(base + path)).status, path).toBe(404);
     }
     expect((await fetch(`${base}/checkpoint?path=secret.txt`)).status).toBe(400);
+    expect((await fetch(`${base}/checkpoint?path=missing.onnx`)).status).toBe(404);
     expect((await fetch(`${base}/checkpoint?path=missing.safetensors`)).status).toBe(404);
     expect((await fetch(`${base}/`, { method: 'POST' })).status).toBe(405);
   });
@@ -87,7 +92,7 @@ describe('npm run test:browser without a browser', () => {
 describe('multirobust serve', () => {
   const run = (args: string[]) => promisify(execFile)(process.execPath, [join(PACKAGE_ROOT, 'dist/cli/bin.js'), 'serve', ...args]).then(() => null, (e) => e);
   it('bad input is one line and exit 2', async () => {
-    for (const [args, msg] of [[['--checkpoint', 'nope.safetensors'], /no such file/], [['--checkpoint', join(dir, 'secret.txt')], /not a \.safetensors file/], [['--port', '70000'], /--port/], [['--bogus'], /bogus/]] as [string[], RegExp][]) {
+    for (const [args, msg] of [[['--checkpoint', 'nope.safetensors'], /no such file/], [['--checkpoint', join(dir, 'secret.txt')], /not a \.safetensors or \.onnx file/], [['--port', '70000'], /--port/], [['--bogus'], /bogus/]] as [string[], RegExp][]) {
       const err = await run(args);
       expect(err?.code, args.join(' ')).toBe(2);
       expect(err.stderr.trim().split('\n'), args.join(' ')).toEqual([expect.stringMatching(msg)]);
