@@ -21,7 +21,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { lossInputGrad } from '../attacks/losses.ts';
 import { logitsAt } from '../attacks/core.ts';
 import { intFlag, UsageError } from '../cli/flags.ts';
@@ -35,7 +34,7 @@ import type { Engine } from '../wasm/engine.ts';
 import { loadEngine } from '../wasm/load.ts';
 import { loadCnn } from './models.ts';
 import { figure as fig, MODELS, type Figure } from './mnist_models.ts';
-import { runAsScript } from './script.ts';
+import { runAsScript, scriptFlags } from './script.ts';
 
 export const FLAT_EPS = 0.3;
 const HIST_LO = -8, HIST_HI = 2, HIST_BINS = 40;
@@ -190,16 +189,8 @@ thresholding and gradient masking, measured on each model's first n test images
   --threads      kernel threads (default: all cores)`;
 
 export async function main(argv = process.argv.slice(2)): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0]);
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const values = scriptFlags(argv, OPTIONS, HELP);
+  if (!values) return 0;
   const n = intFlag('n', (values.n as string | undefined) ?? '1000', { min: 1, max: 10000 })!;
   const threads = intFlag('threads', values.threads as string | undefined, { min: 1 });
   const budget = String(values.budget ?? 'paper');

@@ -28,7 +28,6 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { availableParallelism, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { intFlag, UsageError } from '../cli/flags.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { writeSafetensors } from '../io/safetensors.ts';
@@ -37,7 +36,7 @@ import { loadMnist } from '../train/data.ts';
 import { formatDuration } from '../train/progress.ts';
 import type { Strategy } from '../train/strategies.ts';
 import { figure, MODELS, TABLE_THREATS, type Figure, type MnistModel, type Table } from './mnist_models.ts';
-import { runAsScript } from './script.ts';
+import { runAsScript, scriptFlags } from './script.ts';
 
 /** The reference's gradient-free attacks at its budgets (paper.md §1.6), per threat model. */
 export const GRADIENT_FREE: Record<string, string> = { L1: 'pointwise:10:budget=reference', L2: 'boundary:2:budget=reference' };
@@ -414,16 +413,8 @@ the paper's MNIST models trained with the reference's configuration and evaluate
   --quiet       no progress from the commands (this script's own lines only)`;
 
 export async function main(argv = process.argv.slice(2)): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0]);
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const values = scriptFlags(argv, OPTIONS, HELP);
+  if (!values) return 0;
   const budget = BUDGETS[String(values.budget ?? 'paper')];
   if (!budget) throw new UsageError(`--budget must be one of ${Object.keys(BUDGETS).join(', ')}, got '${values.budget}'`);
   const names = values.models === undefined || values.models === 'all' ? MODELS.map((m) => m.name) : String(values.models).split(',');

@@ -3,6 +3,7 @@
 // vite-node drops the script's path from process.argv, so "started on it" also holds for any file
 // run by vite-node: an experiment script must not be imported by another script (tests may: vitest
 // is not vite-node).
+import { parseArgs } from 'node:util';
 import { UsageError } from '../cli/flags.ts';
 
 export function runAsScript(file: RegExp, label: string, main: () => Promise<number>): void {
@@ -16,4 +17,22 @@ export function runAsScript(file: RegExp, label: string, main: () => Promise<num
     console.error(err instanceof Error ? err.stack : err);
     process.exit(1);
   });
+}
+
+/**
+ * An experiment's flags (node:util parseArgs, strict): the values, or null after printing `help`
+ * for --help. A bad flag is a UsageError with parseArgs' first line.
+ */
+export function scriptFlags(argv: string[], options: NonNullable<Parameters<typeof parseArgs>[0]>['options'], help: string): Record<string, string | boolean | undefined> | null {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }) as { values: Record<string, string | boolean | undefined> });
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]);
+  }
+  if (values.help) {
+    console.log(help);
+    return null;
+  }
+  return values;
 }
