@@ -19,7 +19,7 @@
 //   sums each column in increasing row order within a part; the caller reduces parts in a fixed
 //   order, so results depend on the worker count only (float re-association, ~1e-7 relative).
 // Scratch: none.
-import { paramI32, paramPtr } from "./simd";
+import { paramF32, paramI32, paramPtr } from "./simd";
 
 // ---------------------------------------------------------------------------------------------
 // Bias add (+ ReLU)
@@ -162,5 +162,56 @@ export function f32_relu_bwd__simd(params: usize, begin: i32, end: i32, scratch:
   for (; i < end; i++) {
     const off = <usize>i << 2;
     store<f32>(dx + off, load<f32>(y + off) > 0 ? load<f32>(dy + off) : 0);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leaky ReLU: y = x > 0 ? x : α·x;  dx = x > 0 ? dy : α·dy (x: the forward INPUT).
+//   f32_leaky_relu_fwd  params: 0 n, 1 x, 2 y, 3 alpha (f32). Range: elements. In place allowed.
+//   f32_leaky_relu_bwd  params: 0 n, 1 x, 2 dy, 3 dx, 4 alpha (f32). Range: elements. In place
+//                       allowed (dx == dy). NOTE: the slope at 0 is α; a NaN x gives α·dy.
+// ---------------------------------------------------------------------------------------------
+
+export function f32_leaky_relu_fwd__scalar(params: usize, begin: i32, end: i32, scratch: usize): void {
+  const x = paramPtr(params, 1), y = paramPtr(params, 2), alpha = paramF32(params, 3);
+  for (let i = begin; i < end; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    store<f32>(y + (<usize>i << 2), v > 0 ? v : alpha * v);
+  }
+}
+
+export function f32_leaky_relu_fwd__simd(params: usize, begin: i32, end: i32, scratch: usize): void {
+  const x = paramPtr(params, 1), y = paramPtr(params, 2), alpha = paramF32(params, 3);
+  const va = f32x4.splat(alpha), vzero = f32x4.splat(0);
+  let i = begin;
+  for (; i + 4 <= end; i += 4) {
+    const v = v128.load(x + (<usize>i << 2));
+    v128.store(y + (<usize>i << 2), v128.bitselect(v, f32x4.mul(va, v), f32x4.gt(v, vzero)));
+  }
+  for (; i < end; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    store<f32>(y + (<usize>i << 2), v > 0 ? v : alpha * v);
+  }
+}
+
+export function f32_leaky_relu_bwd__scalar(params: usize, begin: i32, end: i32, scratch: usize): void {
+  const x = paramPtr(params, 1), dy = paramPtr(params, 2), dx = paramPtr(params, 3), alpha = paramF32(params, 4);
+  for (let i = begin; i < end; i++) {
+    const g = load<f32>(dy + (<usize>i << 2));
+    store<f32>(dx + (<usize>i << 2), load<f32>(x + (<usize>i << 2)) > 0 ? g : alpha * g);
+  }
+}
+
+export function f32_leaky_relu_bwd__simd(params: usize, begin: i32, end: i32, scratch: usize): void {
+  const x = paramPtr(params, 1), dy = paramPtr(params, 2), dx = paramPtr(params, 3), alpha = paramF32(params, 4);
+  const va = f32x4.splat(alpha), vzero = f32x4.splat(0);
+  let i = begin;
+  for (; i + 4 <= end; i += 4) {
+    const g = v128.load(dy + (<usize>i << 2));
+    v128.store(dx + (<usize>i << 2), v128.bitselect(g, f32x4.mul(va, g), f32x4.gt(v128.load(x + (<usize>i << 2)), vzero)));
+  }
+  for (; i < end; i++) {
+    const g = load<f32>(dy + (<usize>i << 2));
+    store<f32>(dx + (<usize>i << 2), load<f32>(x + (<usize>i << 2)) > 0 ? g : alpha * g);
   }
 }

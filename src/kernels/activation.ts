@@ -84,3 +84,47 @@ export function reluBackward(engine: Engine, args: ReluBackwardArgs): void {
   checkDisjoint(fn, 'y', args.y, n, 'dx', args.dx, n, true);
   engine.run('f32_relu_bwd', new Params().i32(n).ptr(args.y).ptr(args.dy).ptr(args.dx), n, n);
 }
+
+export interface LeakyReluArgs {
+  x: F32Buf;
+  y: F32Buf;
+  n: number;
+  /** The slope for x ≤ 0, in [0, 1). */
+  alpha: number;
+}
+
+function checkAlpha(fn: string, alpha: number): number {
+  if (!(alpha >= 0 && alpha < 1)) throw new RangeError(`${fn}: alpha must be in [0, 1), got ${alpha}`);
+  return alpha;
+}
+
+/** y = x > 0 ? x : α·x elementwise (in place allowed). */
+export function leakyRelu(engine: Engine, args: LeakyReluArgs): void {
+  const fn = 'leakyRelu';
+  const n = checkInt(fn, 'n', args.n), alpha = checkAlpha(fn, args.alpha);
+  checkBuf(fn, 'x', args.x, n);
+  checkBuf(fn, 'y', args.y, n);
+  checkDisjoint(fn, 'x', args.x, n, 'y', args.y, n, true);
+  engine.run('f32_leaky_relu_fwd', new Params().i32(n).ptr(args.x).ptr(args.y).f32(alpha), n, n);
+}
+
+export interface LeakyReluBackwardArgs {
+  /** The forward INPUT x. */
+  x: F32Buf;
+  dy: F32Buf;
+  dx: F32Buf;
+  n: number;
+  alpha: number;
+}
+
+/** dx = x > 0 ? dy : α·dy (the slope at 0 is α; in place dx == dy allowed). */
+export function leakyReluBackward(engine: Engine, args: LeakyReluBackwardArgs): void {
+  const fn = 'leakyReluBackward';
+  const n = checkInt(fn, 'n', args.n), alpha = checkAlpha(fn, args.alpha);
+  checkBuf(fn, 'x', args.x, n);
+  checkBuf(fn, 'dy', args.dy, n);
+  checkBuf(fn, 'dx', args.dx, n);
+  checkDisjoint(fn, 'dy', args.dy, n, 'dx', args.dx, n, true);
+  checkDisjoint(fn, 'x', args.x, n, 'dx', args.dx, n);
+  engine.run('f32_leaky_relu_bwd', new Params().i32(n).ptr(args.x).ptr(args.dy).ptr(args.dx).f32(alpha), n, n);
+}

@@ -9,14 +9,13 @@
 // Supported (opsets 11–18, this first version): Conv (2-D, group 1, dilation 1, equal strides,
 // symmetric equal pads or auto_pad SAME_UPPER/VALID), BatchNormalization (folded into the Conv that
 // alone feeds it; elsewhere a frozen per-channel affine map), Relu, LeakyRelu, MaxPool 2×2 stride 2
-// without padding, AveragePool (square, no padding or count_include_pad), GlobalAveragePool, Flatten (axis 1), Reshape to (N, features)
+// without padding, AveragePool (any window and strides, symmetric pads, count_include_pad), GlobalAveragePool, Flatten (axis 1), Reshape to (N, features)
 // (also through PyTorch's Shape → Gather → Unsqueeze → Concat chain), Gemm and MatMul with constant
 // weights, Add (a constant bias, a scalar, or two values of one shape: residual connections), Sub,
 // Mul and Div by a scalar constant (input normalisation), Identity, Dropout, Constant; a trailing
 // Softmax is dropped (attacks need logits) with a notice. Anything else: an OnnxImportError naming
-// the node, its op and the attribute. LeakyRelu, the pools and an unfolded batch norm are composed
-// of existing ops (ReLU and scaling; dense or convolution with constant diagonal weights), exact and
-// differentiable, not yet dedicated kernels: correct, at a few times their kernels' cost.
+// the node, its op and the attribute. An unfolded batch norm runs as a 1×1 convolution (or a dense
+// layer) with a diagonal weight.
 //
 // Parameters (conv and dense weights and biases) are the module's, named after their initializers;
 // they take gradients like any layer's. Threading: the engine's ops'.
@@ -25,7 +24,8 @@ import { ModelProtoSchema, TensorProto_DataType, type AttributeProto, type Graph
 import { conv2dGeometry } from '../kernels/conv2d.ts';
 import { convPerm, densePerm, permuted } from '../nn/checkpoint.ts';
 import { Module } from '../nn/module.ts';
-import { add, addScalar, biasAdd, conv2d, dense, maxPool2d, relu, reshape, scale } from '../ops/index.ts';
+import { add, addScalar, avgPool2d, biasAdd, conv2d, dense, globalAvgPool, leakyRelu, maxPool2d, relu, reshape, scale } from '../ops/index.ts';
+import { avgPoolShape } from '../kernels/avgpool.ts';
 import { Tensor } from '../tensor.ts';
 import type { Engine } from '../wasm/engine.ts';
 
@@ -452,50 +452,34 @@ function buildGraph(engine: Engine, g: GraphProto, meta: { opset: number; produc
         break;
       }
       case 'LeakyRelu': {
-        // max(x, αx) = (1 − α)·ReLU(x) + α·x, which the autodiff differentiates as it is.
         const x = runtime(node, node.input[0]);
         const alpha = attrFloat(node, 'alpha', 0.01);
         if (!(alpha >= 0 && alpha < 1)) fail(node, `attribute alpha = ${alpha} (0 ≤ α < 1 is supported)`);
         values.set(out, x);
         const input = node.input[0];
-        steps.push((env) => {
-          const t = env.get(input)!;
-          env.set(out, add(scale(relu(t), 1 - alpha), scale(t, alpha)));
-        });
+        steps.push((env) => void env.set(out, leakyRelu(env.get(input)!, alpha)));
         break;
       }
       case 'GlobalAveragePool': {
-        // The mean over H × W per channel: a dense map (H·W·C → C) with weight 1/(H·W) where the channels match.
         const x = runtime(node, node.input[0]);
         if (x.kind !== 'image') fail(node, 'input must be an image');
-        const { c, h, w } = x, hw = h * w;
-        const m = new Float32Array(hw * c * c);
-        for (let p = 0; p < hw; p++) for (let k = 0; k < c; k++) m[(p * c + k) * c + k] = 1 / hw;
-        const mt = frozen(m, [hw * c, c]);
-        values.set(out, { kind: 'image', c, h: 1, w: 1 });
+        values.set(out, { kind: 'image', c: x.c, h: 1, w: 1 });
         const input = node.input[0];
-        steps.push((env) => {
-          const t = env.get(input)!;
-          env.set(out, reshape(dense(reshape(t, [t.shape[0], -1]), mt), [t.shape[0], 1, 1, c]));
-        });
+        steps.push((env) => void env.set(out, globalAvgPool(env.get(input)!)));
         break;
       }
       case 'AveragePool': {
-        // A k×k mean per channel: a convolution whose filter is 1/k² on the diagonal of (in, out) channels.
         const x = runtime(node, node.input[0]);
         if (x.kind !== 'image') fail(node, 'input must be an image');
         const k = attrInts(node, 'kernel_shape', []), st = attrInts(node, 'strides', [1, 1]), pads = attrInts(node, 'pads', [0, 0, 0, 0]);
-        if (k.length !== 2 || k[0] !== k[1] || st[0] !== st[1]) fail(node, `kernel_shape [${k}], strides [${st}] (square kernels and equal strides only)`);
+        if (k.length !== 2) fail(node, `kernel_shape [${k}] (2-D windows only)`);
         if (attrInt(node, 'ceil_mode', 0) !== 0 || attrString(node, 'auto_pad', 'NOTSET') !== 'NOTSET') fail(node, 'ceil_mode and auto_pad are not supported');
-        if (pads.some((p) => p !== pads[0]) || (pads[0] > 0 && attrInt(node, 'count_include_pad', 0) !== 1)) fail(node, `pads [${pads}] (no padding, or equal pads with count_include_pad = 1)`);
-        const { c } = x, kk = k[0];
-        const f = new Float32Array(kk * kk * c * c);
-        for (let p = 0; p < kk * kk; p++) for (let ch = 0; ch < c; ch++) f[(p * c + ch) * c + ch] = 1 / (kk * kk);
-        const ft = frozen(f, [kk, kk, c, c]);
-        const geom = conv2dGeometry({ batch: 1, h: x.h, w: x.w, cin: c, cout: c, kh: kk, kw: kk, stride: st[0], padding: pads[0] });
-        values.set(out, { kind: 'image', c, h: geom.oh, w: geom.ow });
-        const input = node.input[0], padding = pads[0], stride = st[0];
-        steps.push((env) => void env.set(out, conv2d(env.get(input)!, ft, null, { stride, padding })));
+        if (pads[0] !== pads[2] || pads[1] !== pads[3]) fail(node, `pads [${pads}] (the same padding before and after each axis only)`);
+        const attrs = { kh: k[0], kw: k[1], sh: st[0], sw: st[1], ph: pads[0], pw: pads[1], includePad: attrInt(node, 'count_include_pad', 0) === 1 };
+        const s = avgPoolShape('AveragePool', { batch: 1, h: x.h, w: x.w, c: x.c, ...attrs });
+        values.set(out, { kind: 'image', c: x.c, h: s.oh, w: s.ow });
+        const input = node.input[0];
+        steps.push((env) => void env.set(out, avgPool2d(env.get(input)!, attrs)));
         break;
       }
       case 'Softmax': {

@@ -1,7 +1,7 @@
 // Elementwise ops: add, sub, mul (same shapes), neg, scale (x·c), addScalar, relu, biasAdd.
 // The arithmetic ops are plain loops over the arena (cheap next to conv/dense); relu and biasAdd
 // call the activation kernels (assembly/activation.ts).
-import { biasAdd as biasAddKernel, biasBackward, relu as reluKernel, reluBackward } from '../kernels/activation.ts';
+import { biasAdd as biasAddKernel, biasBackward, leakyRelu as leakyReluKernel, leakyReluBackward, relu as reluKernel, reluBackward } from '../kernels/activation.ts';
 import { Tensor } from '../tensor.ts';
 import { defineOp } from './registry.ts';
 
@@ -115,6 +115,22 @@ const reluOp = defineOp({
   },
 });
 
+const leakyReluOp = defineOp<{ alpha: number }>({
+  name: 'leakyRelu',
+  inputs: ['x'],
+  save: ['x'],
+  forward({ engine }, [x], { alpha }) {
+    const y = Tensor.empty(engine, x!.shape);
+    leakyReluKernel(engine, { x: x!.buf, y: y.buf, n: y.size, alpha });
+    return y;
+  },
+  vjp({ engine, saved, attrs }, dy) {
+    const dx = Tensor.empty(engine, dy.shape);
+    leakyReluBackward(engine, { x: saved.x.buf, dy: dy.buf, dx: dx.buf, n: dx.size, alpha: attrs.alpha });
+    return [dx];
+  },
+});
+
 /** x (…, C) + bias (C), broadcast over all leading dimensions; attrs.relu fuses a ReLU (one kernel call). */
 const biasAddOp = defineOp<{ relu?: boolean }>({
   name: 'biasAdd',
@@ -146,4 +162,6 @@ export const scale = (x: Tensor, c: number): Tensor => scaleOp([x], { c });
 export const neg = (x: Tensor): Tensor => scaleOp([x], { c: -1 });
 export const addScalar = (x: Tensor, c: number): Tensor => addScalarOp([x], { c });
 export const relu = (x: Tensor): Tensor => reluOp([x], {});
+/** x > 0 ? x : α·x elementwise (0 ≤ α < 1). */
+export const leakyRelu = (x: Tensor, alpha: number): Tensor => leakyReluOp([x], { alpha });
 export const biasAdd = (x: Tensor, bias: Tensor, opts: { relu?: boolean } = {}): Tensor => biasAddOp([x, bias], { relu: !!opts.relu });

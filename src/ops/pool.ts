@@ -4,6 +4,7 @@
 // (4× smaller) instead of a forward and a backward pass over the full one.
 // NOTE: floor windows (an odd last row/column is dropped); ties send the gradient to the first
 // max in the order (0,0), (0,1), (1,0), (1,1).
+import { avgPool2d as avgPool2dKernel, avgPool2dBackward, avgPoolShape } from '../kernels/avgpool.ts';
 import { maxPool2x2, maxPool2x2Backward } from '../kernels/pool.ts';
 import { Tensor } from '../tensor.ts';
 import { defineOp } from './registry.ts';
@@ -32,3 +33,48 @@ const maxPool2dOp = defineOp<MaxPool2dAttrs>({
 });
 
 export const maxPool2d = (x: Tensor, attrs: MaxPool2dAttrs = {}): Tensor => maxPool2dOp([x], attrs);
+
+// Average pooling over the avgpool kernels (assembly/avgpool.ts); NHWC. attrs: window (kh, kw),
+// strides (sh, sw), symmetric zero padding (ph, pw), includePad (divide by kh·kw everywhere, ONNX
+// count_include_pad = 1; otherwise by the taps inside the image). Global average pooling: the
+// window is the whole image. Linear in x: the vjp is the adjoint kernel.
+export interface AvgPool2dAttrs {
+  kh: number;
+  kw: number;
+  sh?: number;
+  sw?: number;
+  ph?: number;
+  pw?: number;
+  includePad?: boolean;
+}
+
+const geometry = (x: Tensor, a: AvgPool2dAttrs) => {
+  const [batch, h, w, c] = x.shape;
+  return { batch, h, w, c, kh: a.kh, kw: a.kw, sh: a.sh ?? 1, sw: a.sw ?? 1, ph: a.ph ?? 0, pw: a.pw ?? 0, includePad: !!a.includePad };
+};
+
+const avgPool2dOp = defineOp<AvgPool2dAttrs>({
+  name: 'avgPool2d',
+  inputs: ['x'],
+  save: [],
+  forward({ engine, extra }, [x], attrs) {
+    if (x!.rank !== 4) throw new RangeError(`avgPool2d: x must be NHWC (4-D), got shape [${x!.shape}]`);
+    const g = geometry(x!, attrs);
+    const s = avgPoolShape('avgPool2d', g);
+    extra.inShape = x!.shape;
+    const y = Tensor.empty(engine, [s.batch, s.oh, s.ow, s.c]);
+    avgPool2dKernel(engine, { ...g, x: x!.buf, y: y.buf });
+    return y;
+  },
+  vjp({ engine, extra, attrs }, dy) {
+    const inShape = extra.inShape as number[];
+    const dx = Tensor.empty(engine, inShape);
+    const [batch, h, w, c] = inShape;
+    avgPool2dBackward(engine, { batch, h, w, c, kh: attrs.kh, kw: attrs.kw, sh: attrs.sh ?? 1, sw: attrs.sw ?? 1, ph: attrs.ph ?? 0, pw: attrs.pw ?? 0, includePad: !!attrs.includePad, dy: dy.buf, dx: dx.buf });
+    return [dx];
+  },
+});
+
+export const avgPool2d = (x: Tensor, attrs: AvgPool2dAttrs): Tensor => avgPool2dOp([x], attrs);
+/** The mean over H × W per channel: (B, H, W, C) → (B, 1, 1, C). */
+export const globalAvgPool = (x: Tensor): Tensor => avgPool2dOp([x], { kh: x.shape[1], kw: x.shape[2] });

@@ -13,6 +13,7 @@ import { assertClose } from './close.ts';
 import { engineFor } from './engine.ts';
 import { spatialRef } from './perturb_reference.ts';
 import { conv2dRef, denseRef, marginRef, maxPoolRef, xentRef } from './op_reference.ts';
+import { avgPoolRef } from './nn_reference.ts';
 import { dot, rng } from './rng.ts';
 
 type Inputs = (Float64Array | null)[];
@@ -64,6 +65,15 @@ export const REFS: Record<string, RefSpec> = {
   dense: { ref: (x, s, a) => reluIf(a, denseRef(x[0]!, s[0]!, x[1]!, s[1]![1], x[2])), linear: (a) => Array(3).fill(!a.relu) },
   conv2d: { ref: (x, s, a) => reluIf(a, conv2dRef(x[0]!, s[0]!, x[1]!, s[1]!, x[2], a.stride, a.padding).y), linear: (a) => Array(3).fill(!a.relu) },
   maxPool2d: { ref: (x, s, a) => reluIf(a, maxPoolRef(x[0]!, s[0]!)), linear: [false], draw: (_i, n, rand) => distinct(n, rand) },
+  avgPool2d: {
+    ref: (x, s, a) => avgPoolRef(x[0]!, { batch: s[0]![0], h: s[0]![1], w: s[0]![2], c: s[0]![3], kh: a.kh, kw: a.kw, sh: a.sh ?? 1, sw: a.sw ?? 1, ph: a.ph ?? 0, pw: a.pw ?? 0, includePad: !!a.includePad }),
+    linear: [true],
+  },
+  leakyRelu: {
+    ref: (x, _s, a) => x[0]!.map((v) => (v > 0 ? v : a.alpha * v)),
+    linear: [false],
+    draw: (_i, n, rand) => uni(n, rand).map((v) => (v >= 0 ? v + 0.05 : v - 0.05)),
+  },
   softmaxCrossEntropy: { ref: (x, s, a) => xentRef(x[0]!, s[0]!, a.labels), linear: [false], attrs: labelsFor, draw: (_i, n, rand) => uni(n, rand, -3, 3) },
   spatialTransform: {
     ref: (x, s) => spatialRef(x[0]!, s[0]![0], s[0]![1], s[0]![2], s[0]![3], x[1]!),

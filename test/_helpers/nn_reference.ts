@@ -1,4 +1,5 @@
 // float64 references for the bias/ReLU, max-pool, loss and optimizer kernels, written for clarity.
+import { avgPoolShape, type AvgPoolGeometry } from '../../src/kernels/avgpool.ts';
 import type { Engine, Params } from '../../src/index.ts';
 
 export function biasAddRef(x: ArrayLike<number>, bias: ArrayLike<number>, rows: number, cols: number, relu: boolean): Float64Array {
@@ -151,3 +152,21 @@ export function runParts(engine: Engine, name: string, params: Params, total: nu
   }
   return partials;
 }
+
+/** float64 average pooling, NHWC. */
+export function avgPoolRef(x: ArrayLike<number>, g: AvgPoolGeometry): Float64Array {
+  const s = avgPoolShape('ref', g);
+  const y = new Float64Array(s.batch * s.oh * s.ow * s.c);
+  for (let n = 0; n < s.batch; n++) for (let oh = 0; oh < s.oh; oh++) for (let ow = 0; ow < s.ow; ow++) for (let c = 0; c < s.c; c++) {
+    let sum = 0, count = 0;
+    for (let ky = 0; ky < s.kh; ky++) for (let kx = 0; kx < s.kw; kx++) {
+      const h = oh * s.sh - s.ph + ky, w = ow * s.sw - s.pw + kx;
+      if (h < 0 || h >= s.h || w < 0 || w >= s.w) continue;
+      sum += x[((n * s.h + h) * s.w + w) * s.c + c];
+      count++;
+    }
+    y[((n * s.oh + oh) * s.ow + ow) * s.c + c] = sum / (s.includePad ? s.kh * s.kw : count);
+  }
+  return y;
+}
+

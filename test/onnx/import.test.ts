@@ -102,7 +102,7 @@ function poolingGraph(): { bytes: Uint8Array } {
   const g = new Graph();
   const c1 = g.node('Conv', ['x', g.init([6, 1, 3, 3]), g.init([6])], { pads: [1, 1, 1, 1] });
   const leaky = g.node('LeakyRelu', [c1], {}, [floatAttr('alpha', 0.1)]);
-  const pooled = g.node('AveragePool', [leaky], { kernel_shape: [2, 2], strides: [2, 2] }); // (6, 14, 14)
+  const pooled = g.node('AveragePool', [g.node('AveragePool', [leaky], { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] })], { kernel_shape: [2, 2], strides: [2, 2] }); // (6, 14, 14)
   const add = g.node('Add', [pooled, g.init([1, 6, 1, 1])]);
   const bn = g.node('BatchNormalization', [add, g.init([6], [1.2, 0.8, 1, 0.5, 2, 1.1]), g.init([6]), g.init([6]), g.init([6], [0.5, 1, 1.5, 2, 0.7, 0.9])], {}, [floatAttr('epsilon', 1e-5)]);
   const c2 = g.node('Conv', [g.node('Relu', [bn]), g.init([8, 6, 3, 3]), g.init([8])], { strides: [2, 2], pads: [1, 1, 1, 1] }); // (8, 7, 7)
@@ -229,7 +229,8 @@ describe('ONNX import', () => {
     expect(() => importOnnx(engine, good.subarray(0, good.length >> 1))).toThrow(OnnxImportError);
     const cases: [(g: Graph) => string, RegExp][] = [
       [(g) => g.node('Sigmoid', ['x']), /node 'Sigmoid\d+' \(Sigmoid\): unsupported op/],
-      [(g) => g.node('AveragePool', ['x'], { kernel_shape: [2, 2], strides: [2, 2], pads: [1, 1, 1, 1] }), /\(AveragePool\): pads \[1,1,1,1\]/],
+      [(g) => g.node('AveragePool', ['x'], { kernel_shape: [2, 2], strides: [2, 2], pads: [1, 0, 0, 0] }), /\(AveragePool\): pads \[1,0,0,0\]/],
+      [(g) => g.node('AveragePool', ['x'], { kernel_shape: [2, 2], ceil_mode: 1 }), /\(AveragePool\): ceil_mode and auto_pad are not supported/],
       [(g) => g.node('LeakyRelu', ['x'], {}, [floatAttr('alpha', 1.5)]), /\(LeakyRelu\): attribute alpha = 1\.5/],
       [(g) => g.node('Conv', ['x', g.init([4, 1, 3, 3])], { group: 2 }), /\(Conv\): attribute group = 2/],
       [(g) => g.node('Conv', ['x', g.init([4, 1, 3, 3])], { dilations: [2, 2] }), /\(Conv\): attribute dilations = \[2,2\]/],

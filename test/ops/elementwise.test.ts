@@ -15,3 +15,8 @@ describe('elementwise ops: forward vs float64, adjoint / central-difference grad
   it('biasAdd relu x=[6,5] b=[5]', () => checkOp('biasAdd', [[6, 5], [5]], { attrs: { relu: true } }));
   it('biasAdd relu x=[2,3,3,4] b=[4]', () => checkOp('biasAdd', [[2, 3, 3, 4], [4]], { attrs: { relu: true } }));
 });
+
+describe('leakyRelu', () => {
+  it('[5,9] alpha 0.1', () => checkOp('leakyRelu', [[5, 9]], { attrs: { alpha: 0.1 } }));
+  it('[1] alpha 0', () => checkOp('leakyRelu', [[1]], { attrs: { alpha: 0 } }));
+});

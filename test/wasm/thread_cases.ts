@@ -7,6 +7,8 @@ import {
   sgdStep, softmaxCrossEntropy, softmaxCrossEntropyBackward, type Conv2dShape, type Engine, type F32Buf,
 } from '../../src/index.ts';
 import { norms, randomStart, sign, slideDirection } from '../../src/kernels/norms.ts';
+import { leakyRelu, leakyReluBackward } from '../../src/kernels/activation.ts';
+import { avgPool2d, avgPool2dBackward, avgPoolShape } from '../../src/kernels/avgpool.ts';
 import { projL1, projL1Box, projL2, projLinf } from '../../src/kernels/proj.ts';
 import { spatialBackwardInput, spatialBackwardParams, spatialForward } from '../../src/kernels/spatial.ts';
 import { rng, uniform } from '../_helpers/rng.ts';
@@ -210,6 +212,29 @@ export const THREAD_CASES: ThreadCase[] = [
       maxPool2x2(e, { x, y: yRelu, batch, h, w, c, relu: true });
       maxPool2x2Backward(e, { x, dy, dx: dxRelu, batch, h, w, c, relu: true });
       return [e.toF32(y), e.toF32(dx), e.toF32(yRelu), e.toF32(dxRelu)];
+    }),
+  },
+  {
+    name: 'leaky relu fwd+bwd n=1001', kernels: ['f32_leaky_relu_fwd', 'f32_leaky_relu_bwd'], reduction: false,
+    run: (e, seed) => e.arena.scope(() => {
+      const rand = rng(seed);
+      const x = input(e, rand, 1001), y = e.arena.allocF32(1001), dy = input(e, rand, 1001), dx = e.arena.allocF32(1001);
+      leakyRelu(e, { x, y, n: 1001, alpha: 0.1 });
+      leakyReluBackward(e, { x, dy, dx, n: 1001, alpha: 0.1 });
+      return [e.toF32(y), e.toF32(dx)];
+    }),
+  },
+  {
+    name: 'avgpool2d fwd+bwd b=3 9×7×5 k3 s2 p1', kernels: ['f32_avgpool2d_fwd', 'f32_avgpool2d_bwd'], reduction: false,
+    run: (e, seed) => e.arena.scope(() => {
+      const rand = rng(seed);
+      const g = { batch: 3, h: 9, w: 7, c: 5, kh: 3, kw: 3, sh: 2, sw: 2, ph: 1, pw: 1, includePad: false };
+      const s = avgPoolShape('case', g);
+      const x = input(e, rand, 3 * 9 * 7 * 5), y = e.arena.allocF32(3 * s.oh * s.ow * 5);
+      const dy = input(e, rand, 3 * s.oh * s.ow * 5), dx = e.arena.allocF32(3 * 9 * 7 * 5);
+      avgPool2d(e, { ...g, x, y });
+      avgPool2dBackward(e, { ...g, dy, dx });
+      return [e.toF32(y), e.toF32(dx)];
     }),
   },
   lossCase('softmax_xent', 11, 10),
