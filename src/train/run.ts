@@ -187,6 +187,15 @@ function formatBudget(s: Record<string, string | number | boolean>): string {
 }
 
 /**
+ * The held-out evaluation's attacks: the training attacks, or for standard training (none) the
+ * final evaluation's threat models as plain tokens (the suite's names are threat models, whose
+ * first-order token is the same string: linf:0.3, l2:2, l1:10, rt).
+ */
+export function heldOutAttacks(c: RunConfig): string[] {
+  return c.attacks.length ? c.attacks : c.testAttacks;
+}
+
+/**
  * Runs (or resumes) the training run of config `c` in paths.dir. The directory must exist and
  * hold config.json equal to `c` (the caller writes it; see src/cli/train.ts).
  */
@@ -211,7 +220,7 @@ export async function runTraining(engine: Engine, c: RunConfig, paths: RunPaths,
   const onEpoch = (r: EpochResult, model: Module) => {
     saveModel(paths.last, model, { model: 'mnist_cnn', strategy: c.strategy, epoch: String(r.epoch) });
     if (r.epoch % c.evalEvery === 0 || r.epoch === c.epochs) {
-      const rep = evaluate(engine, model, toEval(val), { attacks: c.attacks, n: val.n, batch: c.batch, seed: c.seed, tokenDefaults: { steps: c.evalSteps, restarts: 1 } });
+      const rep = evaluate(engine, model, toEval(val), { attacks: heldOutAttacks(c), n: val.n, batch: c.batch, seed: c.seed, tokenDefaults: { steps: c.evalSteps, restarts: 1 } });
       const rec: LogRecord = { type: 'eval', step: r.step, epoch: r.epoch, clean: rep.clean_accuracy, union: rep.union_accuracy, threat_models: rep.threat_models };
       say(`held-out (${val.n} training images, ${c.evalSteps}-step attacks) after epoch ${r.epoch}: clean ${(100 * rep.clean_accuracy).toFixed(1)} %, union ${(100 * rep.union_accuracy).toFixed(1)} %`);
       records.push(rec);

@@ -137,4 +137,15 @@ describe('multirobust train', () => {
     expect(readFileSync(join(run, 'config.json'), 'utf8')).toBe(config);
     expect(statSync(join(run, 'last.safetensors')).mtimeMs).toBe(before);
   }, 120_000);
+
+  it('standard training (--strategy none) evaluates the held-out slice with the test attacks and finishes (regression: "evaluate: no attacks given")', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'train-none-'));
+    const code = await main(['train', '--strategy', 'none', '--attacks', '', '--widths', '4,8,32', '--train-n', '100', '--batch', '50', '--epochs', '1', '--val-n', '40',
+      '--test-suite', 'none', '--test-attacks', 'linf:0.3:steps=2', '--test-n', '20', '--curve-n', '0', '--out', out, '--threads', '1', '--log-every', '0']);
+    expect(code).toBe(0);
+    const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const held = log.find((r) => r.type === 'eval');
+    expect(held?.threat_models).toHaveProperty('Linf');
+    expect(existsSync(join(out, 'report.json'))).toBe(true);
+  }, 120_000);
 });
