@@ -119,8 +119,21 @@ function runCli(args: string[], io: Io): number {
   io.log(`$ ${display(full)}`);
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [BIN, ...full], { stdio: ['ignore', io.stdio, io.stdio] });
-  if (r.status !== 0) throw new Error(`${display(full)} failed (exit ${r.status ?? r.signal})`);
-  return (performance.now() - t0) / 1000;
+  const seconds = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw Object.assign(new Error(`${display(full)} failed (exit ${r.status ?? r.signal})`), { seconds });
+  return seconds;
+}
+
+/** Runs a stage's command and adds its wall time to timing[key] (also when it fails, then rethrows). */
+function timed(timing: Timing, key: string, save: () => void, args: string[], io: Io): void {
+  try {
+    timing[key] = (timing[key] ?? 0) + runCli(args, io);
+  } catch (err) {
+    timing[key] = (timing[key] ?? 0) + ((err as { seconds?: number }).seconds ?? 0);
+    throw err;
+  } finally {
+    save();
+  }
 }
 
 /** A model's working files under the budget's directory. */
@@ -179,8 +192,7 @@ function gradientFree(m: MnistModel, b: Budget, p: ReturnType<typeof modelPaths>
       const images = new Float32Array(idx.length * D), labels = new Int32Array(idx.length);
       idx.forEach((i, j) => { images.set(test.images.subarray(i * D, (i + 1) * D), j * D); labels[j] = test.labels[i]; });
       writeSafetensors(`${base}-data.safetensors`, { images: { shape: [idx.length, test.height, test.width, 1], data: images }, labels: { shape: [idx.length], data: labels } }, { indices: JSON.stringify(idx) });
-      timing[`gf-${threat}`] = (timing[`gf-${threat}`] ?? 0) + runCli(args, io);
-      writeFileAtomic(p.timing, `${JSON.stringify(timing, null, 2)}\n`);
+      timed(timing, `gf-${threat}`, () => writeFileAtomic(p.timing, `${JSON.stringify(timing, null, 2)}\n`), args, io);
     }
     const r = readJson<EvalReport>(`${base}.json`);
     broken = Uint8Array.from(r.per_example!.attacks[r.attacks[0].name], (v) => 1 - v);
@@ -244,15 +256,13 @@ export function runModel(m: MnistModel, b: Budget, dir: string, results: string,
   if (!existsSync(join(p.run, 'report.json'))) {
     io.log(`[${m.name}] training (${b.name} budget)`);
     const args = existsSync(join(p.run, 'config.json')) ? ['train', '--resume', p.run] : train;
-    timing.train = (timing.train ?? 0) + runCli(args, io);
-    saveTiming();
+    timed(timing, 'train', saveTiming, args, io);
   }
   const checkpoint = join(p.run, 'last.safetensors');
   const ev = evalArgs(m, b, checkpoint, p.standard);
   if (!existsSync(p.standard)) {
     io.log(`[${m.name}] ${b.suite} suite on ${b.evalN} test images`);
-    timing.eval = (timing.eval ?? 0) + runCli(ev, io);
-    saveTiming();
+    timed(timing, 'eval', saveTiming, ev, io);
   }
   const report = readJson<EvalReport>(p.standard);
   const gf: GradientFreeResult[] = [];
@@ -350,7 +360,8 @@ export function resultsMarkdown(rs: MnistResult[], masking: Record<string, strin
       for (const r of rows) {
         const cost = `${mega(r.training.attackGradEvals)} (${mega(r.training.attackForwards)})`;
         const evalSeconds = Object.entries(r.seconds).filter(([k]) => k !== 'train').reduce((s, [, v]) => s + v, 0);
-        const time = `${formatDuration(r.seconds.train ?? 0)} + ${formatDuration(evalSeconds)}`;
+        // The run's own epoch times cover training even where a stage's wall time was lost (a crash before this fix).
+        const time = `${formatDuration(Math.max(r.seconds.train ?? 0, r.training.trainSeconds ?? 0))} + ${formatDuration(evalSeconds)}`;
         L.push(`| ${r.label} | ${pc(r.clean)} | ${cols.map((c) => pc(r.threats[c])).join(' | ')} | ${pc(r.unions[table])} | ${cost} | ${time} |`);
       }
       L.push('');
