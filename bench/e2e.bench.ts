@@ -1,4 +1,5 @@
 // npm run bench [-- --json FILE] [--torch FILE] [--threads N] [--memory-steps N | --full] [--time MS] [--jax MODE] [--no-tfjs] [--no-ort]
+//   npm run bench -- --model FILE.onnx [--threads N] [--time MS]   (an imported ONNX model vs onnxruntime-web: bench/peers/onnx_model.ts)
 // Issue 9's end-to-end bench: the paper's MNIST CNN at batch 100 — forward, input gradient (one PGD
 // step, weights frozen) and training step (forward, backward, Adam) — for our engine at N threads
 // (default: available parallelism) and at 1 thread, TensorFlow.js 4.22 wasm and jax-js 0.1.25 (its
@@ -26,6 +27,7 @@ import { fmt, markdownTable, randomArray } from './_util.ts';
 import { BATCH, FLOPS_PER_IMAGE, makeBatch, makeWeights, type Weights } from './peers/model.ts';
 import { ourPeer } from './peers/ours.ts';
 import { createOrtPeer } from './peers/ort.ts';
+import { benchOnnxModel } from './peers/onnx_model.ts';
 import { OPS, peerResults, peerTable, type Op, type PeerOptions, type PeerResult, type Rate } from './peers/results.ts';
 import { GEMM_SQUARE } from './shapes.ts';
 
@@ -38,6 +40,8 @@ interface Args {
   jax: NonNullable<PeerOptions['jax']>;
   tfjs: boolean;
   ort: boolean;
+  /** Time this imported ONNX model instead of the paper's CNN and its peers. */
+  model?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -64,6 +68,10 @@ function parseArgs(argv: string[]): Args {
       args.jax = v as Args['jax'];
     } else if (a === '--no-tfjs') args.tfjs = false;
     else if (a === '--no-ort') args.ort = false;
+    else if (a === '--model') {
+      args.model = value();
+      if (!args.model.endsWith('.onnx')) throw new UsageError(`--model must be an .onnx file, got '${args.model}'`);
+    }
     else throw new UsageError(`unknown argument '${a}'`);
   }
   return args;
@@ -182,6 +190,16 @@ const loadStr = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 async function main(): Promise<void> {
   const args = parseOrExit('bench', () => parseArgs(process.argv.slice(2).filter((a) => !a.endsWith('e2e.bench.ts'))));
   const log = (s: string) => console.error(s);
+  if (args.model) {
+    const engine = await loadEngine({ threads: args.threads });
+    try {
+      console.log(`\nbench --model ${args.model}: batch ${BATCH}, ${engine.threads} thread(s), ${engine.build} build, median call of the fastest of 3 rounds, ${new Date().toISOString()}, load average ${loadStr()}\n`);
+      console.log(await benchOnnxModel(engine, args.model, { batch: BATCH, rounds: 3, timeMs: args.timeMs ?? 6000, log }));
+    } finally {
+      await engine.close();
+    }
+    return;
+  }
   const loadBefore = loadStr();
   const engineN = await loadEngine({ threads: args.threads });
   const engine1 = await loadEngine({ threads: 1 });
