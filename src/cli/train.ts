@@ -16,6 +16,7 @@ import { STRATEGIES, type Strategy } from '../train/strategies.ts';
 import { SCHEDULES, type ScheduleName } from '../train/train.ts';
 import { loadTrainingState } from '../nn/checkpoint.ts';
 import { mnistCnn } from '../nn/models.ts';
+import { importOnnx } from '../onnx/import.ts';
 import { Adam } from '../nn/optim.ts';
 import type { Engine } from '../wasm/engine.ts';
 import { loadEngine } from '../wasm/load.ts';
@@ -39,7 +40,10 @@ const D = DEFAULT_CONFIG;
 /** Flag → how it sets the configuration. Only flags given on the command line are applied. */
 const SETTERS: Record<string, (c: RunConfig, v: string | boolean) => void> = {
   model: (c, v) => {
-    if (v !== 'mnist-cnn') throw new UsageError(`--model must be mnist-cnn, got '${v}'`);
+    const m = String(v);
+    if (m !== 'mnist-cnn' && !m.endsWith('.onnx')) throw new UsageError(`--model must be mnist-cnn or an ONNX file (FILE.onnx), got '${v}'`);
+    if (m.endsWith('.onnx') && !existsSync(m)) throw new UsageError(`--model ${m}: no such file`);
+    c.model = m;
   },
   widths: (c, v) => {
     const parts = String(v).split(',');
@@ -158,7 +162,7 @@ export const trainCommand = {
     'lr-drop': 'step of the ÷10 drop of --schedule step (default: 3/4 of all steps)',
     seed: `seed of every random choice: initialisation, shuffling, attack starts, sampling (default ${D.seed})`,
     threads: 'kernel threads (default: MULTIROBUST_THREADS or all cores); the same seed and thread count give the same bits',
-    model: 'architecture: mnist-cnn, the paper\'s CNN (default mnist-cnn)',
+    model: 'architecture: mnist-cnn, the paper\'s CNN, or an ONNX model (FILE.onnx) to fine-tune from its weights; its run saves safetensors with the initializers\' names, which eval --model FILE.onnx --checkpoint loads (default mnist-cnn)',
     widths: 'mnist-cnn widths C1,C2,HIDDEN (default 32,64,1024)',
     'train-n': 'train on the first N training images (default: all but the held-out slice)',
     'val-n': `held-out slice: the last N training images, never trained on (default ${D.valN})`,
@@ -222,7 +226,7 @@ export const trainCommand = {
  */
 function checkState(engine: Engine, config: RunConfig, path: string): void {
   if (!existsSync(path)) return;
-  const model = mnistCnn(engine, 0, config.widths);
+  const model = config.model.endsWith('.onnx') ? importOnnx(engine, readFileSync(config.model), config.model) : mnistCnn(engine, 0, config.widths);
   const opt = new Adam(model.parameters(), { lr: 1e-3 });
   try {
     loadTrainingState(path, model, opt);

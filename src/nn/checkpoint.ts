@@ -3,6 +3,8 @@
 //   Dense weight:  ours (in, out)                ↔ torch (out, in); after a Flatten of an NHWC
 //                  activation, torch's input index is (c, h, w) and ours (h, w, c), so rows permute.
 //   biases: same in both.
+// A module with its own paramMapping() (an imported ONNX graph: its initializers' names, ONNX's
+// OIHW filters and (out, in) dense weights) is saved and loaded through that instead.
 // A model file holds exactly the state_dict (load_state_dict(strict=True) accepts it). A training
 // state file adds the optimizer slots as `optim.<slot>.<name>` (same layouts) and metadata
 // (step, epoch, RNG state) so training resumes bit-identically.
@@ -12,7 +14,7 @@ import { Conv2d, Dense } from './layers.ts';
 import type { Module } from './module.ts';
 import type { Optimizer } from './optim.ts';
 
-interface ParamMapping {
+export interface ParamMapping {
   name: string;
   tensor: Tensor;
   torchShape: number[];
@@ -20,7 +22,14 @@ interface ParamMapping {
   fromTorch(theirs: Float32Array): Float32Array;
 }
 
-const identity = (a: Float32Array) => a.slice();
+export const identity = (a: Float32Array) => a.slice();
+
+/** A module that knows its own checkpoint names and layouts (an imported ONNX graph). */
+export interface MappedModule extends Module {
+  paramMapping(): ParamMapping[];
+}
+
+const hasMapping = (m: Module): m is MappedModule => typeof (m as unknown as { paramMapping?: unknown }).paramMapping === 'function';
 
 /** Index maps between our layout and torch's: ours[i] = torch[perm[i]]. */
 export function permuted(perm: Int32Array): Pick<ParamMapping, 'toTorch' | 'fromTorch'> {
@@ -62,6 +71,7 @@ export function densePerm(inF: number, outF: number, hwc: [number, number, numbe
 
 /** The model's parameters with their PyTorch names, shapes and layout conversions. */
 export function torchMapping(model: Module): ParamMapping[] {
+  if (hasMapping(model)) return model.paramMapping();
   const out: ParamMapping[] = [];
   const covered = new Set<Tensor>();
   for (const [prefix, m] of model.namedModules()) {

@@ -22,7 +22,7 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema, TensorProto_DataType, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from 'onnx-buf';
 import { conv2dGeometry } from '../kernels/conv2d.ts';
-import { convPerm, densePerm, permuted } from '../nn/checkpoint.ts';
+import { convPerm, densePerm, identity, permuted, type ParamMapping } from '../nn/checkpoint.ts';
 import { Module } from '../nn/module.ts';
 import { add, addScalar, avgPool2d, biasAdd, conv2d, dense, globalAvgPool, leakyRelu, maxPool2d, relu, reshape, scale } from '../ops/index.ts';
 import { avgPoolShape } from '../kernels/avgpool.ts';
@@ -131,9 +131,14 @@ export interface OnnxInfo {
 
 /** The imported model: Module.call(x) takes NHWC images (B, H, W, C) and returns logits (B, classes). */
 export class OnnxModel extends Module {
-  constructor(private readonly steps: Step[], private readonly inputName: string, private readonly outputName: string, params: [string, Tensor][], private readonly constants: Tensor[], readonly info: OnnxInfo) {
+  constructor(private readonly steps: Step[], private readonly inputName: string, private readonly outputName: string, private readonly mapping: ParamMapping[], private readonly constants: Tensor[], readonly info: OnnxInfo) {
     super();
-    for (const [name, t] of params) this.addParam(name, t);
+    for (const m of mapping) this.addParam(m.name, m.tensor);
+  }
+
+  /** Checkpoint names and layouts: the initializers' names, OIHW filters, (out, in) dense weights in ONNX's feature order. */
+  paramMapping(): ParamMapping[] {
+    return this.mapping;
   }
 
   override dispose(): void {
@@ -187,13 +192,15 @@ function buildGraph(engine: Engine, g: GraphProto, meta: { opset: number; produc
   const outputs = new Set(g.output.map((o) => o.name));
 
   const steps: Step[] = [];
-  const params: [string, Tensor][] = [];
+  const params: ParamMapping[] = [];
   /** Constant tensors the steps read (per-channel biases of Add/Sub): no gradient, freed with the model. */
   const constants: Tensor[] = [];
   const notes: string[] = [];
-  const param = (name: string, data: Float32Array, shape: number[]) => {
-    const t = Tensor.from(engine, data, shape, { persistent: true });
-    params.push([name, t]);
+  /** A parameter from its values in ONNX layout (torchShape) and the layout conversion to the engine's. */
+  const param = (name: string, onnx: Float32Array, torchShape: number[], shape: number[], layout: Pick<ParamMapping, 'toTorch' | 'fromTorch'> = { toTorch: identity, fromTorch: identity }) => {
+    if (params.some((p) => p.name === name)) throw new OnnxImportError(`${meta.what}: initializer '${name}' is used by two layers (shared weights are not supported)`);
+    const t = Tensor.from(engine, layout.fromTorch(onnx), shape, { persistent: true });
+    params.push({ name, tensor: t, torchShape, ...layout });
     return t;
   };
   /** A constant tensor the steps read (no gradient), freed with the model. */
@@ -225,8 +232,8 @@ function buildGraph(engine: Engine, g: GraphProto, meta: { opset: number; produc
       b[oc] = c.b[oc] * s + (shift ? shift[oc] : 0);
     }
     const wName = c.node.input[1], bName = c.node.input[2] || `${wName}.bias`;
-    const wt = param(wName, permuted(convPerm(kh, kw, i, o)).fromTorch(w), [kh, kw, i, o]);
-    const bt = param(bName, b, [o]);
+    const wt = param(wName, w, [o, i, kh, kw], [kh, kw, i, o], permuted(convPerm(kh, kw, i, o)));
+    const bt = param(bName, b, [o], [o]);
     const { stride, padding, x } = c;
     steps.push((env) => void env.set(out, conv2d(env.get(x)!, wt, bt, { stride, padding })));
   };
@@ -394,12 +401,12 @@ function buildGraph(engine: Engine, g: GraphProto, meta: { opset: number; produc
         const torch = new Float32Array(inF * outF);
         for (let o = 0; o < outF; o++) for (let i = 0; i < inF; i++) torch[o * inF + i] = alpha * (transB ? bc.data[o * inF + i] : bc.data[i * outF + o]);
         const from = x.from ? ([x.from[1], x.from[2], x.from[0]] as [number, number, number]) : null;
-        const wt = param(node.input[1], permuted(densePerm(inF, outF, from)).fromTorch(torch), [inF, outF]);
+        const wt = param(node.input[1], torch, [outF, inF], [inF, outF], permuted(densePerm(inF, outF, from)));
         let bt: Tensor | null = null;
         if (op === 'Gemm' && node.input[2]) {
           const cc = constant(node, node.input[2]);
           if (!cc || (cc.data.length !== outF && cc.data.length !== 1)) fail(node, `the bias must be a constant of ${outF} values (or one)`);
-          bt = param(node.input[2], Float32Array.from({ length: outF }, (_, k) => beta * cc.data[cc.data.length === 1 ? 0 : k]), [outF]);
+          bt = param(node.input[2], Float32Array.from({ length: outF }, (_, k) => beta * cc.data[cc.data.length === 1 ? 0 : k]), [outF], [outF]);
         }
         values.set(out, { kind: 'flat', features: outF, from: null });
         steps.push((env) => void env.set(out, dense(env.get(node.input[0])!, wt, bt)));

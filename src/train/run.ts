@@ -28,6 +28,7 @@ import type { Module } from '../nn/module.ts';
 import { lineChartSvg } from '../report/plot.ts';
 import type { Engine } from '../wasm/engine.ts';
 import { loadMnist, type ImageDataset } from './data.ts';
+import { importOnnx } from '../onnx/import.ts';
 import { formatDuration, Progress, type ProgressSink } from './progress.ts';
 import type { Strategy } from './strategies.ts';
 import { trainingAttacks, trainModel, type EpochResult, type ScheduleName } from './train.ts';
@@ -37,7 +38,8 @@ import { suiteTokens } from '../eval/suites.ts';
 
 /** Everything that determines a run's result (saved as config.json). */
 export interface RunConfig {
-  model: 'mnist-cnn';
+  /** 'mnist-cnn' (the paper's CNN with `widths`), or an ONNX file whose graph and weights are fine-tuned. */
+  model: string;
   widths: MnistCnnWidths;
   strategy: Strategy;
   attacks: string[];
@@ -89,6 +91,7 @@ export function checkConfig(c: RunConfig): void {
     }
   } else parseAttacks(c.testAttacks.join(','), { steps: c.testSteps });
   if (c.extraAttacks.length) parseAttacks(c.extraAttacks.join(','), { steps: c.testSteps });
+  if (c.model !== 'mnist-cnn' && !c.model.endsWith('.onnx')) throw new RangeError(`--model must be mnist-cnn or an ONNX file, got '${c.model}'`);
   if (c.valN >= 60000) throw new RangeError(`--val-n ${c.valN} leaves no training images`);
   if (c.testN > 10000) throw new RangeError(`--test-n ${c.testN}: the MNIST test set has 10,000 images`);
 }
@@ -186,6 +189,20 @@ function formatBudget(s: Record<string, string | number | boolean>): string {
   return s.steps !== undefined ? `${what} × ${s.steps} steps` : what;
 }
 
+/** The run's model: the paper's CNN (trainModel's default), or the imported ONNX graph, checked against MNIST's 28×28×1. */
+export function modelFactory(engine: Engine, c: RunConfig): (() => Module) | undefined {
+  if (!c.model.endsWith('.onnx')) return undefined;
+  const bytes = readFileSync(c.model);
+  return () => {
+    const m = importOnnx(engine, bytes, c.model);
+    if (m.info.input.join() !== '1,28,28' || m.info.classes !== 10) {
+      m.dispose();
+      throw new RangeError(`--model ${c.model}: takes (${m.info.input}) images and gives ${m.info.classes} classes; MNIST training needs (1, 28, 28) and 10`);
+    }
+    return m;
+  };
+}
+
 /**
  * The held-out evaluation's attacks: the training attacks, or for standard training (none) the
  * final evaluation's threat models as plain tokens (the suite's names are threat models, whose
@@ -218,7 +235,7 @@ export async function runTraining(engine: Engine, c: RunConfig, paths: RunPaths,
   };
   say(`multirobust train: ${c.strategy} on ${fit.n} images, attacks ${c.attacks.join(', ')}${c.affine ? ' + affine' : ''}, ${c.epochs} epochs, batch ${c.batch}, seed ${c.seed}, ${engine.threads} threads → ${paths.dir}${resume ? ` (resuming at step ${stateStep})` : ''}`);
   const onEpoch = (r: EpochResult, model: Module) => {
-    saveModel(paths.last, model, { model: 'mnist_cnn', strategy: c.strategy, epoch: String(r.epoch) });
+    saveModel(paths.last, model, { model: c.model === 'mnist-cnn' ? 'mnist_cnn' : c.model, strategy: c.strategy, epoch: String(r.epoch) });
     if (r.epoch % c.evalEvery === 0 || r.epoch === c.epochs) {
       const rep = evaluate(engine, model, toEval(val), { attacks: heldOutAttacks(c), n: val.n, batch: c.batch, seed: c.seed, tokenDefaults: { steps: c.evalSteps, restarts: 1 } });
       const rec: LogRecord = { type: 'eval', step: r.step, epoch: r.epoch, clean: rep.clean_accuracy, union: rep.union_accuracy, threat_models: rep.threat_models };
@@ -226,14 +243,14 @@ export async function runTraining(engine: Engine, c: RunConfig, paths: RunPaths,
       records.push(rec);
       if (rep.union_accuracy > best) {
         best = rep.union_accuracy;
-        saveModel(paths.best, model, { model: 'mnist_cnn', strategy: c.strategy, epoch: String(r.epoch), heldOutUnion: String(rep.union_accuracy) });
+        saveModel(paths.best, model, { model: c.model === 'mnist-cnn' ? 'mnist_cnn' : c.model, strategy: c.strategy, epoch: String(r.epoch), heldOutUnion: String(rep.union_accuracy) });
       }
     }
     records.push({ type: 'step', step: r.step, epoch: r.epoch, loss: r.loss, clean: r.trainAcc, adv: r.advAcc, lr: r.lr, imagesPerSec: r.imagesPerSec, gradEvalsPerImage: r.gradEvalsPerImage, forwardsPerImage: r.forwardsPerImage, seconds: r.seconds, epochEnd: true });
   };
   const result = trainModel(engine, {
     strategy: c.strategy, attacks: c.attacks, affine: c.affine, attackSteps: c.attackSteps, startSmall: c.startSmall,
-    epochs: c.epochs, batch: c.batch, seed: c.seed, lr: c.lr, schedule: c.schedule, lrDropStep: c.lrDrop ?? undefined, widths: c.widths,
+    epochs: c.epochs, batch: c.batch, seed: c.seed, lr: c.lr, schedule: c.schedule, lrDropStep: c.lrDrop ?? undefined, widths: c.widths, makeModel: modelFactory(engine, c),
     statePath: paths.state, resume, checkpointEvery: c.checkpointEvery, log: say,
     // The log is rewritten with each state, so after a kill it holds exactly the records up to the state's step.
     onSave: writeLog,
@@ -247,7 +264,7 @@ export async function runTraining(engine: Engine, c: RunConfig, paths: RunPaths,
   const model = result.model;
   for (const p of model.parameters()) p.requiresGrad = false;
   model.eval();
-  if (!existsSync(paths.last)) saveModel(paths.last, model, { model: 'mnist_cnn', strategy: c.strategy, epoch: String(c.epochs) });
+  if (!existsSync(paths.last)) saveModel(paths.last, model, { model: c.model === 'mnist-cnn' ? 'mnist_cnn' : c.model, strategy: c.strategy, epoch: String(c.epochs) });
   const trainSeconds = (performance.now() - t0) / 1000;
 
   const t1 = performance.now();

@@ -52,6 +52,8 @@ export interface TrainOptions {
   lrDropStep?: number;
   /** Model widths (default: the paper's 32, 64, 1024). */
   widths?: MnistCnnWidths;
+  /** Builds the model to train instead of the paper's CNN (an imported ONNX graph: fine-tuning). */
+  makeModel?: () => Module;
   /** Training state file: written every `checkpointEvery` steps and after every epoch. */
   statePath?: string;
   checkpointEvery?: number;
@@ -184,7 +186,7 @@ export function trainModel(engine: Engine, opts: TrainOptions, train: ImageDatas
   const small = opts.startSmall && full.length ? trainingAttacks(opts, 1 / 3) : full;
   const stepsPerEpoch = Math.ceil(train.n / opts.batch);
   const totalSteps = stepsPerEpoch * opts.epochs;
-  const model = mnistCnn(engine, opts.seed, opts.widths);
+  const model = opts.makeModel ? opts.makeModel() : mnistCnn(engine, opts.seed, opts.widths);
   const opt = new Adam(model.parameters(), { lr: makeSchedule(opts, totalSteps) });
   let rng = new Rng(opts.seed + 1);
   let sampleRng = new Rng(opts.seed + 2);

@@ -272,6 +272,9 @@ describe('multirobust eval --model FILE.onnx', () => {
     const a = JSON.parse(readFileSync(join(dir, 'a.json'), 'utf8')), b = JSON.parse(readFileSync(join(dir, 'b.json'), 'utf8'));
     expect(a.per_example).toEqual(b.per_example);
     expect(a.checkpoint).toBe(join(dir, 'm.onnx'));
+    const narrow = mnistCnn(engine, 5, { c1: 4, c2: 8, hidden: 16 });
+    saveModel(join(dir, 'narrow.safetensors'), narrow);
+    narrow.dispose();
     writeFileSync(join(dir, 'cut.onnx'), bytes.subarray(0, 5000));
     writeFileSync(join(dir, 'junk.onnx'), 'junk');
     const g = new Graph();
@@ -281,7 +284,7 @@ describe('multirobust eval --model FILE.onnx', () => {
       [['--model', join(dir, 'junk.onnx')], /junk\.onnx: not an ONNX model/],
       [['--model', join(dir, 'sigmoid.onnx')], /\(Sigmoid\): unsupported op/],
       [['--model', join(dir, 'none.onnx')], /none\.onnx: no such file/],
-      [['--model', join(dir, 'm.onnx'), '--checkpoint', join(dir, 'm.safetensors')], /holds its own weights/],
+      [['--model', join(dir, 'm.onnx'), '--checkpoint', join(dir, 'narrow.safetensors')], /narrow\.safetensors: .*shape/],
     ] as [string[], RegExp][]) {
       const out = join(dir, 'bad.json');
       const err = await run(['eval', ...args, ...common, '--out', out]);
@@ -290,4 +293,31 @@ describe('multirobust eval --model FILE.onnx', () => {
       expect(existsSync(out)).toBe(false);
     }
   });
+});
+
+describe('multirobust train --model FILE.onnx (fine-tuning)', () => {
+  it('trains the imported graph, resumable state and all; eval --model FILE.onnx --checkpoint loads the result', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'onnx-train-'));
+    const cnn = mnistCnn(engine, 6, { c1: 4, c2: 8, hidden: 16 });
+    writeFileSync(join(dir, 'narrow.onnx'), exportMnistCnn(torchStateDict(cnn)));
+    cnn.dispose();
+    const bin = join(import.meta.dirname, '../../dist/cli/bin.js');
+    const run = (args: string[]) => promisify(execFile)(process.execPath, [bin, ...args], { maxBuffer: 1 << 24 }).then((r) => ({ code: 0, ...r }), (e) => e);
+    const out = join(dir, 'run');
+    const r = await run(['train', '--model', join(dir, 'narrow.onnx'), '--strategy', 'single', '--attacks', 'linf:0.1:steps=2', '--epochs', '1', '--train-n', '200', '--batch', '50', '--val-n', '50',
+      '--test-suite', 'none', '--test-attacks', 'linf:0.1:steps=2', '--test-n', '30', '--curve-n', '0', '--checkpoint-every', '2', '--out', out, '--threads', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    const ev = await run(['eval', '--model', join(dir, 'narrow.onnx'), '--checkpoint', join(out, 'last.safetensors'), '--attacks', 'linf:0.1:steps=2', '--n', '30', '--steps', '2', '--out', join(dir, 'e.json'), '--quiet', '--threads', '1']);
+    expect(ev.code, ev.stderr).toBe(0);
+    // The fine-tuned weights, not the file's: the same clean predictions as the run's own report.
+    expect(JSON.parse(readFileSync(join(dir, 'e.json'), 'utf8')).per_example.clean).toEqual(report.per_example.clean);
+    const again = await run(['train', '--resume', out, '--threads', '1']);
+    expect(again.code, again.stderr).toBe(0);
+  }, 180_000);
 });
