@@ -19,8 +19,8 @@
 //
 // Parameters (conv and dense weights and biases) are the module's, named after their initializers;
 // they take gradients like any layer's. Threading: the engine's ops'.
-import { fromBinary } from '@bufbuild/protobuf';
-import { ModelProtoSchema, TensorProto_DataType, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from 'onnx-buf';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { ModelProtoSchema, TensorProto_DataType, TensorProtoSchema, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from 'onnx-buf';
 import { conv2dGeometry } from '../kernels/conv2d.ts';
 import { convPerm, densePerm, identity, permuted, type ParamMapping } from '../nn/checkpoint.ts';
 import { Module } from '../nn/module.ts';
@@ -28,6 +28,7 @@ import { add, addScalar, avgPool2d, biasAdd, conv2d, dense, globalAvgPool, leaky
 import { avgPoolShape } from '../kernels/avgpool.ts';
 import { Tensor } from '../tensor.ts';
 import type { Engine } from '../wasm/engine.ts';
+import { VERSION } from '../version.ts';
 
 export class OnnxImportError extends Error {}
 
@@ -59,6 +60,25 @@ type Value = Const | Image | Flat | ShapeVal;
 type Runtime = Image | Flat;
 
 type Step = (env: Map<string, Tensor>) => void;
+/** Writes parameters' current values (by name, in ONNX layout) into a copy of the graph. */
+type Writer = (graph: GraphProto, value: (name: string) => Float32Array) => void;
+
+/** Sets a float tensor of the graph: an initializer (added when missing) or a Constant node's value. */
+function setTensor(graph: GraphProto, name: string, data: Float32Array, dims: number[]): void {
+  const raw = new Uint8Array(data.length * 4);
+  const view = new DataView(raw.buffer);
+  for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i], true);
+  const tensor = create(TensorProtoSchema, { name, dims: dims.map(BigInt), dataType: TensorProto_DataType.FLOAT, rawData: raw });
+  const at = graph.initializer.findIndex((t) => t.name === name);
+  if (at >= 0) {
+    graph.initializer[at] = tensor;
+    return;
+  }
+  const constant = graph.node.find((n) => n.opType === 'Constant' && n.output[0] === name);
+  const attr = constant?.attribute.find((a) => a.name === 'value');
+  if (attr) attr.t = tensor;
+  else graph.initializer.push(tensor);
+}
 
 const MIN_OPSET = 11, MAX_OPSET = 18;
 
@@ -131,7 +151,7 @@ export interface OnnxInfo {
 
 /** The imported model: Module.call(x) takes NHWC images (B, H, W, C) and returns logits (B, classes). */
 export class OnnxModel extends Module {
-  constructor(private readonly steps: Step[], private readonly inputName: string, private readonly outputName: string, private readonly mapping: ParamMapping[], private readonly constants: Tensor[], readonly info: OnnxInfo) {
+  constructor(private readonly steps: Step[], private readonly inputName: string, private readonly outputName: string, private readonly mapping: ParamMapping[], private readonly constants: Tensor[], readonly writers: Writer[], readonly info: OnnxInfo) {
     super();
     for (const m of mapping) this.addParam(m.name, m.tensor);
   }
@@ -193,6 +213,8 @@ function buildGraph(engine: Engine, g: GraphProto, meta: { opset: number; produc
 
   const steps: Step[] = [];
   const params: ParamMapping[] = [];
+  /** How each parameter's current values go back into the graph (exportOnnxModel). */
+  const writers: Writer[] = [];
   /** Constant tensors the steps read (per-channel biases of Add/Sub): no gradient, freed with the model. */
   const constants: Tensor[] = [];
   const notes: string[] = [];
@@ -234,6 +256,26 @@ function buildGraph(engine: Engine, g: GraphProto, meta: { opset: number; produc
     const wName = c.node.input[1], bName = c.node.input[2] || `${wName}.bias`;
     const wt = param(wName, w, [o, i, kh, kw], [kh, kw, i, o], permuted(convPerm(kh, kw, i, o)));
     const bt = param(bName, b, [o], [o]);
+    const convNode = c.node;
+    writers.push((graph, value) => {
+      setTensor(graph, wName, value(wName), [o, i, kh, kw]);
+      // A conv without a bias input gets one (a folded batch norm's shift lives there).
+      if (!convNode.input[2]) {
+        const node = graph.node.find((n) => n.output[0] === convNode.output[0])!;
+        node.input[2] = bName;
+      }
+      setTensor(graph, bName, value(bName), [o]);
+      // A folded batch norm becomes the identity: scale 1, shift 0, mean 0, variance 1 − ε.
+      if (scaleBy) {
+        const bn = graph.node.find((n) => n.opType === 'BatchNormalization' && n.input[0] === convNode.output[0])!;
+        const eps = bn.attribute.find((a) => a.name === 'epsilon')?.f ?? 1e-5;
+        const [sc, sh, mu, v] = bn.input.slice(1, 5);
+        setTensor(graph, sc, new Float32Array(o).fill(1), [o]);
+        setTensor(graph, sh, new Float32Array(o), [o]);
+        setTensor(graph, mu, new Float32Array(o), [o]);
+        setTensor(graph, v, new Float32Array(o).fill(1 - eps), [o]);
+      }
+    });
     const { stride, padding, x } = c;
     steps.push((env) => void env.set(out, conv2d(env.get(x)!, wt, bt, { stride, padding })));
   };
@@ -402,11 +444,20 @@ function buildGraph(engine: Engine, g: GraphProto, meta: { opset: number; produc
         for (let o = 0; o < outF; o++) for (let i = 0; i < inF; i++) torch[o * inF + i] = alpha * (transB ? bc.data[o * inF + i] : bc.data[i * outF + o]);
         const from = x.from ? ([x.from[1], x.from[2], x.from[0]] as [number, number, number]) : null;
         const wt = param(node.input[1], torch, [outF, inF], [inF, outF], permuted(densePerm(inF, outF, from)));
+        const wName = node.input[1], dims = bc.dims;
+        writers.push((graph, value) => {
+          // Back to the file's form: (out, in) with transB, (in, out) without, alpha divided out.
+          const t = value(wName), back = new Float32Array(inF * outF);
+          for (let o = 0; o < outF; o++) for (let i = 0; i < inF; i++) back[transB ? o * inF + i : i * outF + o] = t[o * inF + i] / alpha;
+          setTensor(graph, wName, back, dims);
+        });
         let bt: Tensor | null = null;
         if (op === 'Gemm' && node.input[2]) {
           const cc = constant(node, node.input[2]);
           if (!cc || (cc.data.length !== outF && cc.data.length !== 1)) fail(node, `the bias must be a constant of ${outF} values (or one)`);
           bt = param(node.input[2], Float32Array.from({ length: outF }, (_, k) => beta * cc.data[cc.data.length === 1 ? 0 : k]), [outF], [outF]);
+          const bName = node.input[2];
+          writers.push((graph, value) => setTensor(graph, bName, Float32Array.from(value(bName), (v) => v / beta), [outF]));
         }
         values.set(out, { kind: 'flat', features: outF, from: null });
         steps.push((env) => void env.set(out, dense(env.get(node.input[0])!, wt, bt)));
@@ -503,7 +554,7 @@ function buildGraph(engine: Engine, g: GraphProto, meta: { opset: number; produc
   if (pendingConv.size) throw new OnnxImportError(`${meta.what}: internal: Conv ${[...pendingConv.keys()].join(', ')} waited for a BatchNormalization that never came`);
   const outVal = values.get(outputName);
   if (outVal?.kind !== 'flat') throw new OnnxImportError(`${meta.what}: the output '${outputName}' must be logits (N, classes), got ${outVal ? outVal.kind : 'nothing'}`);
-  return new OnnxModel(steps, inputs[0].name, outputName, params, constants, { opset: meta.opset, producer: meta.producer, input: [C, H, W], classes: outVal.features, notes });
+  return new OnnxModel(steps, inputs[0].name, outputName, params, constants, writers, { opset: meta.opset, producer: meta.producer, input: [C, H, W], classes: outVal.features, notes });
 
   function flattenTo(out: string, from: string, x: Runtime): void {
     if (x.kind === 'flat') {
@@ -520,3 +571,23 @@ function buildGraph(engine: Engine, g: GraphProto, meta: { opset: number; produc
 }
 
 export const SUPPORTED_OPS = ['Conv', 'BatchNormalization', 'Relu', 'LeakyRelu', 'GlobalAveragePool', 'AveragePool', 'MaxPool (2×2, stride 2)', 'Flatten', 'Reshape', 'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'Identity', 'Dropout', 'Constant', 'Softmax (trailing)'];
+
+/**
+ * The ONNX file `original` (the bytes the model was imported from) with the model's current
+ * weights: after fine-tuning (train --model FILE.onnx) the same graph, new initializers. A batch
+ * norm folded into its conv at import is written folded (the conv's new weights and bias, the batch
+ * norm set to the identity), so the file computes what the engine does.
+ */
+export function exportOnnxModel(model: OnnxModel, original: Uint8Array, what = 'ONNX model'): Uint8Array {
+  const proto = parseOnnx(original, what);
+  const byName = new Map(model.paramMapping().map((m) => [m.name, m]));
+  const value = (name: string) => {
+    const m = byName.get(name);
+    if (!m) throw new OnnxImportError(`${what}: no parameter '${name}' in the model (not the file it was imported from?)`);
+    return m.toTorch(m.tensor.toArray());
+  };
+  for (const write of model.writers) write(proto.graph!, value);
+  proto.producerName = 'multirobust';
+  proto.producerVersion = VERSION;
+  return toBinary(ModelProtoSchema, proto);
+}

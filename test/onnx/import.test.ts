@@ -21,7 +21,7 @@ import { torchStateDict } from '../../src/nn/checkpoint.ts';
 import { mnistCnn } from '../../src/nn/models.ts';
 import { Adam } from '../../src/nn/optim.ts';
 import { exportMnistCnn } from '../../src/onnx/export.ts';
-import { importOnnx, OnnxImportError } from '../../src/onnx/import.ts';
+import { exportOnnxModel, importOnnx, OnnxImportError } from '../../src/onnx/import.ts';
 import { mean, softmaxCrossEntropy } from '../../src/ops/index.ts';
 import { Tensor } from '../../src/tensor.ts';
 import { loadMnist, type ImageDataset } from '../../src/train/data.ts';
@@ -222,6 +222,39 @@ describe('ONNX import', () => {
     model.dispose();
   });
 
+  it('fine-tuned weights write back into the file\'s own graph (folded batch norm, Gemm with alpha and without transB, MatMul): onnxruntime computes what the engine does', async () => {
+    for (const graph of [residualGraph, poolingGraph]) {
+      const { bytes } = graph();
+      const model = importOnnx(engine, bytes);
+      const opt = new Adam(model.parameters(), { lr: 2e-2 });
+      const xs = test.images.subarray(0, 32 * 784), ys = test.labels.subarray(0, 32);
+      for (let s = 0; s < 3; s++) {
+        engine.arena.scope(() => {
+          const l = mean(softmaxCrossEntropy(model.call(Tensor.from(engine, xs, [32, 28, 28, 1])), ys));
+          model.zeroGrad();
+          backward(l);
+          opt.step();
+        });
+      }
+      opt.dispose();
+      const tuned = exportOnnxModel(model, bytes);
+      const n = 8, x = test.images.slice(300 * 784, (300 + n) * 784);
+      const softmax = graph === residualGraph;
+      const ours = engine.arena.scope(() => logitsAt(model, Tensor.from(engine, x, [n, 28, 28, 1])));
+      const theirs = await ortLogits(tuned, x, n, softmax);
+      const before = await ortLogits(bytes, x, n, softmax);
+      const mine = softmax ? logSoftmaxRows(ours, 10) : ours;
+      expect(maxRel(mine, theirs)).toBeLessThanOrEqual(1e-5);
+      expect(maxRel(before, theirs)).toBeGreaterThan(1e-3); // the weights did change
+      // Imported again, the written file is the fine-tuned model.
+      const again = importOnnx(engine, tuned);
+      const z = engine.arena.scope(() => logitsAt(again, Tensor.from(engine, x, [n, 28, 28, 1])));
+      expect(maxRel(z, ours)).toBeLessThanOrEqual(1e-5);
+      again.dispose();
+      model.dispose();
+    }
+  });
+
   it('bad files and unsupported ops or attributes are one clear error', () => {
     expect(() => importOnnx(engine, new TextEncoder().encode('not a model at all'))).toThrow(OnnxImportError);
     expect(() => importOnnx(engine, new Uint8Array(0))).toThrow(/no graph or an empty one/);
@@ -317,6 +350,12 @@ describe('multirobust train --model FILE.onnx (fine-tuning)', () => {
     expect(ev.code, ev.stderr).toBe(0);
     // The fine-tuned weights, not the file's: the same clean predictions as the run's own report.
     expect(JSON.parse(readFileSync(join(dir, 'e.json'), 'utf8')).per_example.clean).toEqual(report.per_example.clean);
+    // Written back into the file's graph, the fine-tuned model evaluates the same without --checkpoint.
+    const ex = await run(['export', '--model', join(dir, 'narrow.onnx'), '--checkpoint', join(out, 'last.safetensors'), '--out', join(dir, 'tuned.onnx')]);
+    expect(ex.code, ex.stderr).toBe(0);
+    const ev2 = await run(['eval', '--model', join(dir, 'tuned.onnx'), '--attacks', 'linf:0.1:steps=2', '--n', '30', '--steps', '2', '--out', join(dir, 'e2.json'), '--quiet', '--threads', '1']);
+    expect(ev2.code, ev2.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'e2.json'), 'utf8')).per_example).toEqual(JSON.parse(readFileSync(join(dir, 'e.json'), 'utf8')).per_example);
     const again = await run(['train', '--resume', out, '--threads', '1']);
     expect(again.code, again.stderr).toBe(0);
   }, 180_000);
