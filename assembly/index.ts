@@ -20,7 +20,10 @@ export {
   f32_leaky_relu_fwd__scalar, f32_leaky_relu_fwd__simd, f32_leaky_relu_bwd__scalar, f32_leaky_relu_bwd__simd,
 } from "./activation";
 export { f32_maxpool2d_fwd__scalar, f32_maxpool2d_fwd__simd, f32_maxpool2d_bwd__scalar, f32_maxpool2d_bwd__simd } from "./pool";
-export { f32_avgpool2d_fwd__scalar, f32_avgpool2d_fwd__simd, f32_avgpool2d_bwd__scalar, f32_avgpool2d_bwd__simd } from "./avgpool";
+export {
+  f32_avgpool2d_fwd__scalar, f32_avgpool2d_fwd__simd, f32_avgpool2d_bwd__scalar, f32_avgpool2d_bwd__simd,
+  f32_maxpool_fwd__scalar, f32_maxpool_fwd__simd, f32_maxpool_bwd__scalar, f32_maxpool_bwd__simd,
+} from "./avgpool";
 export {
   f32_softmax_xent_fwd__scalar, f32_softmax_xent_fwd__simd, f32_softmax_xent_bwd__scalar, f32_softmax_xent_bwd__simd,
   f32_margin_loss_fwd__scalar, f32_margin_loss_fwd__simd, f32_margin_loss_bwd__scalar, f32_margin_loss_bwd__simd,

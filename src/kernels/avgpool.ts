@@ -1,4 +1,4 @@
-// TS wrappers of the average-pooling kernels (assembly/avgpool.ts).
+// TS wrappers of the average- and general max-pooling kernels (assembly/avgpool.ts).
 // Layout NHWC: x, dx: (batch, h, w, c); y, dy: (batch, oh, ow, c) with
 //   oh = floor((h + 2·ph − kh) / sh) + 1, ow likewise. Symmetric zero padding ph, pw < kh, kw.
 // includePad: every window divides by kh·kw (ONNX count_include_pad = 1); otherwise by the number
@@ -62,4 +62,33 @@ export function avgPool2dBackward(engine: Engine, args: AvgPoolGeometry & { dy: 
   checkBuf(fn, 'dx', args.dx, inSize);
   checkDisjoint(fn, 'dy', args.dy, outSize, 'dx', args.dx, inSize);
   engine.run('f32_avgpool2d_bwd', params(s, args.dy, args.dx), s.batch * s.h, outSize * s.kh * s.kw);
+}
+
+/**
+ * y = the max of each window's taps inside the image (any window, strides, symmetric padding that
+ * is never selected); ties go to the first max in row-major window order. Same geometry as avgPool2d
+ * (includePad is ignored).
+ */
+export function maxPool(engine: Engine, args: AvgPoolGeometry & { x: F32Buf; y: F32Buf }): void {
+  const fn = 'maxPool';
+  const s = avgPoolShape(fn, args);
+  const inSize = s.batch * s.h * s.w * s.c, outSize = s.batch * s.oh * s.ow * s.c;
+  checkBuf(fn, 'x', args.x, inSize);
+  checkBuf(fn, 'y', args.y, outSize);
+  checkDisjoint(fn, 'x', args.x, inSize, 'y', args.y, outSize);
+  engine.run('f32_maxpool_fwd', params(s, args.x, args.y), s.batch * s.oh, outSize * s.kh * s.kw);
+}
+
+/** dx = dy routed to each window's first max (every dx entry written: 0 where no window's max is). */
+export function maxPoolBackward(engine: Engine, args: AvgPoolGeometry & { x: F32Buf; dy: F32Buf; dx: F32Buf }): void {
+  const fn = 'maxPoolBackward';
+  const s = avgPoolShape(fn, args);
+  const inSize = s.batch * s.h * s.w * s.c, outSize = s.batch * s.oh * s.ow * s.c;
+  checkBuf(fn, 'x', args.x, inSize);
+  checkBuf(fn, 'dy', args.dy, outSize);
+  checkBuf(fn, 'dx', args.dx, inSize);
+  checkDisjoint(fn, 'x', args.x, inSize, 'dx', args.dx, inSize);
+  checkDisjoint(fn, 'dy', args.dy, outSize, 'dx', args.dx, inSize);
+  const p = new Params().i32(s.batch).i32(s.h).i32(s.w).i32(s.c).i32(s.kh).i32(s.kw).i32(s.sh).i32(s.sw).i32(s.ph).i32(s.pw).i32(s.oh).i32(s.ow).ptr(args.x).ptr(args.dy).ptr(args.dx).i32(0);
+  engine.run('f32_maxpool_bwd', p, s.batch * s.h, outSize * s.kh * s.kw * s.kh * s.kw);
 }

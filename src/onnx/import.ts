@@ -8,8 +8,8 @@
 //
 // Supported (opsets 11–18, this first version): Conv (2-D, group 1, dilation 1, equal strides,
 // symmetric equal pads or auto_pad SAME_UPPER/VALID), BatchNormalization (folded into the Conv that
-// alone feeds it; elsewhere a frozen per-channel affine map), Relu, LeakyRelu, MaxPool 2×2 stride 2
-// without padding, AveragePool (any window and strides, symmetric pads, count_include_pad), GlobalAveragePool, Flatten (axis 1), Reshape to (N, features)
+// alone feeds it; elsewhere a frozen per-channel affine map), Relu, LeakyRelu, MaxPool (any window,
+// strides, symmetric pads; floor mode), AveragePool (any window and strides, symmetric pads, count_include_pad), GlobalAveragePool, Flatten (axis 1), Reshape to (N, features)
 // (also through PyTorch's Shape → Gather → Unsqueeze → Concat chain), Gemm and MatMul with constant
 // weights, Add (a constant bias, a scalar, or two values of one shape: residual connections), Sub,
 // Mul and Div by a scalar constant (input normalisation), Identity, Dropout, Constant; a trailing
@@ -24,7 +24,7 @@ import { ModelProtoSchema, TensorProto_DataType, TensorProtoSchema, type Attribu
 import { conv2dGeometry } from '../kernels/conv2d.ts';
 import { convPerm, densePerm, identity, permuted, type ParamMapping } from '../nn/checkpoint.ts';
 import { Module } from '../nn/module.ts';
-import { add, addScalar, avgPool2d, biasAdd, conv2d, dense, globalAvgPool, leakyRelu, maxPool2d, relu, reshape, scale } from '../ops/index.ts';
+import { add, addScalar, avgPool2d, biasAdd, conv2d, dense, globalAvgPool, leakyRelu, maxPool, maxPool2d, relu, reshape, scale } from '../ops/index.ts';
 import { avgPoolShape } from '../kernels/avgpool.ts';
 import { Tensor } from '../tensor.ts';
 import type { Engine } from '../wasm/engine.ts';
@@ -378,11 +378,22 @@ function buildGraph(engine: Engine, g: GraphProto, meta: { opset: number; produc
       case 'MaxPool': {
         const x = runtime(node, node.input[0]);
         if (x.kind !== 'image') fail(node, 'input must be an image');
-        const k = attrInts(node, 'kernel_shape', []), s = attrInts(node, 'strides', [1, 1]), pads = attrInts(node, 'pads', [0, 0, 0, 0]);
-        if (k.join() !== '2,2' || s.join() !== '2,2' || pads.some((p) => p !== 0) || attrInt(node, 'ceil_mode', 0) !== 0 || attrString(node, 'auto_pad', 'NOTSET') !== 'NOTSET') fail(node, `kernel_shape [${k}], strides [${s}], pads [${pads}] (only 2×2, stride 2, no padding, floor mode)`);
+        const k = attrInts(node, 'kernel_shape', []), st = attrInts(node, 'strides', [1, 1]), pads = attrInts(node, 'pads', [0, 0, 0, 0]);
+        if (k.length !== 2) fail(node, `kernel_shape [${k}] (2-D windows only)`);
+        if (attrInt(node, 'ceil_mode', 0) !== 0 || attrString(node, 'auto_pad', 'NOTSET') !== 'NOTSET') fail(node, 'ceil_mode and auto_pad are not supported');
+        if (attrInts(node, 'dilations', [1, 1]).some((d) => d !== 1)) fail(node, `attribute dilations = [${attrInts(node, 'dilations', [1, 1])}] (only 1 is supported)`);
+        if (pads[0] !== pads[2] || pads[1] !== pads[3]) fail(node, `pads [${pads}] (the same padding before and after each axis only)`);
         if (node.output.length > 1 && node.output[1]) fail(node, 'the Indices output is not supported');
-        values.set(out, { kind: 'image', c: x.c, h: x.h >> 1, w: x.w >> 1 });
-        steps.push((env) => void env.set(out, maxPool2d(env.get(node.input[0])!)));
+        const input = node.input[0];
+        if (k.join() === '2,2' && st.join() === '2,2' && pads.every((p) => p === 0)) {
+          values.set(out, { kind: 'image', c: x.c, h: x.h >> 1, w: x.w >> 1 });
+          steps.push((env) => void env.set(out, maxPool2d(env.get(input)!)));
+          break;
+        }
+        const attrs = { kh: k[0], kw: k[1], sh: st[0], sw: st[1], ph: pads[0], pw: pads[1] };
+        const s = avgPoolShape('MaxPool', { batch: 1, h: x.h, w: x.w, c: x.c, includePad: false, ...attrs });
+        values.set(out, { kind: 'image', c: x.c, h: s.oh, w: s.ow });
+        steps.push((env) => void env.set(out, maxPool(env.get(input)!, attrs)));
         break;
       }
       case 'Flatten': {
@@ -570,7 +581,7 @@ function buildGraph(engine: Engine, g: GraphProto, meta: { opset: number; produc
   }
 }
 
-export const SUPPORTED_OPS = ['Conv', 'BatchNormalization', 'Relu', 'LeakyRelu', 'GlobalAveragePool', 'AveragePool', 'MaxPool (2×2, stride 2)', 'Flatten', 'Reshape', 'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'Identity', 'Dropout', 'Constant', 'Softmax (trailing)'];
+export const SUPPORTED_OPS = ['Conv', 'BatchNormalization', 'Relu', 'LeakyRelu', 'GlobalAveragePool', 'AveragePool', 'MaxPool', 'Flatten', 'Reshape', 'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'Identity', 'Dropout', 'Constant', 'Softmax (trailing)'];
 
 /**
  * The ONNX file `original` (the bytes the model was imported from) with the model's current

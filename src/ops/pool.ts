@@ -4,7 +4,7 @@
 // (4× smaller) instead of a forward and a backward pass over the full one.
 // NOTE: floor windows (an odd last row/column is dropped); ties send the gradient to the first
 // max in the order (0,0), (0,1), (1,0), (1,1).
-import { avgPool2d as avgPool2dKernel, avgPool2dBackward, avgPoolShape } from '../kernels/avgpool.ts';
+import { avgPool2d as avgPool2dKernel, avgPool2dBackward, avgPoolShape, maxPool as maxPoolKernel, maxPoolBackward } from '../kernels/avgpool.ts';
 import { maxPool2x2, maxPool2x2Backward } from '../kernels/pool.ts';
 import { Tensor } from '../tensor.ts';
 import { defineOp } from './registry.ts';
@@ -78,3 +78,27 @@ const avgPool2dOp = defineOp<AvgPool2dAttrs>({
 export const avgPool2d = (x: Tensor, attrs: AvgPool2dAttrs): Tensor => avgPool2dOp([x], attrs);
 /** The mean over H × W per channel: (B, H, W, C) → (B, 1, 1, C). */
 export const globalAvgPool = (x: Tensor): Tensor => avgPool2dOp([x], { kh: x.shape[1], kw: x.shape[2] });
+
+// General max pooling (assembly/avgpool.ts f32_maxpool_*): any window, strides and symmetric
+// padding (never selected); ties to the first max in row-major window order. The 2×2 stride-2
+// case is maxPool2d's kernel.
+const maxPoolOp = defineOp<AvgPool2dAttrs>({
+  name: 'maxPool',
+  inputs: ['x'],
+  save: ['x'],
+  forward({ engine }, [x], attrs) {
+    if (x!.rank !== 4) throw new RangeError(`maxPool: x must be NHWC (4-D), got shape [${x!.shape}]`);
+    const g = geometry(x!, attrs);
+    const s = avgPoolShape('maxPool', g);
+    const y = Tensor.empty(engine, [s.batch, s.oh, s.ow, s.c]);
+    maxPoolKernel(engine, { ...g, x: x!.buf, y: y.buf });
+    return y;
+  },
+  vjp({ engine, saved, attrs }, dy) {
+    const dx = Tensor.empty(engine, saved.x.shape);
+    maxPoolBackward(engine, { ...geometry(saved.x, attrs), x: saved.x.buf, dy: dy.buf, dx: dx.buf });
+    return [dx];
+  },
+});
+
+export const maxPool = (x: Tensor, attrs: AvgPool2dAttrs): Tensor => maxPoolOp([x], attrs);

@@ -20,6 +20,8 @@ export const KERNEL_NAMES = [
   'f32_maxpool2d_bwd',
   'f32_avgpool2d_fwd',
   'f32_avgpool2d_bwd',
+  'f32_maxpool_fwd',
+  'f32_maxpool_bwd',
   'f32_softmax_xent_fwd',
   'f32_softmax_xent_bwd',
   'f32_margin_loss_fwd',

@@ -13,7 +13,7 @@ import { assertClose } from './close.ts';
 import { engineFor } from './engine.ts';
 import { spatialRef } from './perturb_reference.ts';
 import { conv2dRef, denseRef, marginRef, maxPoolRef, xentRef } from './op_reference.ts';
-import { avgPoolRef } from './nn_reference.ts';
+import { avgPoolRef, maxPoolGeneralRef } from './nn_reference.ts';
 import { dot, rng } from './rng.ts';
 
 type Inputs = (Float64Array | null)[];
@@ -68,6 +68,11 @@ export const REFS: Record<string, RefSpec> = {
   avgPool2d: {
     ref: (x, s, a) => avgPoolRef(x[0]!, { batch: s[0]![0], h: s[0]![1], w: s[0]![2], c: s[0]![3], kh: a.kh, kw: a.kw, sh: a.sh ?? 1, sw: a.sw ?? 1, ph: a.ph ?? 0, pw: a.pw ?? 0, includePad: !!a.includePad }),
     linear: [true],
+  },
+  maxPool: {
+    ref: (x, s, a) => maxPoolGeneralRef(x[0]!, { batch: s[0]![0], h: s[0]![1], w: s[0]![2], c: s[0]![3], kh: a.kh, kw: a.kw, sh: a.sh ?? 1, sw: a.sw ?? 1, ph: a.ph ?? 0, pw: a.pw ?? 0, includePad: false }).y,
+    linear: [false],
+    draw: (_i, n, rand) => distinct(n, rand),
   },
   leakyRelu: {
     ref: (x, _s, a) => x[0]!.map((v) => (v > 0 ? v : a.alpha * v)),

@@ -170,3 +170,25 @@ export function avgPoolRef(x: ArrayLike<number>, g: AvgPoolGeometry): Float64Arr
   return y;
 }
 
+
+/** float64 general max pooling, NHWC: taps inside the image, row-major, first max wins ties; also the argmax per output. */
+export function maxPoolGeneralRef(x: ArrayLike<number>, g: AvgPoolGeometry): { y: Float64Array; arg: Int32Array } {
+  const s = avgPoolShape('ref', g);
+  const y = new Float64Array(s.batch * s.oh * s.ow * s.c), arg = new Int32Array(y.length);
+  for (let n = 0; n < s.batch; n++) for (let oh = 0; oh < s.oh; oh++) for (let ow = 0; ow < s.ow; ow++) for (let c = 0; c < s.c; c++) {
+    let best = -Infinity, at = -1;
+    for (let ky = 0; ky < s.kh; ky++) for (let kx = 0; kx < s.kw; kx++) {
+      const h = oh * s.sh - s.ph + ky, w = ow * s.sw - s.pw + kx;
+      if (h < 0 || h >= s.h || w < 0 || w >= s.w) continue;
+      const i = ((n * s.h + h) * s.w + w) * s.c + c;
+      if (at < 0 || x[i] > best) {
+        best = x[i];
+        at = i;
+      }
+    }
+    const o = ((n * s.oh + oh) * s.ow + ow) * s.c + c;
+    y[o] = best;
+    arg[o] = at;
+  }
+  return { y, arg };
+}

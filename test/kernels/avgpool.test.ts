@@ -6,10 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { Params } from '../../src/index.ts';
 import { leakyRelu, leakyReluBackward } from '../../src/kernels/activation.ts';
-import { avgPool2d, avgPool2dBackward, avgPoolShape, type AvgPoolGeometry } from '../../src/kernels/avgpool.ts';
+import { avgPool2d, avgPool2dBackward, avgPoolShape, maxPool, maxPoolBackward, type AvgPoolGeometry } from '../../src/kernels/avgpool.ts';
 import { assertClose, assertEqualBits } from '../_helpers/close.ts';
 import { checkGuards, engineFor, guarded, guardedFrom } from '../_helpers/engine.ts';
-import { avgPoolRef, runParts } from '../_helpers/nn_reference.ts';
+import { avgPoolRef, maxPoolGeneralRef, runParts } from '../_helpers/nn_reference.ts';
 import { dot, rng, uniform } from '../_helpers/rng.ts';
 
 /** float64 backward: the transpose of avgPoolRef. */
@@ -90,6 +90,53 @@ describe('average pooling: simd vs scalar vs float64 reference', async () => {
     expect(() => avgPoolShape('avgPool2d', { ...base, kh: 5 })).toThrow(/avgPool2d: the window \(5, 2\) is larger than the padded input/);
     expect(() => avgPoolShape('avgPool2d', { ...base, ph: 2 })).toThrow(/padding \(2, 0\) must be smaller than the window/);
     expect(() => avgPoolShape('avgPool2d', { ...base, sh: 0 })).toThrow(/sh/);
+  });
+});
+
+describe('general max pooling: simd vs scalar vs float64 reference', async () => {
+  const simd = await engineFor('simd');
+  const scalar = await engineFor('scalar');
+  const rand = rng(13);
+  // Half the cases draw from three integers: windows full of ties (the first max takes the gradient).
+  it.each(CASES.map((g, i) => ({ ...g, ties: i % 2 === 0 })))('$label ties=$ties', (g) => {
+    const s = avgPoolShape('test', g);
+    const nIn = s.batch * s.h * s.w * s.c, nOut = s.batch * s.oh * s.ow * s.c;
+    const x = g.ties ? Float32Array.from({ length: nIn }, () => Math.floor(rand() * 3) - 1) : uniform(rand, nIn);
+    const dy = uniform(rand, nOut);
+    const { y: wantY, arg } = maxPoolGeneralRef(x, g);
+    const wantDx = new Float64Array(nIn);
+    arg.forEach((i, o) => { wantDx[i] += dy[o]; });
+    const ys: Float32Array[] = [], dxs: Float32Array[] = [];
+    for (const engine of [simd, scalar]) {
+      engine.arena.scope(() => {
+        const X = guardedFrom(engine, x), DY = guardedFrom(engine, dy), Y = guarded(engine, nOut), DX = guarded(engine, nIn);
+        maxPool(engine, { ...g, x: X, y: Y });
+        maxPoolBackward(engine, { ...g, x: X, dy: DY, dx: DX });
+        for (const [b, name] of [[X, 'x'], [DY, 'dy'], [Y, 'y'], [DX, 'dx']] as const) checkGuards(engine, b, name);
+        ys.push(engine.toF32(Y));
+        dxs.push(engine.toF32(DX));
+      });
+    }
+    assertClose('y simd vs reference', ys[0], wantY, { atol: 0, rtol: 0 });
+    assertClose('dx simd vs reference', dxs[0], wantDx, { atol: 1e-6, rtol: 1e-6 });
+    assertEqualBits('y simd vs scalar', ys[0], ys[1]);
+    assertEqualBits('dx simd vs scalar', dxs[0], dxs[1]);
+  });
+
+  it('2×2 stride 2 agrees with the dedicated maxPool2d kernel', async () => {
+    const { maxPool2x2, maxPool2x2Backward } = await import('../../src/kernels/pool.ts');
+    const g: AvgPoolGeometry = { batch: 2, h: 8, w: 6, c: 5, kh: 2, kw: 2, sh: 2, sw: 2, ph: 0, pw: 0, includePad: false };
+    const x = Float32Array.from({ length: 2 * 8 * 6 * 5 }, () => Math.floor(rand() * 3)), dy = uniform(rand, 2 * 4 * 3 * 5);
+    simd.arena.scope(() => {
+      const X = simd.fromF32(x), DY = simd.fromF32(dy);
+      const [Y1, Y2, DX1, DX2] = [guarded(simd, dy.length), guarded(simd, dy.length), guarded(simd, x.length), guarded(simd, x.length)];
+      maxPool(simd, { ...g, x: X, y: Y1 });
+      maxPoolBackward(simd, { ...g, x: X, dy: DY, dx: DX1 });
+      maxPool2x2(simd, { x: X, y: Y2, batch: 2, h: 8, w: 6, c: 5 });
+      maxPool2x2Backward(simd, { x: X, dy: DY, dx: DX2, batch: 2, h: 8, w: 6, c: 5 });
+      assertEqualBits('y', simd.toF32(Y1), simd.toF32(Y2));
+      assertEqualBits('dx', simd.toF32(DX1), simd.toF32(DX2));
+    });
   });
 });
 

@@ -97,7 +97,7 @@ function residualGraph(): { bytes: Uint8Array } {
   return { bytes: g.bytes(g.node('Softmax', [logits], { axis: 1 }), 10) };
 }
 
-/** A pre-activation block: batch norm before the ReLU, LeakyReLU, average and global average pooling. */
+/** A pre-activation block: batch norm before the ReLU, LeakyReLU, average, 3×3 max and global average pooling. */
 function poolingGraph(): { bytes: Uint8Array } {
   const g = new Graph();
   const c1 = g.node('Conv', ['x', g.init([6, 1, 3, 3]), g.init([6])], { pads: [1, 1, 1, 1] });
@@ -106,7 +106,8 @@ function poolingGraph(): { bytes: Uint8Array } {
   const add = g.node('Add', [pooled, g.init([1, 6, 1, 1])]);
   const bn = g.node('BatchNormalization', [add, g.init([6], [1.2, 0.8, 1, 0.5, 2, 1.1]), g.init([6]), g.init([6]), g.init([6], [0.5, 1, 1.5, 2, 0.7, 0.9])], {}, [floatAttr('epsilon', 1e-5)]);
   const c2 = g.node('Conv', [g.node('Relu', [bn]), g.init([8, 6, 3, 3]), g.init([8])], { strides: [2, 2], pads: [1, 1, 1, 1] }); // (8, 7, 7)
-  const gap = g.node('Flatten', [g.node('GlobalAveragePool', [g.node('Relu', [c2])])], { axis: 1 });
+  const pooled3 = g.node('MaxPool', [g.node('Relu', [c2])], { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] }); // (8, 7, 7)
+  const gap = g.node('Flatten', [g.node('GlobalAveragePool', [pooled3])], { axis: 1 });
   return { bytes: g.bytes(g.node('Gemm', [gap, g.init([10, 8]), g.init([10])], { transB: 1 }), 10) };
 }
 
@@ -268,7 +269,7 @@ describe('ONNX import', () => {
       [(g) => g.node('Conv', ['x', g.init([4, 1, 3, 3])], { group: 2 }), /\(Conv\): attribute group = 2/],
       [(g) => g.node('Conv', ['x', g.init([4, 1, 3, 3])], { dilations: [2, 2] }), /\(Conv\): attribute dilations = \[2,2\]/],
       [(g) => g.node('Conv', ['x', g.init([4, 1, 3, 3])], { pads: [1, 0, 1, 0] }), /\(Conv\): attribute pads = \[1,0,1,0\]/],
-      [(g) => g.node('MaxPool', ['x'], { kernel_shape: [3, 3], strides: [2, 2] }), /\(MaxPool\): kernel_shape \[3,3\]/],
+      [(g) => g.node('MaxPool', ['x'], { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 }), /\(MaxPool\): ceil_mode and auto_pad are not supported/],
       [(g) => g.node('BatchNormalization', ['x', g.init([2]), g.init([2]), g.init([2]), g.init([2], [1, 1])]), /\(BatchNormalization\): 2 scales for 1 channels/],
     ];
     for (const [build, msg] of cases) {

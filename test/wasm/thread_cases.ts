@@ -8,7 +8,7 @@ import {
 } from '../../src/index.ts';
 import { norms, randomStart, sign, slideDirection } from '../../src/kernels/norms.ts';
 import { leakyRelu, leakyReluBackward } from '../../src/kernels/activation.ts';
-import { avgPool2d, avgPool2dBackward, avgPoolShape } from '../../src/kernels/avgpool.ts';
+import { avgPool2d, avgPool2dBackward, avgPoolShape, maxPool, maxPoolBackward } from '../../src/kernels/avgpool.ts';
 import { projL1, projL1Box, projL2, projLinf } from '../../src/kernels/proj.ts';
 import { spatialBackwardInput, spatialBackwardParams, spatialForward } from '../../src/kernels/spatial.ts';
 import { rng, uniform } from '../_helpers/rng.ts';
@@ -234,6 +234,19 @@ export const THREAD_CASES: ThreadCase[] = [
       const dy = input(e, rand, 3 * s.oh * s.ow * 5), dx = e.arena.allocF32(3 * 9 * 7 * 5);
       avgPool2d(e, { ...g, x, y });
       avgPool2dBackward(e, { ...g, dy, dx });
+      return [e.toF32(y), e.toF32(dx)];
+    }),
+  },
+  {
+    name: 'general maxpool fwd+bwd b=3 9×7×5 k3 s2 p1 (ties)', kernels: ['f32_maxpool_fwd', 'f32_maxpool_bwd'], reduction: false,
+    run: (e, seed) => e.arena.scope(() => {
+      const rand = rng(seed);
+      const g = { batch: 3, h: 9, w: 7, c: 5, kh: 3, kw: 3, sh: 2, sw: 2, ph: 1, pw: 1, includePad: false };
+      const s = avgPoolShape('case', g);
+      const x = e.fromF32(Float32Array.from({ length: 3 * 9 * 7 * 5 }, () => Math.floor(rand() * 3))), y = e.arena.allocF32(3 * s.oh * s.ow * 5);
+      const dy = input(e, rand, 3 * s.oh * s.ow * 5), dx = e.arena.allocF32(3 * 9 * 7 * 5);
+      maxPool(e, { ...g, x, y });
+      maxPoolBackward(e, { ...g, x, dy, dx });
       return [e.toF32(y), e.toF32(dx)];
     }),
   },
