@@ -204,6 +204,8 @@ function buildGraph(engine: Engine, g: GraphProto, meta: { opset: number; produc
   const dims = tt?.shape?.dim.map((d) => (d.value.case === 'dimValue' ? Number(d.value.value) : 'N')) ?? [];
   if (dims.length !== 4 || dims.slice(1).some((d) => typeof d !== 'number')) throw new OnnxImportError(`${meta.what}: input '${inputs[0].name}' must be (N, C, H, W) with fixed C, H, W, got [${dims}]`);
   const [, C, H, W] = dims as number[];
+  /** The graph was exported for a batch of exactly 1; the model runs any batch. */
+  const fixedBatch1 = dims[0] === 1;
   values.set(inputs[0].name, { kind: 'image', c: C, h: H, w: W });
 
   // Uses of each value, to fold a BatchNormalization into the Conv that alone feeds it.
@@ -434,7 +436,9 @@ function buildGraph(engine: Engine, g: GraphProto, meta: { opset: number; produc
         const target = s?.kind === 'shape' ? s.dims : s?.kind === 'const' ? Array.from(s.data) : null;
         if (!target) fail(node, 'the target shape must be a constant or computed from Shape');
         const features = x.kind === 'image' ? x.c * x.h * x.w : x.features;
-        const ok = target.length === 2 && (target[0] === 'N' || target[0] === -1 || target[0] === 0) && (target[1] === -1 || target[1] === features);
+        // A graph exported with its batch fixed at 1 reshapes to (1, features): that 1 is the batch.
+        const batchDim = target[0] === 'N' || target[0] === -1 || target[0] === 0 || (target[0] === 1 && fixedBatch1);
+        const ok = target.length === 2 && batchDim && (target[1] === -1 || target[1] === features);
         if (!ok) fail(node, `target shape [${target}] (only (N, features) is supported)`);
         flattenTo(out, node.input[0], x);
         break;

@@ -67,11 +67,11 @@ class Graph {
       : create(TensorProtoSchema, { name, dims: dims.map(BigInt), dataType: TensorProto_DataType.FLOAT, floatData: data }));
     return name;
   }
-  bytes(output: string, classes: number, opset = 13): Uint8Array {
+  bytes(output: string, classes: number, opset = 13, batch: number | string = 'N'): Uint8Array {
     const info = (name: string, dims: (number | string)[]) => create(ValueInfoProtoSchema, {
       name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: TensorProto_DataType.FLOAT, shape: create(TensorShapeProtoSchema, { dim: dims.map((d) => create(TensorShapeProto_DimensionSchema, { value: typeof d === 'string' ? { case: 'dimParam', value: d } : { case: 'dimValue', value: BigInt(d) } })) }) }) } }),
     });
-    const graph = create(GraphProtoSchema, { name: 'g', node: this.nodes, initializer: this.inits, input: [info('x', ['N', 1, 28, 28])], output: [info(output, ['N', classes])] });
+    const graph = create(GraphProtoSchema, { name: 'g', node: this.nodes, initializer: this.inits, input: [info('x', [batch, 1, 28, 28])], output: [info(output, [batch, classes])] });
     return toBinary(ModelProtoSchema, create(ModelProtoSchema, { irVersion: 7n, graph, opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: BigInt(opset) })] }));
   }
 }
@@ -254,6 +254,21 @@ describe('ONNX import', () => {
       again.dispose();
       model.dispose();
     }
+  });
+
+  it('a graph exported with its batch fixed at 1 (Reshape to (1, -1)) runs any batch, as onnxruntime does one image at a time', async () => {
+    const g = new Graph();
+    const conv = g.node('Relu', [g.node('Conv', ['x', g.init([3, 1, 5, 5]), g.init([3])], { pads: [2, 2, 2, 2] })]);
+    const flat = g.node('Reshape', [g.node('MaxPool', [conv], { kernel_shape: [2, 2], strides: [2, 2] }), g.init([2], [1, -1], 'int64')]);
+    const bytes = g.bytes(g.node('Gemm', [flat, g.init([10, 3 * 14 * 14]), g.init([10])], { transB: 1 }), 10, 13, 1);
+    const model = importOnnx(engine, bytes);
+    const n = 5, x = test.images.slice(0, n * 784);
+    const ours = engine.arena.scope(() => logitsAt(model, Tensor.from(engine, x, [n, 28, 28, 1])));
+    for (let i = 0; i < n; i++) expect(maxRel(ours.subarray(i * 10, i * 10 + 10), await ortLogits(bytes, x.slice(i * 784, (i + 1) * 784), 1))).toBeLessThanOrEqual(1e-5);
+    model.dispose();
+    const g2 = new Graph();
+    const bad = g2.node('Reshape', ['x', g2.init([2], [1, -1], 'int64')]);
+    expect(() => importOnnx(engine, g2.bytes(bad, 10))).toThrow(/target shape \[1,-1\]/);
   });
 
   it('bad files and unsupported ops or attributes are one clear error', () => {
