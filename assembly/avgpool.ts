@@ -40,55 +40,62 @@ const FLAG_INCLUDE_PAD: i32 = 2;
   return min((i + P) / S + 1, O); // o·S ≤ i + P
 }
 
+// Per-channel bodies shared by the scalar kernels and the SIMD kernels' channel tails (geometry read
+// from the parameter block; x/y/dy pointers as in the kernels).
+
+/** The mean of window (oh, ow) of channel c. */
+// @ts-ignore: decorator
+@inline function avgTap(params: usize, x: usize, n: i32, oh: i32, ow: i32, c: i32): f32 {
+  const H = paramI32(params, 1), W = paramI32(params, 2), C = paramI32(params, 3);
+  const KH = paramI32(params, 4), KW = paramI32(params, 5), SH = paramI32(params, 6), SW = paramI32(params, 7), PH = paramI32(params, 8), PW = paramI32(params, 9);
+  let sum: f32 = 0;
+  for (let ky = 0; ky < KH; ky++) {
+    const h = oh * SH - PH + ky;
+    if (h < 0 || h >= H) continue;
+    for (let kx = 0; kx < KW; kx++) {
+      const w = ow * SW - PW + kx;
+      if (w < 0 || w >= W) continue;
+      sum += load<f32>(x + ((((<usize>n * H + h) * W + w) * C + c) << 2));
+    }
+  }
+  return sum / divisor(params, oh, ow);
+}
+
+/** dx[n, h, w, c] of average pooling: Σ over the windows containing (h, w) of dy / divisor. */
+// @ts-ignore: decorator
+@inline function avgGather(params: usize, dy: usize, n: i32, h: i32, w: i32, c: i32): f32 {
+  const C = paramI32(params, 3), KH = paramI32(params, 4), KW = paramI32(params, 5), SH = paramI32(params, 6), SW = paramI32(params, 7);
+  const PH = paramI32(params, 8), PW = paramI32(params, 9), OH = paramI32(params, 10), OW = paramI32(params, 11);
+  const ohHi = windowsHi(h, SH, PH, OH), owLo = windowsLo(w, KW, SW, PW), owHi = windowsHi(w, SW, PW, OW);
+  let sum: f32 = 0;
+  for (let oh = windowsLo(h, KH, SH, PH); oh < ohHi; oh++) {
+    for (let ow = owLo; ow < owHi; ow++) sum += load<f32>(dy + ((((<usize>n * OH + oh) * OW + ow) * C + c) << 2)) / divisor(params, oh, ow);
+  }
+  return sum;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Scalar reference
 // ---------------------------------------------------------------------------------------------
 
 export function f32_avgpool2d_fwd__scalar(params: usize, begin: i32, end: i32, scratch: usize): void {
-  const H = paramI32(params, 1), W = paramI32(params, 2), C = paramI32(params, 3);
-  const KH = paramI32(params, 4), KW = paramI32(params, 5), SH = paramI32(params, 6), SW = paramI32(params, 7);
-  const PH = paramI32(params, 8), PW = paramI32(params, 9), OH = paramI32(params, 10), OW = paramI32(params, 11);
+  const C = paramI32(params, 3), OH = paramI32(params, 10), OW = paramI32(params, 11);
   const a = paramPtr(params, 12), b = paramPtr(params, 13);
   for (let r = begin; r < end; r++) {
     const n = r / OH, oh = r % OH;
     for (let ow = 0; ow < OW; ow++) {
-      const div = divisor(params, oh, ow);
-      for (let c = 0; c < C; c++) {
-        let sum: f32 = 0;
-        for (let ky = 0; ky < KH; ky++) {
-          const h = oh * SH - PH + ky;
-          if (h < 0 || h >= H) continue;
-          for (let kx = 0; kx < KW; kx++) {
-            const w = ow * SW - PW + kx;
-            if (w < 0 || w >= W) continue;
-            sum += load<f32>(a + ((((<usize>n * H + h) * W + w) * C + c) << 2));
-          }
-        }
-        store<f32>(b + ((((<usize>r * OW + ow) * C) + c) << 2), sum / div);
-      }
+      for (let c = 0; c < C; c++) store<f32>(b + ((((<usize>r * OW + ow) * C) + c) << 2), avgTap(params, a, n, oh, ow, c));
     }
   }
 }
 
 export function f32_avgpool2d_bwd__scalar(params: usize, begin: i32, end: i32, scratch: usize): void {
   const H = paramI32(params, 1), W = paramI32(params, 2), C = paramI32(params, 3);
-  const KH = paramI32(params, 4), KW = paramI32(params, 5), SH = paramI32(params, 6), SW = paramI32(params, 7);
-  const PH = paramI32(params, 8), PW = paramI32(params, 9), OH = paramI32(params, 10), OW = paramI32(params, 11);
   const a = paramPtr(params, 12), b = paramPtr(params, 13);
   for (let r = begin; r < end; r++) {
     const n = r / H, h = r % H;
-    const ohLo = windowsLo(h, KH, SH, PH), ohHi = windowsHi(h, SH, PH, OH);
     for (let w = 0; w < W; w++) {
-      const owLo = windowsLo(w, KW, SW, PW), owHi = windowsHi(w, SW, PW, OW);
-      for (let c = 0; c < C; c++) {
-        let sum: f32 = 0;
-        for (let oh = ohLo; oh < ohHi; oh++) {
-          for (let ow = owLo; ow < owHi; ow++) {
-            sum += load<f32>(a + ((((<usize>n * OH + oh) * OW + ow) * C + c) << 2)) / divisor(params, oh, ow);
-          }
-        }
-        store<f32>(b + ((((<usize>r * W + w) * C) + c) << 2), sum);
-      }
+      for (let c = 0; c < C; c++) store<f32>(b + ((((<usize>r * W + w) * C) + c) << 2), avgGather(params, a, n, h, w, c));
     }
   }
 }
@@ -121,19 +128,7 @@ export function f32_avgpool2d_fwd__simd(params: usize, begin: i32, end: i32, scr
         }
         v128.store(out + (<usize>c << 2), f32x4.div(sum, vdiv));
       }
-      for (; c < C; c++) {
-        let sum: f32 = 0;
-        for (let ky = 0; ky < KH; ky++) {
-          const h = oh * SH - PH + ky;
-          if (h < 0 || h >= H) continue;
-          for (let kx = 0; kx < KW; kx++) {
-            const w = ow * SW - PW + kx;
-            if (w < 0 || w >= W) continue;
-            sum += load<f32>(a + ((((<usize>n * H + h) * W + w) * C + c) << 2));
-          }
-        }
-        store<f32>(out + (<usize>c << 2), sum / div);
-      }
+      for (; c < C; c++) store<f32>(out + (<usize>c << 2), avgTap(params, a, n, oh, ow, c));
     }
   }
 }
@@ -160,15 +155,7 @@ export function f32_avgpool2d_bwd__simd(params: usize, begin: i32, end: i32, scr
         }
         v128.store(out + (<usize>c << 2), sum);
       }
-      for (; c < C; c++) {
-        let sum: f32 = 0;
-        for (let oh = ohLo; oh < ohHi; oh++) {
-          for (let ow = owLo; ow < owHi; ow++) {
-            sum += load<f32>(a + ((((<usize>n * OH + oh) * OW + ow) * C + c) << 2)) / divisor(params, oh, ow);
-          }
-        }
-        store<f32>(out + (<usize>c << 2), sum);
-      }
+      for (; c < C; c++) store<f32>(out + (<usize>c << 2), avgGather(params, a, n, h, w, c));
     }
   }
 }
@@ -183,29 +170,49 @@ export function f32_avgpool2d_bwd__simd(params: usize, begin: i32, end: i32, scr
 //   Threading: forward splits output rows n·OH + oh, backward dx rows n·H + h.
 // ---------------------------------------------------------------------------------------------
 
-export function f32_maxpool_fwd__scalar(params: usize, begin: i32, end: i32, scratch: usize): void {
+/** The first max of window (oh, ow) of channel c (strictly greater replaces). */
+// @ts-ignore: decorator
+@inline function maxTap(params: usize, x: usize, n: i32, oh: i32, ow: i32, c: i32): f32 {
+  const H = paramI32(params, 1), W = paramI32(params, 2), C = paramI32(params, 3);
+  const KH = paramI32(params, 4), KW = paramI32(params, 5), SH = paramI32(params, 6), SW = paramI32(params, 7), PH = paramI32(params, 8), PW = paramI32(params, 9);
+  let best: f32 = 0, any = false;
+  for (let ky = 0; ky < KH; ky++) {
+    const h = oh * SH - PH + ky;
+    if (h < 0 || h >= H) continue;
+    for (let kx = 0; kx < KW; kx++) {
+      const w = ow * SW - PW + kx;
+      if (w < 0 || w >= W) continue;
+      const v = load<f32>(x + ((((<usize>n * H + h) * W + w) * C + c) << 2));
+      if (!any || v > best) best = v;
+      any = true;
+    }
+  }
+  return best;
+}
+
+/** dx[n, h, w, c] of max pooling: Σ over the windows containing (h, w) whose first max is there of dy. */
+function maxGather(params: usize, x: usize, dy: usize, n: i32, h: i32, w: i32, c: i32): f32 {
   const H = paramI32(params, 1), W = paramI32(params, 2), C = paramI32(params, 3);
   const KH = paramI32(params, 4), KW = paramI32(params, 5), SH = paramI32(params, 6), SW = paramI32(params, 7);
   const PH = paramI32(params, 8), PW = paramI32(params, 9), OH = paramI32(params, 10), OW = paramI32(params, 11);
+  const ohHi = windowsHi(h, SH, PH, OH), owLo = windowsLo(w, KW, SW, PW), owHi = windowsHi(w, SW, PW, OW);
+  let sum: f32 = 0;
+  for (let oh = windowsLo(h, KH, SH, PH); oh < ohHi; oh++) {
+    for (let ow = owLo; ow < owHi; ow++) {
+      const k = argmaxTap(x, n, oh, ow, c, H, W, C, KH, KW, SH, SW, PH, PW);
+      if (k == (h - (oh * SH - PH)) * KW + (w - (ow * SW - PW))) sum += load<f32>(dy + ((((<usize>n * OH + oh) * OW + ow) * C + c) << 2));
+    }
+  }
+  return sum;
+}
+
+export function f32_maxpool_fwd__scalar(params: usize, begin: i32, end: i32, scratch: usize): void {
+  const C = paramI32(params, 3), OH = paramI32(params, 10), OW = paramI32(params, 11);
   const x = paramPtr(params, 12), y = paramPtr(params, 13);
   for (let r = begin; r < end; r++) {
     const n = r / OH, oh = r % OH;
     for (let ow = 0; ow < OW; ow++) {
-      for (let c = 0; c < C; c++) {
-        let best: f32 = 0, any = false;
-        for (let ky = 0; ky < KH; ky++) {
-          const h = oh * SH - PH + ky;
-          if (h < 0 || h >= H) continue;
-          for (let kx = 0; kx < KW; kx++) {
-            const w = ow * SW - PW + kx;
-            if (w < 0 || w >= W) continue;
-            const v = load<f32>(x + ((((<usize>n * H + h) * W + w) * C + c) << 2));
-            if (!any || v > best) best = v;
-            any = true;
-          }
-        }
-        store<f32>(y + ((((<usize>r * OW + ow) * C) + c) << 2), best);
-      }
+      for (let c = 0; c < C; c++) store<f32>(y + ((((<usize>r * OW + ow) * C) + c) << 2), maxTap(params, x, n, oh, ow, c));
     }
   }
 }
@@ -231,24 +238,11 @@ function argmaxTap(x: usize, n: i32, oh: i32, ow: i32, c: i32, H: i32, W: i32, C
 
 export function f32_maxpool_bwd__scalar(params: usize, begin: i32, end: i32, scratch: usize): void {
   const H = paramI32(params, 1), W = paramI32(params, 2), C = paramI32(params, 3);
-  const KH = paramI32(params, 4), KW = paramI32(params, 5), SH = paramI32(params, 6), SW = paramI32(params, 7);
-  const PH = paramI32(params, 8), PW = paramI32(params, 9), OH = paramI32(params, 10), OW = paramI32(params, 11);
   const x = paramPtr(params, 12), dy = paramPtr(params, 13), dx = paramPtr(params, 14);
   for (let r = begin; r < end; r++) {
     const n = r / H, h = r % H;
-    const ohLo = windowsLo(h, KH, SH, PH), ohHi = windowsHi(h, SH, PH, OH);
     for (let w = 0; w < W; w++) {
-      const owLo = windowsLo(w, KW, SW, PW), owHi = windowsHi(w, SW, PW, OW);
-      for (let c = 0; c < C; c++) {
-        let sum: f32 = 0;
-        for (let oh = ohLo; oh < ohHi; oh++) {
-          for (let ow = owLo; ow < owHi; ow++) {
-            const k = argmaxTap(x, n, oh, ow, c, H, W, C, KH, KW, SH, SW, PH, PW);
-            if (k == (h - (oh * SH - PH)) * KW + (w - (ow * SW - PW))) sum += load<f32>(dy + ((((<usize>n * OH + oh) * OW + ow) * C + c) << 2));
-          }
-        }
-        store<f32>(dx + ((((<usize>r * W + w) * C) + c) << 2), sum);
-      }
+      for (let c = 0; c < C; c++) store<f32>(dx + ((((<usize>r * W + w) * C) + c) << 2), maxGather(params, x, dy, n, h, w, c));
     }
   }
 }
@@ -279,21 +273,7 @@ export function f32_maxpool_fwd__simd(params: usize, begin: i32, end: i32, scrat
         }
         v128.store(out + (<usize>c << 2), best);
       }
-      for (; c < C; c++) {
-        let best: f32 = 0, any = false;
-        for (let ky = 0; ky < KH; ky++) {
-          const h = oh * SH - PH + ky;
-          if (h < 0 || h >= H) continue;
-          for (let kx = 0; kx < KW; kx++) {
-            const w = ow * SW - PW + kx;
-            if (w < 0 || w >= W) continue;
-            const v = load<f32>(x + ((((<usize>n * H + h) * W + w) * C + c) << 2));
-            if (!any || v > best) best = v;
-            any = true;
-          }
-        }
-        store<f32>(out + (<usize>c << 2), best);
-      }
+      for (; c < C; c++) store<f32>(out + (<usize>c << 2), maxTap(params, x, n, oh, ow, c));
     }
   }
 }
@@ -336,16 +316,7 @@ export function f32_maxpool_bwd__simd(params: usize, begin: i32, end: i32, scrat
         }
         v128.store(out + (<usize>c << 2), sum);
       }
-      for (; c < C; c++) {
-        let sum: f32 = 0;
-        for (let oh = ohLo; oh < ohHi; oh++) {
-          for (let ow = owLo; ow < owHi; ow++) {
-            const k = argmaxTap(x, n, oh, ow, c, H, W, C, KH, KW, SH, SW, PH, PW);
-            if (k == (h - (oh * SH - PH)) * KW + (w - (ow * SW - PW))) sum += load<f32>(dy + ((((<usize>n * OH + oh) * OW + ow) * C + c) << 2));
-          }
-        }
-        store<f32>(out + (<usize>c << 2), sum);
-      }
+      for (; c < C; c++) store<f32>(out + (<usize>c << 2), maxGather(params, x, dy, n, h, w, c));
     }
   }
 }
