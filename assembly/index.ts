@@ -1,7 +1,7 @@
 // The only asc entry point: one export line per kernel family.
 // Kernel exports are named <dtype>_<family>_<pass>[_<variant>]__<isa>; every __simd kernel has a
 // __scalar twin. A kernel may have a companion `<name>_scratch(params): i32` giving the bytes of
-// per-thread scratch it needs. See README "Kernel conventions".
+// per-thread scratch it needs. See docs/engine.md "Kernel conventions".
 
 /** First byte after the module's static data: the TS arena starts above it. */
 export function heap_base(): usize {

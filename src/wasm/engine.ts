@@ -1,6 +1,6 @@
 // The engine: one compiled kernel module, one shared memory, its arena, and the kernel table.
 //
-// Calling convention (README "Kernel conventions"): every kernel is
+// Calling convention (docs/engine.md "Kernel conventions"): every kernel is
 //   kernel(params, begin, end, scratch)            for kernels whose [begin, end) parts are independent
 //   kernel(params, begin, end, scratch, partial)   for reductions across [begin, end)
 // where `params` points at a block of 4-byte fields written by `Params`, `scratch` is private

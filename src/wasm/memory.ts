@@ -1,6 +1,6 @@
 // Arena over the engine's one shared WebAssembly.Memory.
 //
-// Every byte the kernels touch is handed out here: kernels never allocate (README "Kernel
+// Every byte the kernels touch is handed out here: kernels never allocate (docs/engine.md "Kernel
 // conventions"). Blocks are 16-byte aligned and rounded up to 16 bytes. Free blocks are kept in
 // an address-sorted list and coalesced, so the same sequence of calls always yields the same
 // addresses (determinism). `scope(fn)` frees every block allocated inside fn unless `keep`-ed.

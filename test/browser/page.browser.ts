@@ -1,7 +1,7 @@
 // The page of `multirobust serve` in Chromium, used as a person would: the digits, an attack on a
 // checkpoint (images, perturbation, probabilities, norms inside the budget), training a model in
 // the page (progress, chart, download) and attacking it, the benchmark panel, and a page without a
-// checkpoint. With MULTIROBUST_SCREENSHOTS=1 it writes the README's screenshots to docs/.
+// checkpoint. With MULTIROBUST_SCREENSHOTS=1 it writes the screenshots docs/browser.md shows.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-// The README's training example (the ```ts block after `<!-- readme-example: train -->`), run as
+// The training example of docs/training.md (the ```ts block after `<!-- readme-example: train -->`), run as
 // written, with the package import pointed at src/index.ts, in Node (vite-node) and in Deno. Both
 // must print the same JSON summary (same kernels build and thread count ⇒ same bits). The file is
 // written under runs/ (git-ignored) so both runtimes resolve the repository's node_modules.
@@ -10,13 +10,13 @@ import { describe, expect, it } from 'vitest';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 function readmeExample(): string {
-  const readme = readFileSync(`${ROOT}README.md`, 'utf8');
+  const readme = readFileSync(`${ROOT}docs/training.md`, 'utf8');
   const m = /<!-- readme-example: train -->\s*```ts\n([\s\S]*?)```/.exec(readme);
-  if (!m) throw new Error('README.md has no ```ts block after <!-- readme-example: train -->');
+  if (!m) throw new Error('docs/training.md has no ```ts block after <!-- readme-example: train -->');
   return m[1];
 }
 
-describe('README training example', () => {
+describe('docs/training.md training example', () => {
   it('uses only the package\'s public exports and runs in Node and in Deno with the same result', () => {
     const code = readmeExample();
     expect(code).toMatch(/from 'multirobust';/);
