@@ -24,7 +24,7 @@ import { checkCount, type Attack } from './attack.ts';
 import type { Settings } from './schema.ts';
 import { epsBuffer, logitsAt, lossGrad, mixSeed, randomStartIds, type AttackBatch, type LossName, type WorstCase } from './core.ts';
 import { NormPGD, SLIDE, stepRows } from './pgd.ts';
-import { RTGrid, RTRandom } from './spatial.ts';
+import { DEG, RTGrid, RTRandom } from './spatial.ts';
 
 export interface AffineOptions {
   /** Weight of the first part (two parts), or 'random' per example (default). */
@@ -35,7 +35,6 @@ export interface AffineOptions {
   loss?: LossName;
 }
 
-const DEG = Math.PI / 180;
 
 /** Projects rows of δ onto the ball of `threat` with per-example radii (no box). */
 function ballProject(engine: Engine, threat: 'Linf' | 'L2' | 'L1', delta: F32Buf, eps: F32Buf, batch: number, dim: number): void {

@@ -35,7 +35,8 @@ export interface RTGridOptions extends RTLimits {
   batch?: number;
 }
 
-const DEG = Math.PI / 180;
+/** Radians per degree. */
+export const DEG = Math.PI / 180;
 
 function limitsOf(name: string, o: RTLimits): { px: number; deg: number } {
   const px = o.px ?? 3, deg = o.deg ?? 30;

@@ -7,9 +7,9 @@
 // vega bundles the issue suggested would add ~0.8 MB to draw what a few kB of SVG already show).
 import { formatSettings } from '../attacks/schema.ts';
 import { firstOrderOnly, type EvalReport } from './report.ts';
+import { pct } from '../report/format.ts';
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
 const ci = (iv: [number, number]) => `[${(100 * iv[0]).toFixed(1)}, ${(100 * iv[1]).toFixed(1)}]`;
 
 /** Robust accuracy per attack (in the report's order) as horizontal bars with 95 % whiskers. */

@@ -13,6 +13,7 @@
 import type { ThreatName } from '../attacks/attack.ts';
 import { VERSION } from '../version.ts';
 import { formatSettings, type Settings } from '../attacks/schema.ts';
+import { pct } from '../report/format.ts';
 
 /** The package version (package.json), part of every resume key and report. */
 export { VERSION };
@@ -213,7 +214,6 @@ function buildChecks(f: Flags, attacks: AttackInfo[], n: number, broken: number[
   return { checks, warnings };
 }
 
-const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
 const ci = (iv: Interval) => `[${(100 * iv[0]).toFixed(1)}, ${(100 * iv[1]).toFixed(1)}]`;
 
 /** "49.2 % [44.8, 53.6]": an accuracy with its 95 % interval. */

@@ -40,6 +40,7 @@ import { loadMnist, type ImageDataset } from '../train/data.ts';
 import type { Engine } from '../wasm/engine.ts';
 import { loadEngine } from '../wasm/load.ts';
 import { LINF, MULTI, obtainModel, STANDARD, type Recipe } from './models.ts';
+import { pct } from '../report/format.ts';
 
 export type BallNorm = 'linf' | 'l2' | 'l1';
 export interface Ball {
@@ -277,7 +278,6 @@ export function gridPng(test: ImageDataset, examples: InvarianceExample[], balls
   return imageGridPng({ height: test.height, width: test.width, channels: 1, rows, captions, scale: 2 });
 }
 
-const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
 
 /** The models' accuracies (clean, each attack, union) on the evaluation set. */
 export function modelsTable(r: InvarianceResult): string {

@@ -35,6 +35,7 @@ import { loadEngine } from '../wasm/load.ts';
 import { loadCnn } from './models.ts';
 import { figure as fig, MODELS, type Figure } from './mnist_models.ts';
 import { runAsScript, scriptFlags } from './script.ts';
+import { pctNumber as pct } from '../report/format.ts';
 
 export const FLAT_EPS = 0.3;
 const HIST_LO = -8, HIST_HI = 2, HIST_BINS = 40;
@@ -150,7 +151,6 @@ export function conv1Weights(path: string): { w: Float32Array; b: Float32Array }
   return { w: toFloat32(w, 'conv1.weight'), b: toFloat32(b, 'conv1.bias') };
 }
 
-const pct = (v: number) => `${(100 * v).toFixed(1)}`;
 const pcFig = (f: Figure) => `${pct(f.accuracy)} [${pct(f.interval[0])}, ${pct(f.interval[1])}]`;
 
 export function maskingMarkdown(stats: MaskingStats[], svgName: string | null): string {

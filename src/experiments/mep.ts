@@ -33,6 +33,7 @@ import {
 } from './gaussian.ts';
 import { trainLinear, type LinearAttack, type LinearWeights, type Strategy } from './linear_train.ts';
 import { fChecker, fMean, rtAccuracies, rtAttack, rtClosedForms, rtEpsInf, sampleImages, type RtAccuracies, type RtTask } from './rt.ts';
+import { pctNumber as pct } from '../report/format.ts';
 
 export const MODELS = ['nat', 'adv_inf', 'adv_1', 'avg', 'max'] as const;
 export type ModelName = (typeof MODELS)[number];
@@ -158,7 +159,6 @@ export function runMep(engine: Engine, opts: MepOptions = DEFAULTS, log: (s: str
 
 // ---- output ----
 
-const pct = (v: number): string => (100 * v).toFixed(1);
 const four = (a: { clean: number; linf: number; l1?: number; rt?: number; union: number }, second: 'l1' | 'rt'): string[] => [pct(a.clean), pct(a.linf), pct(a[second]!), pct(a.union)];
 
 /** The Gaussian table: closed forms, best unions and trained models (exact, with the test sample's figure in brackets). */

@@ -34,6 +34,7 @@ import { accuracy, trainModel } from '../train/train.ts';
 import type { Engine } from '../wasm/engine.ts';
 import { loadEngine } from '../wasm/load.ts';
 import { obtainModel, STANDARD } from './models.ts';
+import { pct } from '../report/format.ts';
 
 export const TARGET_RULES = ['next', 'random'] as const;
 export type TargetRule = (typeof TARGET_RULES)[number];
@@ -180,7 +181,6 @@ export function runNonrobust(engine: Engine, opts: NonrobustOptions, log: (s: st
   return { standard, variants, trainN: train.n, testN: test.n, seconds: (performance.now() - t0) / 1000 };
 }
 
-const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
 
 /** The markdown table of the variants. */
 export function resultTable(r: NonrobustResult): string {
