@@ -22,7 +22,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { lossInputGrad } from '../attacks/losses.ts';
-import { logitsAt } from '../attacks/core.ts';
+import { argmaxRows, logitsAt } from '../attacks/core.ts';
 import { intFlag, UsageError } from '../cli/flags.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { readSafetensors, toFloat32 } from '../io/safetensors.ts';
@@ -88,12 +88,6 @@ export function conv1Flatness(images: Float32Array, n: number, w: Float32Array, 
   return { off, flat, total: n * H * W * C };
 }
 
-const argmax = (z: Float32Array, i: number, k: number) => {
-  let best = 0;
-  for (let j = 1; j < k; j++) if (z[i * k + j] > z[i * k + best]) best = j;
-  return best;
-};
-
 const median = (v: number[]) => {
   const s = [...v].sort((a, b) => a - b), m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
@@ -113,8 +107,9 @@ export function measureMasking(engine: Engine, model: Module, weights: { w: Floa
       const za = logitsAt(model, Tensor.from(engine, xs, [B, test.height, test.width, test.channels]));
       const zb = logitsAt(model, Tensor.from(engine, xb, [B, test.height, test.width, test.channels]));
       const g = lossInputGrad(model, Tensor.from(engine, xs, [B, test.height, test.width, test.channels]), y, 'ce').g.toArray();
+      const predA = argmaxRows(za, B), predB = argmaxRows(zb, B);
       for (let i = 0; i < B; i++) {
-        const pa = argmax(za, i, 10), pb = argmax(zb, i, 10);
+        const pa = predA[i], pb = predB[i];
         clean += +(pa === y[i]);
         bin += +(pb === y[i]);
         agree += +(pa === pb);

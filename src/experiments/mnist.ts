@@ -67,9 +67,12 @@ const SEED = 0;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'dist', 'cli', 'bin.js');
 
+/** Training images per epoch: trainN, or all 60,000 but the held-out slice. */
+const trainImages = (b: Budget) => b.trainN ?? 60000 - b.valN;
+
 /** `multirobust train` arguments of a model under a budget. */
 export function trainArgs(m: MnistModel, b: Budget, out: string): string[] {
-  const stepsPerEpoch = Math.ceil((b.trainN ?? (60000 - b.valN)) / BATCH);
+  const stepsPerEpoch = Math.ceil(trainImages(b) / BATCH);
   const tokens = m.attacks.length ? m.attacks : ['linf:0.3:steps=10'];
   return [
     'train', '--strategy', m.strategy, '--attacks', m.attacks.join(','), '--epochs', String(b.epochs), '--batch', String(BATCH),
@@ -209,11 +212,11 @@ function trainingCost(runDir: string, b: Budget): Record<string, number> {
   const records = readFileSync(join(runDir, 'log.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
   const epochs = records.filter((r) => r.type === 'step' && r.epochEnd);
   const steps = Number(epochs.at(-1)?.step ?? 0);
-  const trainImages = b.trainN ?? (60000 - b.valN);
+  const images = trainImages(b);
   let gradEvals = 0, forwards = 0, seconds = 0;
   for (const e of epochs) {
-    gradEvals += Number(e.gradEvalsPerImage ?? 0) * trainImages;
-    forwards += Number(e.forwardsPerImage ?? 0) * trainImages;
+    gradEvals += Number(e.gradEvalsPerImage ?? 0) * images;
+    forwards += Number(e.forwardsPerImage ?? 0) * images;
     seconds += Number(e.seconds ?? 0);
   }
   // Plus one forward and backward per training row for the parameter update (avg trains on K·B rows).

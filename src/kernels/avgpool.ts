@@ -38,8 +38,11 @@ export function avgPoolShape(fn: string, g: AvgPoolGeometry): AvgPoolShape {
   return { batch, h, w, c, kh, kw, sh, sw, ph, pw, includePad: !!g.includePad, oh: Math.floor((h + 2 * ph - kh) / sh) + 1, ow: Math.floor((w + 2 * pw - kw) / sw) + 1 };
 }
 
-function params(s: AvgPoolShape, a: F32Buf, b: F32Buf): Params {
-  return new Params().i32(s.batch).i32(s.h).i32(s.w).i32(s.c).i32(s.kh).i32(s.kw).i32(s.sh).i32(s.sw).i32(s.ph).i32(s.pw).i32(s.oh).i32(s.ow).ptr(a).ptr(b).i32(s.includePad ? 2 : 0);
+/** The parameter block (assembly/avgpool.ts): geometry, the buffers in kernel order, the flags. */
+function params(s: AvgPoolShape, ...bufs: F32Buf[]): Params {
+  const p = new Params().i32(s.batch).i32(s.h).i32(s.w).i32(s.c).i32(s.kh).i32(s.kw).i32(s.sh).i32(s.sw).i32(s.ph).i32(s.pw).i32(s.oh).i32(s.ow);
+  for (const b of bufs) p.ptr(b);
+  return p.i32(s.includePad ? 2 : 0);
 }
 
 /** y = the mean of each window of x (taps in the image; see includePad). */
@@ -89,6 +92,5 @@ export function maxPoolBackward(engine: Engine, args: AvgPoolGeometry & { x: F32
   checkBuf(fn, 'dx', args.dx, inSize);
   checkDisjoint(fn, 'x', args.x, inSize, 'dx', args.dx, inSize);
   checkDisjoint(fn, 'dy', args.dy, outSize, 'dx', args.dx, inSize);
-  const p = new Params().i32(s.batch).i32(s.h).i32(s.w).i32(s.c).i32(s.kh).i32(s.kw).i32(s.sh).i32(s.sw).i32(s.ph).i32(s.pw).i32(s.oh).i32(s.ow).ptr(args.x).ptr(args.dy).ptr(args.dx).i32(0);
-  engine.run('f32_maxpool_bwd', p, s.batch * s.h, outSize * s.kh * s.kw * s.kh * s.kw);
+  engine.run('f32_maxpool_bwd', params({ ...s, includePad: false }, args.x, args.dy, args.dx), s.batch * s.h, outSize * s.kh * s.kw * s.kh * s.kw);
 }

@@ -48,8 +48,8 @@ export interface AvgPool2dAttrs {
   includePad?: boolean;
 }
 
-const geometry = (x: Tensor, a: AvgPool2dAttrs) => {
-  const [batch, h, w, c] = x.shape;
+const geometry = ({ shape }: { shape: readonly number[] }, a: AvgPool2dAttrs) => {
+  const [batch, h, w, c] = shape;
   return { batch, h, w, c, kh: a.kh, kw: a.kw, sh: a.sh ?? 1, sw: a.sw ?? 1, ph: a.ph ?? 0, pw: a.pw ?? 0, includePad: !!a.includePad };
 };
 
@@ -67,10 +67,9 @@ const avgPool2dOp = defineOp<AvgPool2dAttrs>({
     return y;
   },
   vjp({ engine, extra, attrs }, dy) {
-    const inShape = extra.inShape as number[];
-    const dx = Tensor.empty(engine, inShape);
-    const [batch, h, w, c] = inShape;
-    avgPool2dBackward(engine, { batch, h, w, c, kh: attrs.kh, kw: attrs.kw, sh: attrs.sh ?? 1, sw: attrs.sw ?? 1, ph: attrs.ph ?? 0, pw: attrs.pw ?? 0, includePad: !!attrs.includePad, dy: dy.buf, dx: dx.buf });
+    const shape = extra.inShape as number[];
+    const dx = Tensor.empty(engine, shape);
+    avgPool2dBackward(engine, { ...geometry({ shape }, attrs), dy: dy.buf, dx: dx.buf });
     return [dx];
   },
 });

@@ -34,7 +34,7 @@ import { parseAttack } from '../attacks/parse.ts';
 import { serializeSafetensors } from '../io/safetensors.ts';
 import { torchStateDict } from '../nn/checkpoint.ts';
 import { Tensor } from '../tensor.ts';
-import { trainModel } from '../train/train.ts';
+import { accuracy, trainModel } from '../train/train.ts';
 
 type Message = Record<string, unknown> & { id: number; op: string };
 
@@ -194,16 +194,8 @@ async function runTrain(m: Message): Promise<unknown> {
   old?.model.dispose();
   models.set('trained', { engine, model });
   const k = 500;
-  let correct = 0;
-  engine.arena.scope(() => {
-    const z = logitsAt(model, Tensor.from(engine, test.images.subarray(0, k * 784), [k, 28, 28, 1]));
-    for (let i = 0; i < k; i++) {
-      let best = 0;
-      for (let j = 1; j < 10; j++) if (z[i * 10 + j] > z[i * 10 + best]) best = j;
-      correct += +(best === test.labels[i]);
-    }
-  });
-  return { testAccuracy: correct / k, testN: k, seconds: (performance.now() - t0) / 1000, safetensors: serializeSafetensors(torchStateDict(model), { model: 'mnist_cnn', strategy: 'sampled', source: 'multirobust serve' }) };
+  const testAccuracy = accuracy(engine, model, { ...test, n: k, images: test.images.subarray(0, k * 784), labels: test.labels.subarray(0, k) });
+  return { testAccuracy, testN: k, seconds: (performance.now() - t0) / 1000, safetensors: serializeSafetensors(torchStateDict(model), { model: 'mnist_cnn', strategy: 'sampled', source: 'multirobust serve' }) };
 }
 
 async function runBench(m: Message): Promise<unknown> {
