@@ -3,8 +3,9 @@
 // Async by design: every function awaits the process-wide default engine (getEngine(), loaded once
 // on first use), so `await projectL1(delta, 10, batch)` works without any set-up call. Inputs are
 // copied into the engine's memory, the kernel runs, the result is copied out; the call is
-// synchronous once the engine is loaded. For hot loops, use the arena-buffer wrappers in
-// src/kernels/{proj,spatial,norms}.ts on an Engine directly (no copies).
+// synchronous once the engine is loaded. For hot loops, use the arena-buffer wrappers
+// (multirobust/kernels: projL*, spatialForward, …) on an Engine directly (no copies).
+// `rotateTranslate` is the spatial kernel's; `ops.spatialTransform` is the differentiable tensor op.
 //
 // Layouts: `batch` rows of `dim = length / batch` values, row-major; images NHWC [batch, h, w, c].
 // eps: one number for all examples or one per example. x0: clean inputs in [0, 1] (the box).
@@ -95,8 +96,8 @@ export function projectL1Box(delta: Float32Array, x0: Float32Array, eps: Eps, ba
 }
 
 /** Bilinear rotation by θ about the image centre and translation by (tx, ty) pixels, zero fill. */
-export async function spatialTransform(images: Float32Array, shape: readonly [number, number, number, number], params: Float32Array): Promise<Float32Array> {
-  const fn = 'spatialTransform';
+export async function rotateTranslate(images: Float32Array, shape: readonly [number, number, number, number], params: Float32Array): Promise<Float32Array> {
+  const fn = 'rotateTranslate';
   if (!(images instanceof Float32Array)) throw new TypeError(`${fn}: images must be a Float32Array`);
   if (!Array.isArray(shape) || shape.length !== 4) throw new TypeError(`${fn}: shape must be [batch, h, w, c]`);
   const [batch, h, w, c] = shape;

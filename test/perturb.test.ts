@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { projectL1, projectL1Box, projectL2, projectLinf, spatialTransform } from '../src/index.ts';
+import { projectL1, projectL1Box, projectL2, projectLinf, rotateTranslate } from '../src/index.ts';
 import { assertClose } from './_helpers/close.ts';
 import { projL1BoxRef, projL1Ref, projL2Ref, projLinfRef, spatialRef } from './_helpers/perturb_reference.ts';
 import { rng, uniform } from './_helpers/rng.ts';
@@ -21,10 +21,10 @@ describe('public functional API (default engine, new arrays)', () => {
     expect(await projectL2(delta, null, 1e9, batch)).toEqual(delta);
   });
 
-  it('spatialTransform matches the reference', async () => {
+  it('rotateTranslate matches the reference', async () => {
     const s = [3, 28, 28, 1] as const;
     const img = uniform(r, 3 * 28 * 28, 0, 1), p = Float32Array.of(0.2, 1.5, -2, 0, 0, 0, -0.5, 3, 3);
-    assertClose('spatial', await spatialTransform(img, s, p), spatialRef(img, ...s, p), { atol: 2e-5, rtol: 1e-4 });
+    assertClose('spatial', await rotateTranslate(img, s, p), spatialRef(img, ...s, p), { atol: 2e-5, rtol: 1e-4 });
   });
 
   it.each([
@@ -39,9 +39,9 @@ describe('public functional API (default engine, new arrays)', () => {
     ['x0 outside [0, 1]', () => projectL1Box(Float32Array.of(0, 0), Float32Array.of(0.5, 1.5), 1, 1), /x0 must lie in \[0, 1\], got x0\[1\] = 1.5/],
     ['x0 length', () => projectLinf(delta, x0.subarray(1), 1, batch), /x0 has length 3135, expected 3136/],
     ['batch 0', () => projectL2(delta, null, 1, 0), /batch must be an integer ≥ 1/],
-    ['NaN image', () => spatialTransform(Float32Array.of(NaN), [1, 1, 1, 1], new Float32Array(3)), /images must be finite/],
-    ['image shape', () => spatialTransform(new Float32Array(5), [1, 2, 2, 1], new Float32Array(3)), /images has length 5, expected batch·h·w·c = 4/],
-    ['params length', () => spatialTransform(new Float32Array(4), [1, 2, 2, 1], new Float32Array(2)), /params must be a Float32Array of 3·batch = 3/],
+    ['NaN image', () => rotateTranslate(Float32Array.of(NaN), [1, 1, 1, 1], new Float32Array(3)), /images must be finite/],
+    ['image shape', () => rotateTranslate(new Float32Array(5), [1, 2, 2, 1], new Float32Array(3)), /images has length 5, expected batch·h·w·c = 4/],
+    ['params length', () => rotateTranslate(new Float32Array(4), [1, 2, 2, 1], new Float32Array(2)), /params must be a Float32Array of 3·batch = 3/],
   ])('%s → clear error, as a rejected promise (never a synchronous throw)', async (_name, call, msg) => {
     let result: Promise<unknown> | undefined;
     expect(() => { result = call(); }).not.toThrow();

@@ -1,6 +1,6 @@
 // float64 references for the bias/ReLU, max-pool, loss and optimizer kernels, written for clarity.
 import { avgPoolShape, type AvgPoolGeometry } from '../../src/kernels/avgpool.ts';
-import type { Engine, Params } from '../../src/index.ts';
+import type { Engine, Params } from '../../src/engine.ts';
 
 export function biasAddRef(x: ArrayLike<number>, bias: ArrayLike<number>, rows: number, cols: number, relu: boolean): Float64Array {
   const y = new Float64Array(rows * cols);

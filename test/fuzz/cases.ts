@@ -9,7 +9,7 @@
 //   idx          parseIdx + datasetFromIdx (and loadIdxPair from disk) on mutated image/label pairs
 //   tokens       parseAttacks on mutated attack lists
 //   flags        intFlag / numberFlag / parseNumber on mutated numbers
-//   api          projectLinf/L2/L1/L1Box, spatialTransform and Tensor.from with one or more bad arguments,
+//   api          projectLinf/L2/L1/L1Box, rotateTranslate and Tensor.from with one or more bad arguments,
 //                and the small CNN called on inputs of wrong shapes
 //   cli          main() of `multirobust` on mutated argument lists (info, eval, attack, train with a
 //                bad flag, unknown commands)
@@ -31,7 +31,7 @@ import { exportMnistCnn } from '../../src/onnx/export.ts';
 import { importOnnx } from '../../src/onnx/import.ts';
 import { Adam } from '../../src/nn/optim.ts';
 import type { Module } from '../../src/nn/module.ts';
-import { projectL1, projectL1Box, projectL2, projectLinf, spatialTransform } from '../../src/perturb.ts';
+import { projectL1, projectL1Box, projectL2, projectLinf, rotateTranslate } from '../../src/perturb.ts';
 import { Tensor } from '../../src/tensor.ts';
 import { datasetFromIdx, loadIdxPair, parseIdx } from '../../src/train/data.ts';
 import type { Engine } from '../../src/wasm/engine.ts';
@@ -622,7 +622,7 @@ function modelCallCase(rng: Rand): FuzzCase {
 
 function apiCase(rng: Rand): FuzzCase {
   if (rng.chance(0.15)) return modelCallCase(rng);
-  const fn = rng.pick(['projectLinf', 'projectL2', 'projectL1', 'projectL1Box', 'spatialTransform', 'Tensor.from'] as const);
+  const fn = rng.pick(['projectLinf', 'projectL2', 'projectL1', 'projectL1Box', 'rotateTranslate', 'Tensor.from'] as const);
   const batch = 1 + rng.int(3), dim = 1 + rng.int(6), n = batch * dim;
   const badRate = 0.35;
   const choose = (good: Arg, bads: Arg[]): Arg => (rng.chance(badRate) ? rng.pick(bads) : good);
@@ -655,11 +655,11 @@ function apiCase(rng: Rand): FuzzCase {
   ]);
   const args = [delta, x0, eps, batchArg];
   const anyBad = (a: Arg[]) => a.some((x) => x.bad);
-  if (fn === 'spatialTransform' || fn === 'Tensor.from') {
+  if (fn === 'rotateTranslate' || fn === 'Tensor.from') {
     const h = 1 + rng.int(4), w = 1 + rng.int(4);
     const images = f32(batch * h * w, () => rng.next());
     const shape = choose({ v: [batch, h, w, 1], bad: false, desc: 'shape ok' }, [
-      { v: [batch, h, w], bad: fn === 'spatialTransform', desc: 'shape rank 3' }, { v: [batch, h, -w, 1], bad: true, desc: 'shape negative' },
+      { v: [batch, h, w], bad: fn === 'rotateTranslate', desc: 'shape rank 3' }, { v: [batch, h, -w, 1], bad: true, desc: 'shape negative' },
       { v: [batch, h + 0.5, w, 1], bad: true, desc: 'shape fractional' }, { v: [batch, h, w, 2], bad: true, desc: 'shape too big' },
       { v: 'abc', bad: true, desc: 'shape a string' }, { v: [NaN, h, w, 1], bad: true, desc: 'shape NaN' },
       { v: [2 ** 20, 2 ** 20, w, 1], bad: true, desc: 'shape astronomically large' }, { v: [Infinity, h, w, 1], bad: true, desc: 'shape Infinity' },
@@ -693,8 +693,8 @@ function apiCase(rng: Rand): FuzzCase {
     const all = [imgs, shape, params];
     return {
       kind: 'api',
-      name: `spatialTransform(${all.map((a) => a.desc).join(', ')})`,
-      exec: () => rule(() => spatialTransform(imgs.v as Float32Array, shape.v as [number, number, number, number], params.v as Float32Array), /^spatialTransform: /, (out) => {
+      name: `rotateTranslate(${all.map((a) => a.desc).join(', ')})`,
+      exec: () => rule(() => rotateTranslate(imgs.v as Float32Array, shape.v as [number, number, number, number], params.v as Float32Array), /^rotateTranslate: /, (out) => {
         if (anyBad(all)) return `accepted ${all.filter((a) => a.bad).map((a) => a.desc).join(', ')}`;
         if (out.length !== images.length || out.some((v) => !Number.isFinite(v))) return 'output of the wrong length or not finite';
         return null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Params } from '../../src/index.ts';
+import { Params } from '../../src/engine.ts';
 import { biasAdd, biasBackward, relu, reluBackward } from '../../src/kernels/activation.ts';
 import { assertClose, assertEqualBits } from '../_helpers/close.ts';
 import { checkGuards, engineFor, guarded, guardedFrom } from '../_helpers/engine.ts';

@@ -4,7 +4,7 @@
 // written (NaN-filled buffers, guards intact), parts of a call equal the whole call, and the
 // backward pass as the exact adjoint of the forward (⟨pool(x), dy⟩ = ⟨x, pool_bwd(dy)⟩).
 import { describe, expect, it } from 'vitest';
-import { Params } from '../../src/index.ts';
+import { Params } from '../../src/engine.ts';
 import { leakyRelu, leakyReluBackward } from '../../src/kernels/activation.ts';
 import { avgPool2d, avgPool2dBackward, avgPoolShape, maxPool, maxPoolBackward, type AvgPoolGeometry } from '../../src/kernels/avgpool.ts';
 import { assertClose, assertEqualBits } from '../_helpers/close.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Params, type Engine } from '../../src/index.ts';
+import { Params, type Engine } from '../../src/engine.ts';
 import {
   labelsFrom, marginLoss, marginLossBackward, softmaxCrossEntropy, softmaxCrossEntropyBackward,
   type LossArgs, type LossBackwardArgs,

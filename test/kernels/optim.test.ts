@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Params, type Engine } from '../../src/index.ts';
+import { Params, type Engine } from '../../src/engine.ts';
 import { adamStep, sgdStep } from '../../src/kernels/optim.ts';
 import { assertClose, assertEqualBits } from '../_helpers/close.ts';
 import { checkGuards, engineFor, guarded, guardedFrom } from '../_helpers/engine.ts';

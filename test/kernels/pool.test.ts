@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Params } from '../../src/index.ts';
+import { Params } from '../../src/engine.ts';
 import { relu, reluBackward } from '../../src/kernels/activation.ts';
 import { maxPool2x2, maxPool2x2Backward, maxPool2x2Shape } from '../../src/kernels/pool.ts';
 import { assertClose, assertEqualBits } from '../_helpers/close.ts';

@@ -1,6 +1,7 @@
 // Child process of load.test.ts: in a fresh process (no default engine loaded before), loads the
 // build named by argv[2] ('env' = through MULTIROBUST_BUILD) and prints the build it got.
-import { gemm, loadEngine } from '../../src/index.ts';
+import { loadEngine } from '../../src/index.ts';
+import { gemm } from '../../src/kernels/index.ts';
 
 const arg = process.argv[2];
 const e = await loadEngine(arg === 'env' ? { threads: 1 } : { build: arg as 'relaxed', threads: 1 });

@@ -1,5 +1,6 @@
 // Child process of pool.test.ts: runs a 2-thread engine, never closes it, and must exit by itself.
-import { gemm, loadEngine } from '../../src/index.ts';
+import { loadEngine } from '../../src/index.ts';
+import { gemm } from '../../src/kernels/index.ts';
 
 const t0 = performance.now();
 const e = await loadEngine({ threads: 2, minParallelCost: 0 });

@@ -4,7 +4,9 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Params, gemm, loadEngine, type Engine } from '../../src/index.ts';
+import { loadEngine } from '../../src/index.ts';
+import { Params, type Engine } from '../../src/engine.ts';
+import { gemm } from '../../src/kernels/index.ts';
 import { chunk } from '../../src/wasm/pool.ts';
 import { THREAD_CASES, checkGrowth, checkReductionOrder, checkThreadCases, crashWorker, trapInWorker, uncoveredKernels } from './thread_cases.ts';
 

@@ -1,7 +1,8 @@
 // Child process of pool.test.ts: a call whose caller waits ~7 s for worker 1 (test-only delay),
 // during which the parent stops this whole process (SIGSTOP) for longer than the pool's hang limit.
 // The call must still succeed: a paused process is not a hung worker.
-import { biasBackward, loadEngine } from '../../src/index.ts';
+import { loadEngine } from '../../src/index.ts';
+import { biasBackward } from '../../src/kernels/index.ts';
 
 const e = await loadEngine({ threads: 2, minParallelCost: 0 });
 const [rows, cols] = [64, 16];

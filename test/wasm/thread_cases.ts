@@ -2,15 +2,13 @@
 // pool.test.ts (Node) and pool.deno.ts (Deno) compare 1, 2 and 3 threads on these.
 // No vitest here: Deno imports this file directly.
 import {
-  adamStep, biasAdd, biasBackward, conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dGeometry, gemm,
-  labelsFrom, marginLoss, marginLossBackward, maxPool2x2, maxPool2x2Backward, maxPool2x2Shape, relu, reluBackward,
-  sgdStep, softmaxCrossEntropy, softmaxCrossEntropyBackward, type Conv2dShape, type Engine, type F32Buf,
-} from '../../src/index.ts';
-import { norms, randomStart, sign, slideDirection } from '../../src/kernels/norms.ts';
-import { leakyRelu, leakyReluBackward } from '../../src/kernels/activation.ts';
-import { avgPool2d, avgPool2dBackward, avgPoolShape, maxPool, maxPoolBackward } from '../../src/kernels/avgpool.ts';
-import { projL1, projL1Box, projL2, projLinf } from '../../src/kernels/proj.ts';
-import { spatialBackwardInput, spatialBackwardParams, spatialForward } from '../../src/kernels/spatial.ts';
+  adamStep, avgPool2d, avgPool2dBackward, avgPoolShape, biasAdd, biasBackward, conv2dBackwardFilter, conv2dBackwardInput,
+  conv2dForward, conv2dGeometry, gemm, labelsFrom, leakyRelu, leakyReluBackward, marginLoss, marginLossBackward, maxPool,
+  maxPool2x2, maxPool2x2Backward, maxPool2x2Shape, maxPoolBackward, norms, projL1, projL1Box, projL2, projLinf, randomStart,
+  relu, reluBackward, sgdStep, sign, slideDirection, softmaxCrossEntropy, softmaxCrossEntropyBackward, spatialBackwardInput,
+  spatialBackwardParams, spatialForward, type Conv2dShape,
+} from '../../src/kernels/index.ts';
+import type { Engine, F32Buf } from '../../src/engine.ts';
 import { rng, uniform } from '../_helpers/rng.ts';
 
 export interface ThreadCase {
