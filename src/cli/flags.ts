@@ -1,9 +1,11 @@
 // Numeric command-line flags, parsed one way for every script and command: a value that is not a
 // number, not finite, not an integer where one is needed, or out of range is a UsageError naming
 // the flag and the value as given (the CLI prints it on one line and exits with code 2).
+import { parseArgs } from 'node:util';
+import { InputError } from '../errors.ts';
 
-/** Bad input given by the user (flags, files, tokens): the CLI prints one line on stderr and exits with code 2. */
-export class UsageError extends Error {
+/** Bad input on the command line (flags): an InputError (src/errors.ts), so one line on stderr and exit code 2. */
+export class UsageError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';
@@ -59,13 +61,31 @@ export function numberFlag(name: string, value: string | undefined, opts: { min?
   return n;
 }
 
-/** For scripts (bench, vite-node): returns parse()'s result; a UsageError prints `${prog}: message` on stderr and exits with code 2. */
+/** For scripts (bench, vite-node): returns parse()'s result; an InputError (UsageError included) prints `${prog}: message` on stderr and exits with code 2. */
 export function parseOrExit<T>(prog: string, parse: () => T): T {
   try {
     return parse();
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
+    if (!(err instanceof InputError)) throw err;
     console.error(`${prog}: ${err.message}`);
     process.exit(2);
   }
+}
+
+/**
+ * A command's flags (node:util parseArgs, strict, no positionals): the values, or null after printing
+ * `help` for --help. A bad flag is a UsageError with parseArgs' first line.
+ */
+export function strictFlags(argv: string[], options: NonNullable<Parameters<typeof parseArgs>[0]>['options'], help: string): Record<string, string | boolean | undefined> | null {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }) as { values: Record<string, string | boolean | undefined> });
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]);
+  }
+  if (values.help) {
+    console.log(help);
+    return null;
+  }
+  return values;
 }

@@ -1,9 +1,13 @@
 // The `multirobust` command line. Subcommands are plain functions in COMMANDS; flags are parsed
-// with node:util parseArgs (strict: an unknown flag is an error naming it). Results go to stdout,
-// progress and diagnostics to stderr.
+// with node:util parseArgs (strict: an unknown flag is an error naming it). A command with
+// subcommands (`multirobust experiment mep …`) hands each its own arguments. Results go to
+// stdout, progress and diagnostics to stderr. Exit codes: 0 done, 2 bad input (an InputError,
+// src/errors.ts, UsageError included: one line on stderr), 1 anything else.
 import { parseArgs } from 'node:util';
+import { InputError } from '../errors.ts';
 import { loadEngine, missingFeatures, supportsRelaxed } from '../wasm/load.ts';
 import { attackCommand, evalCommand, mergeCommand } from './eval.ts';
+import { EXPERIMENTS } from './experiment.ts';
 import { UsageError } from './flags.ts';
 import { exportCommand } from './export.ts';
 import { serveCommand } from './serve.ts';
@@ -21,6 +25,16 @@ interface Command {
   positionals?: boolean;
   run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<void>;
 }
+
+/** A command made of subcommands that parse their own flags and print their own --help. */
+interface Group {
+  summary: string;
+  subcommands: Record<string, { summary: string; main(argv: string[]): Promise<number> }>;
+}
+
+const GROUPS: Record<string, Group> = {
+  experiment: { summary: 'the paper\'s and the talk\'s experiments: mep, nonrobust, invariance, mnist, masking', subcommands: EXPERIMENTS },
+};
 
 const COMMANDS: Record<string, Command> = {
   info: {
@@ -61,7 +75,7 @@ const COMMANDS: Record<string, Command> = {
 
 function help(): string {
   const lines = ['usage: multirobust <command> [flags]', '', 'commands:'];
-  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
+  for (const [name, c] of [...Object.entries(COMMANDS), ...Object.entries(GROUPS)]) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
   lines.push('', 'run `multirobust <command> --help` for its flags.');
   return lines.join('\n');
 }
@@ -76,6 +90,37 @@ function commandHelp(name: string, c: Command): string {
   return lines.join('\n');
 }
 
+function groupHelp(name: string, g: Group): string {
+  const lines = [`usage: multirobust ${name} <name> [flags]`, '', g.summary, '', `${name}s:`];
+  for (const [sub, s] of Object.entries(g.subcommands)) lines.push(`  ${sub.padEnd(12)} ${s.summary}`);
+  lines.push('', `run \`multirobust ${name} <name> --help\` for its flags.`);
+  return lines.join('\n');
+}
+
+/** Runs `work`; an error is one line on stderr after `label`, exit code 2 for bad input (InputError), 1 otherwise. */
+async function exitCode(label: string, work: () => Promise<number>): Promise<number> {
+  try {
+    return await work();
+  } catch (err) {
+    console.error(`${label}: ${(err as Error).message}`);
+    return err instanceof InputError ? 2 : 1;
+  }
+}
+
+function runGroup(name: string, g: Group, argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const names = Object.keys(g.subcommands).join(', ');
+  if (sub === '--help' || sub === '-h' || sub === 'help') {
+    console.log(groupHelp(name, g));
+    return Promise.resolve(0);
+  }
+  if (!sub || !Object.hasOwn(g.subcommands, sub)) {
+    console.error(`multirobust ${name}: ${sub ? `unknown ${name} '${sub}'` : `no ${name} given`} (${name}s: ${names}; see multirobust ${name} --help)`);
+    return Promise.resolve(2);
+  }
+  return exitCode(`multirobust ${name} ${sub}`, () => g.subcommands[sub].main(rest));
+}
+
 /** Runs the CLI on `argv` (without node and script); returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -84,12 +129,13 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!name) {
-    console.error(`multirobust: no command given (commands: ${Object.keys(COMMANDS).join(', ')}; see multirobust --help)`);
+    console.error(`multirobust: no command given (commands: ${[...Object.keys(COMMANDS), ...Object.keys(GROUPS)].join(', ')}; see multirobust --help)`);
     return 2;
   }
+  if (Object.hasOwn(GROUPS, name)) return runGroup(name, GROUPS[name], rest);
   const command = COMMANDS[name];
   if (!command) {
-    console.error(`multirobust: unknown command '${name}' (commands: ${Object.keys(COMMANDS).join(', ')}; see multirobust --help)`);
+    console.error(`multirobust: unknown command '${name}' (commands: ${[...Object.keys(COMMANDS), ...Object.keys(GROUPS)].join(', ')}; see multirobust --help)`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -104,11 +150,8 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`multirobust ${name}: ${(err as Error).message.split('\n')[0]} (see multirobust ${name} --help)`);
     return 2;
   }
-  try {
+  return exitCode(`multirobust ${name}`, async () => {
     await command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals);
     return 0;
-  } catch (err) {
-    console.error(`multirobust ${name}: ${(err as Error).message}`);
-    return err instanceof UsageError ? 2 : 1;
-  }
+  });
 }

@@ -1,4 +1,4 @@
-// `npm run experiment:masking`: does a model threshold its inputs? (issue 27, the paper's MNIST
+// `npm run experiment:masking` (`multirobust experiment masking`): does a model threshold its inputs? (issue 27, the paper's MNIST
 // gradient-masking finding, measured directly.) Models trained against L∞ are said to learn
 // first-layer filters that switch off below a pixel threshold; their loss is then flat around the
 // input, first-order L1/L2 attacks stall and gradient-free ones do not. Per model, on the first n
@@ -17,24 +17,20 @@
 // padding (2), bias (C). Deterministic (no randomness). Threading: the engine's (input gradients).
 //
 //   npm run experiment:masking -- [--budget paper] [--models nat,linf,…] [--checkpoints NAME=PATH,…]
-//     [--n 1000] [--out docs/results/mnist] [--threads N]
-import { existsSync, mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+//     [--n 1000] [--out runs/results/mnist] [--threads N]
+//
+// The command (flags, help, files): src/cli/experiments/masking.ts; `--out docs/results/mnist`
+// writes the documentation's tables.
 import { lossInputGrad } from '../attacks/losses.ts';
 import { argmaxRows, logitsAt } from '../attacks/core.ts';
-import { intFlag, UsageError } from '../cli/flags.ts';
-import { writeFileAtomic } from '../io/atomic.ts';
+import { InputError } from '../errors.ts';
 import { readSafetensors, toFloat32 } from '../io/safetensors.ts';
 import type { Module } from '../nn/module.ts';
 import { lineChartSvg } from '../report/plot.ts';
 import { Tensor } from '../tensor.ts';
-import { loadMnist, type ImageDataset } from '../train/data.ts';
+import type { ImageDataset } from '../train/data.ts';
 import type { Engine } from '../wasm/engine.ts';
-import { loadEngine } from '../wasm/load.ts';
-import { loadCnn } from './models.ts';
-import { figure as fig, MODELS, type Figure } from './mnist_models.ts';
-import { runAsScript, scriptFlags } from './script.ts';
+import { figure as fig, type Figure } from './mnist_models.ts';
 import { pctNumber as pct } from '../report/format.ts';
 
 export const FLAT_EPS = 0.3;
@@ -141,8 +137,8 @@ export function measureMasking(engine: Engine, model: Module, weights: { w: Floa
 export function conv1Weights(path: string): { w: Float32Array; b: Float32Array } {
   const t = readSafetensors(path).tensors;
   const w = t.get('conv1.weight'), b = t.get('conv1.bias');
-  if (!w || !b) throw new UsageError(`${path}: no conv1.weight / conv1.bias (not the paper's CNN)`);
-  if (w.shape.join() !== `${b.shape[0]},1,5,5`) throw new UsageError(`${path}: conv1.weight has shape [${w.shape}], expected [C, 1, 5, 5]`);
+  if (!w || !b) throw new InputError(`${path}: no conv1.weight / conv1.bias (not the paper's CNN)`);
+  if (w.shape.join() !== `${b.shape[0]},1,5,5`) throw new InputError(`${path}: conv1.weight has shape [${w.shape}], expected [C, 1, 5, 5]`);
   return { w: toFloat32(w, 'conv1.weight'), b: toFloat32(b, 'conv1.bias') };
 }
 
@@ -165,73 +161,3 @@ export async function maskingSvg(stats: MaskingStats[]): Promise<string> {
     xDomain: [HIST_LO, HIST_HI],
   });
 }
-
-// ---- command line ------------------------------------------------------------------------------
-
-const OPTIONS = {
-  budget: { type: 'string' }, models: { type: 'string' }, dir: { type: 'string' }, checkpoints: { type: 'string' },
-  n: { type: 'string' }, out: { type: 'string' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-} as const;
-
-const HELP = `usage: npm run experiment:masking -- [--budget paper] [--models nat,linf,…] [--checkpoints NAME=PATH,…] [--n 1000] [--out DIR] [--threads N]
-thresholding and gradient masking, measured on each model's first n test images
-  --budget       experiment:mnist's budget whose finished models are measured (default paper)
-  --models       of those, these (default: every model whose training finished)
-  --dir          experiment:mnist's run directories (default ~/.cache/multirobust/mnist/BUDGET)
-  --checkpoints  instead, NAME=PATH pairs of checkpoints of the paper's CNN
-  --n            test images (default 1000)
-  --out          writes masking-BUDGET.json, .svg and .md there (default docs/results/mnist)
-  --threads      kernel threads (default: all cores)`;
-
-export async function main(argv = process.argv.slice(2)): Promise<number> {
-  const values = scriptFlags(argv, OPTIONS, HELP);
-  if (!values) return 0;
-  const n = intFlag('n', (values.n as string | undefined) ?? '1000', { min: 1, max: 10000 })!;
-  const threads = intFlag('threads', values.threads as string | undefined, { min: 1 });
-  const budget = String(values.budget ?? 'paper');
-  let pairs: [string, string][];
-  if (values.checkpoints !== undefined) {
-    pairs = String(values.checkpoints).split(',').map((p) => {
-      const at = p.indexOf('=');
-      if (at <= 0 || at === p.length - 1) throw new UsageError(`--checkpoints: expected NAME=PATH, got '${p}'`);
-      return [p.slice(0, at), p.slice(at + 1)];
-    });
-  } else {
-    const dir = resolve(String(values.dir ?? join(homedir(), '.cache', 'multirobust', 'mnist', budget)));
-    const wanted = values.models === undefined ? MODELS.map((m) => m.name) : String(values.models).split(',');
-    for (const w of wanted) if (!MODELS.some((m) => m.name === w)) throw new UsageError(`--models: unknown model '${w}'`);
-    pairs = MODELS.filter((m) => wanted.includes(m.name) && existsSync(join(dir, m.name, 'run', 'report.json'))).map((m) => [m.label, join(dir, m.name, 'run', 'last.safetensors')]);
-    if (!pairs.length) throw new UsageError(`no finished experiment:mnist model under ${dir}`);
-  }
-  for (const [, path] of pairs) if (!existsSync(path)) throw new UsageError(`${path}: no such checkpoint`);
-  const weights = pairs.map(([, path]) => conv1Weights(path));
-  const out = resolve(String(values.out ?? join(import.meta.dirname, '..', '..', 'docs', 'results', 'mnist')));
-  const test = loadMnist('test');
-  const engine = await loadEngine({ threads });
-  const stats: MaskingStats[] = [];
-  try {
-    for (const [k, [name, path]] of pairs.entries()) {
-      let model: Module;
-      try {
-        model = loadCnn(engine, path);
-      } catch (err) {
-        throw new UsageError(`${path}: ${(err as Error).message.split('\n')[0]}`);
-      }
-      stats.push(measureMasking(engine, model, weights[k], test, Math.min(n, test.n), name, path.replace(homedir(), '~')));
-      model.dispose();
-      console.error(`experiment:masking: ${name} done`);
-    }
-  } finally {
-    await engine.close();
-  }
-  mkdirSync(out, { recursive: true });
-  const base = join(out, `masking-${values.checkpoints !== undefined ? 'checkpoints' : budget}`);
-  writeFileAtomic(`${base}.json`, `${JSON.stringify({ n, eps: FLAT_EPS, threads: engine.threads, date: new Date().toISOString(), models: stats }, null, 2)}\n`);
-  writeFileAtomic(`${base}.svg`, await maskingSvg(stats));
-  const md = maskingMarkdown(stats, `${base.split('/').at(-1)}.svg`);
-  writeFileAtomic(`${base}.md`, `${md}\n`);
-  console.log(md);
-  return 0;
-}
-
-runAsScript(/experiments\/masking\.ts$/, 'experiment:masking', main);

@@ -1,4 +1,4 @@
-// `npm run experiment:mep`: the mutually-exclusive-perturbations experiment (issue 18; paper.md §3).
+// `npm run experiment:mep` (`multirobust experiment mep`): the mutually-exclusive-perturbations experiment (issue 18; paper.md §3).
 //
 // 1. The Gaussian task (src/experiments/gaussian.ts) for d = 1000, α ∈ {1, 2, 3}, p ∈ {0.6, 0.7,
 //    0.9}, ε∞ = 2η, ε1 = 2: the closed forms of f∞ = sign(x0) and f1 = sign(Σ xi), checked against
@@ -9,25 +9,19 @@
 //    a held-out sample.
 // 2. L∞ vs rotation-translation on 16×16 images (src/experiments/rt.ts): f_chk, f_mean and the same
 //    five training strategies, the RT attack through the engine's spatialTransform op.
-// Prints markdown tables, writes an SVG of the trade-off as p varies (α = 2; src/report/plot.ts)
-// and, with --json FILE, the Gaussian figures keyed "alpha=A,p=P", each with f_inf, f_1 (closed
-// form {clean, linf, l1, union}), best_linear_union and trained.
+// This file: runMep and the results' markdown tables, JSON and SVG of the trade-off as p varies
+// (α = 2; src/report/plot.ts); the Gaussian JSON is keyed "alpha=A,p=P", each with f_inf, f_1
+// (closed form {clean, linf, l1, union}), best_linear_union and trained. The command (flags, help,
+// printing, files) is src/cli/experiments/mep.ts.
 // Seeded and deterministic for a given seed (the engine's GEMM results are reproducible per machine,
 // build and thread count). ≈ 45 s of CPU on 2 cores (more wall time on a loaded machine).
 //
 //   npm run experiment:mep -- [--json FILE] [--svg FILE] [--seed S] [--mc N] [--threads N]
-import { mkdirSync } from 'node:fs';
-import { writeFileAtomic } from '../io/atomic.ts';
-import { dirname } from 'node:path';
-import { parseArgs } from 'node:util';
-import { intFlag, UsageError } from '../cli/flags.ts';
-import { runAsScript } from './script.ts';
 import { Rng } from '../nn/init.ts';
 import { lineChartSvg, type Series } from '../report/plot.ts';
 import type { Engine } from '../wasm/engine.ts';
-import { loadEngine } from '../wasm/load.ts';
 import {
-  bestSymmetricUnion, bestUnbiasedUnion, budgets, closedFormF1, closedFormFInf, empiricalAccuracies, eta, exactAccuracies, f1, fInf,
+  bestSymmetricUnion, bestUnbiasedUnion, budgets, closedFormF1, closedFormFInf, empiricalAccuracies, exactAccuracies, f1, fInf,
   l1Attack, linfAttack, monteCarlo, sample, standardError, summarize,
   type Accuracies, type GaussianTask, type GeneralOptimum, type UnionOptimum,
 } from './gaussian.ts';
@@ -243,62 +237,3 @@ export async function tradeoffSvg(r: MepResult, d: number, alpha: number): Promi
     series, xDomain: [0.5, 1], yDomain: [0, 1], width: 560, height: 340,
   });
 }
-
-// ---- command line ----
-
-const HELP = `Usage: experiment:mep [options]
-  --json FILE     also write the Gaussian figures as JSON ("alpha=A,p=P" → f_inf, f_1, best_linear_union, trained)
-  --svg FILE      the trade-off chart (default docs/mep-tradeoff.svg)
-  --seed N        seed of every sample, initialisation and shuffle (default 0)
-  --mc N          Monte Carlo samples per setting (default 100000; 0 skips the check)
-  --threads N     kernel threads (default: MULTIROBUST_THREADS or all cores)`;
-
-/** The command; `base` replaces the defaults (the tests run a reduced configuration). */
-export async function main(argv = process.argv.slice(2), base: MepOptions = DEFAULTS): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        json: { type: 'string' }, svg: { type: 'string', default: 'docs/mep-tradeoff.svg' }, seed: { type: 'string', default: '0' },
-        mc: { type: 'string', default: String(DEFAULTS.mc) }, threads: { type: 'string' }, help: { type: 'boolean', default: false },
-      },
-    }).values;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  const opts: MepOptions = { ...base, seed: intFlag('seed', values.seed, { min: 0 })!, mc: intFlag('mc', values.mc, { min: 0 })! };
-  const engine = await loadEngine({ threads: intFlag('threads', values.threads, { min: 1 }) });
-  let r: MepResult;
-  try {
-    r = runMep(engine, opts, (s) => console.error(`  ${s}`));
-  } finally {
-    await engine.close();
-  }
-  const t = opts;
-  console.log(`## L∞ vs L1 on the Gaussian task (d = ${t.d}, ε∞ = 2η, ε1 = 2; trained: logistic, ${t.nTrain} samples, ${t.epochs} epochs, exact attacks; test sample ${t.nTest})\n`);
-  console.log(gaussianTable(r));
-  if (opts.mc > 0) {
-    console.log(`\n## Monte Carlo check of the closed forms (${opts.mc} samples per setting, exact attacks on every sample; acceptance: ≤ 3)\n`);
-    console.log(monteCarloTable(r));
-  }
-  console.log(`\n## L∞ vs rotation-translation on ${t.rt.size}×${t.rt.size} images (ε∞ = 2η; RT grid ±10°, ±1 px; trained on ${t.rt.nTrain}, ${t.rt.tries} random RT tries; test sample ${t.rt.nTest})\n`);
-  console.log(rtTable(r));
-  const alpha = opts.alphas.includes(2) ? 2 : opts.alphas[0];
-  const svg = await tradeoffSvg(r, opts.d, alpha);
-  mkdirSync(dirname(values.svg!), { recursive: true });
-  writeFileAtomic(values.svg!, svg);
-  console.log(`\nwrote ${values.svg} (α = ${alpha})`);
-  if (values.json) {
-    writeFileAtomic(values.json, JSON.stringify(toJson(r), null, 2) + '\n');
-    console.log(`wrote ${values.json}`);
-  }
-  console.log(`ran in ${r.seconds.toFixed(1)} s (η = α/√d: ${opts.alphas.map((a) => `α = ${a}: ${eta({ d: opts.d, alpha: a, p: 0.5 }).toFixed(4)}`).join(', ')})`);
-  return 0;
-}
-
-runAsScript(/mep\.(ts|js)$/, 'experiment:mep', () => main());

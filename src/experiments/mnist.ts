@@ -1,4 +1,4 @@
-// `npm run experiment:mnist`: the paper's MNIST tables (Tramèr & Boneh 2019; ../shared/spec/paper.md
+// `npm run experiment:mnist` (`multirobust experiment mnist`): the paper's MNIST tables (Tramèr & Boneh 2019; ../shared/spec/paper.md
 // §1.3–§1.6, §2.2) re-run with the `standard` evaluation (issue 27).
 //
 // For each model (MODELS; --models picks rows), three resumable stages, each a `multirobust`
@@ -18,17 +18,19 @@
 // tables beside the paper's recollected figures and MSD's, is regenerated from every JSON there.
 //
 //   npm run experiment:mnist -- [--models linf,l1,…|all] [--budget paper|reduced|smoke]
-//     [--dir ~/.cache/multirobust/mnist] [--results docs/results/mnist] [--threads N] [--table-only]
+//     [--dir ~/.cache/multirobust/mnist] [--results runs/results/mnist] [--threads N] [--table-only]
+//
+// The command (flags, help, printing): src/cli/experiments/mnist.ts; `--results docs/results/mnist`
+// writes the documentation's tables.
 //
 // Budgets: paper (10 epochs of 59,000 images = 5,900 steps of 100, ≈ the reference's 6,000;
 // standard suite on 1,000 test images; gradient-free on the first 100), reduced (3 epochs, the same
 // evaluation; marked in every table), smoke (tiny, for the tests: 300 images, quick suite on 20).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { availableParallelism, homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { intFlag, UsageError } from '../cli/flags.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { writeSafetensors } from '../io/safetensors.ts';
 import { isGradientFree, type EvalReport, type Interval } from '../eval/report.ts';
@@ -36,7 +38,6 @@ import { loadMnist } from '../train/data.ts';
 import { formatDuration } from '../train/progress.ts';
 import type { Strategy } from '../train/strategies.ts';
 import { figure, MODELS, TABLE_THREATS, type Figure, type MnistModel, type Table } from './mnist_models.ts';
-import { runAsScript, scriptFlags } from './script.ts';
 
 /** The reference's gradient-free attacks at its budgets (paper.md §1.6), per threat model. */
 export const GRADIENT_FREE: Record<string, string> = { L1: 'pointwise:10:budget=reference', L2: 'boundary:2:budget=reference' };
@@ -65,7 +66,8 @@ export const BUDGETS: Record<string, Budget> = {
 const BATCH = 100;
 const SEED = 0;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'dist', 'cli', 'bin.js');
+/** The built `multirobust` command every stage runs (npm run build makes it). */
+export const BIN = join(ROOT, 'dist', 'cli', 'bin.js');
 
 /** Training images per epoch: trainN, or all 60,000 but the held-out slice. */
 const trainImages = (b: Budget) => b.trainN ?? 60000 - b.valN;
@@ -109,7 +111,7 @@ function commit(): string {
   }
 }
 
-interface Io {
+export interface Io {
   threads: number;
   log: (s: string) => void;
   /** stdio of the child commands: 'inherit' (progress on this terminal) or 'ignore'. */
@@ -322,7 +324,8 @@ export const PAPER_RECOLLECTION: Record<Table, Record<string, number[]>> = {
 /** MSD's README (locuslab/robust_union, paper.md §4.1, §6.3): clean, L∞, L2, L1, all attacks. */
 export const MSD_README: Record<string, number[]> = { 'MSD': [98.3, 62.7, 67.9, 65.0, 58.4], 'Worst-PGD (MAX)': [98.6, 51.0, 61.9, 52.6, 42.1], 'PGD Aug (AVG)': [99.1, 65.2, 60.1, 39.2, 34.9] };
 
-const pc = (f: Figure | undefined) => (f ? `${(100 * f.accuracy).toFixed(1)} [${(100 * f.interval[0]).toFixed(1)}, ${(100 * f.interval[1]).toFixed(1)}]` : '–');
+/** A figure as '97.3 [96.1, 98.1]' (percent, 95 % interval); '–' when missing. */
+export const pc = (f: Figure | undefined) => (f ? `${(100 * f.accuracy).toFixed(1)} [${(100 * f.interval[0]).toFixed(1)}, ${(100 * f.interval[1]).toFixed(1)}]` : '–');
 const p1 = (v: number) => v.toFixed(1);
 const mega = (v: number) => (v >= 1e6 ? `${(v / 1e6).toFixed(1)} M` : `${Math.round(v / 1e3)} k`);
 
@@ -408,54 +411,3 @@ export function readMasking(results: string): Record<string, string> {
   }
   return out;
 }
-
-// ---- command line ------------------------------------------------------------------------------
-
-const OPTIONS = {
-  models: { type: 'string' }, budget: { type: 'string' }, dir: { type: 'string' }, results: { type: 'string' },
-  threads: { type: 'string' }, 'table-only': { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-} as const;
-
-const HELP = `usage: npm run experiment:mnist -- [--models NAME,…|all] [--budget paper|reduced|smoke] [--dir DIR] [--results DIR] [--threads N] [--table-only]
-the paper's MNIST models trained with the reference's configuration and evaluated with the standard suite (resumable)
-  --models      ${MODELS.map((m) => `${m.name} (${m.label})`).join(', ')}; default all
-  --budget      ${Object.values(BUDGETS).map((b) => `${b.name}: ${b.note}`).join('; ')} (default paper)
-  --dir         run directories and evaluation states (default ~/.cache/multirobust/mnist/BUDGET)
-  --results     result JSONs and their generated README.md (default docs/results/mnist)
-  --threads     kernel threads of every command (default: all cores); the same seed and threads give the same bits
-  --table-only  regenerate RESULTS/README.md from the JSONs there and stop
-  --quiet       no progress from the commands (this script's own lines only)`;
-
-export async function main(argv = process.argv.slice(2)): Promise<number> {
-  const values = scriptFlags(argv, OPTIONS, HELP);
-  if (!values) return 0;
-  const budget = BUDGETS[String(values.budget ?? 'paper')];
-  if (!budget) throw new UsageError(`--budget must be one of ${Object.keys(BUDGETS).join(', ')}, got '${values.budget}'`);
-  const names = values.models === undefined || values.models === 'all' ? MODELS.map((m) => m.name) : String(values.models).split(',');
-  const models = names.map((n) => MODELS.find((m) => m.name === n) ?? (() => { throw new UsageError(`--models: unknown model '${n}' (known: ${MODELS.map((m) => m.name).join(', ')})`); })());
-  const threads = intFlag('threads', values.threads as string | undefined, { min: 1 }) ?? Number(process.env.MULTIROBUST_THREADS ?? availableParallelism());
-  const dir = resolve(String(values.dir ?? join(homedir(), '.cache', 'multirobust', 'mnist', budget.name)));
-  const results = resolve(String(values.results ?? join(ROOT, 'docs', 'results', 'mnist')));
-  const log = (s: string) => console.error(`experiment:mnist: ${s}`);
-  const writeTable = () => {
-    mkdirSync(results, { recursive: true });
-    writeFileAtomic(join(results, 'README.md'), resultsMarkdown(readResults(results), readMasking(results)));
-  };
-  if (values['table-only']) {
-    writeTable();
-    log(`wrote ${join(results, 'README.md')}`);
-    return 0;
-  }
-  if (!existsSync(BIN)) throw new UsageError(`${BIN} is missing: run npm run build (npm install does) first`);
-  const io: Io = { threads, log, stdio: values.quiet ? 'ignore' : 'inherit' };
-  for (const m of models) {
-    const t0 = performance.now();
-    const r = runModel(m, budget, dir, results, io);
-    writeTable();
-    const union = Object.entries(r.unions).map(([t, f]) => `${t} union ${pc(f)}`).join(', ');
-    console.log(`${m.name} (${m.label}, ${budget.name}): clean ${pc(r.clean)}, ${Object.entries(r.threats).map(([t, f]) => `${t} ${pc(f)}`).join(', ')}; ${union} (${((performance.now() - t0) / 1000).toFixed(0)} s this call) → ${join(results, budget.name, `${m.name}.json`)}`);
-  }
-  return 0;
-}
-
-runAsScript(/experiments\/mnist\.ts$/, 'experiment:mnist', main);

@@ -10,7 +10,7 @@
 // (no parameter gradients) and in eval mode.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../cli/flags.ts';
+import { InputError } from '../errors.ts';
 import { loadModel, saveModel } from '../nn/checkpoint.ts';
 import { mnistCnn } from '../nn/models.ts';
 import type { Module } from '../nn/module.ts';
@@ -34,7 +34,7 @@ export interface Recipe {
   note: string;
 }
 
-/** 1 epoch of standard training on all 60,000 images (`npm run train:standard -- --epochs 1`: 98.9 %). */
+/** 1 epoch of standard training on all 60,000 images (trainStandard with `epochs: 1`, src/train/standard.ts: 98.9 %). */
 export const STANDARD: Recipe = { name: 'standard', strategy: 'none', attacks: [], attackSteps: 0, startSmall: false, epochs: 1, trainN: 60000, note: 'standard training, 1 epoch of 60,000 images' };
 
 /** Adv∞ at ε = 0.3 with the budget of `npm start`: 5 epochs of 12,000 images, 5-step PGD, start-small. */
@@ -85,7 +85,7 @@ export function obtainModel(engine: Engine, recipe: Recipe, opts: { given?: stri
       model = loadCnn(engine, opts.given);
     } catch (err) {
       // A checkpoint the user named that does not load (not safetensors, other shapes) is bad input.
-      throw new UsageError(`checkpoint ${opts.given}: ${(err as Error).message.split('\n')[0]}`);
+      throw new InputError(`checkpoint ${opts.given}: ${(err as Error).message.split('\n')[0]}`);
     }
     return { model, path: opts.given, source: 'given', seconds: 0 };
   }

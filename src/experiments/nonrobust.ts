@@ -1,4 +1,5 @@
-// `npm run experiment:nonrobust`: adversarial examples are non-robust features (issue 19; the seed
+// `npm run experiment:nonrobust` (`multirobust experiment nonrobust`; the command: src/cli/experiments/
+// nonrobust.ts): adversarial examples are non-robust features (issue 19; the seed
 // talk's thought experiment, Ilyas et al. 2019, "D_det" and "D_rand").
 //
 // 1. A standard model (src/experiments/models.ts: 1 epoch of standard training, cached, or
@@ -19,20 +20,15 @@
 //   npm run experiment:nonrobust -- [--attacks l2:3,linf:0.2:loss=ce] [--targets next,random] [--steps 10]
 //     [--train-n 15000] [--epochs 3] [--test-n 10000] [--standard PATH] [--cache DIR] [--json FILE]
 //     [--seed S] [--threads N]
-import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { runAttack } from '../attacks/attack.ts';
 import { parseAttack } from '../attacks/parse.ts';
-import { intFlag, UsageError } from '../cli/flags.ts';
-import { runAsScript } from './script.ts';
-import { writeFileAtomic } from '../io/atomic.ts';
+import { InputError } from '../errors.ts';
 import { Rng } from '../nn/init.ts';
 import type { Module } from '../nn/module.ts';
 import { Tensor } from '../tensor.ts';
 import { loadMnist, type ImageDataset } from '../train/data.ts';
 import { accuracy, trainModel } from '../train/train.ts';
 import type { Engine } from '../wasm/engine.ts';
-import { loadEngine } from '../wasm/load.ts';
 import { obtainModel, STANDARD } from './models.ts';
 import { pct } from '../report/format.ts';
 
@@ -131,17 +127,17 @@ function first(ds: ImageDataset, n: number): ImageDataset {
   return { ...ds, n: m, images: ds.images.subarray(0, m * D), labels: ds.labels.subarray(0, m) };
 }
 
-/** Checks every token before any work: a targetable attack of the PGD family. Throws UsageError. */
+/** Checks every token before any work: a targetable attack of the PGD family. Throws InputError. */
 export function checkTokens(tokens: string[], steps: number): void {
-  if (!tokens.length) throw new UsageError('--attacks: give at least one attack');
+  if (!tokens.length) throw new InputError('--attacks: give at least one attack');
   for (const t of tokens) {
     let atk;
     try {
       atk = parseAttack(t, { steps });
     } catch (err) {
-      throw new UsageError(`--attacks: ${(err as Error).message}`);
+      throw new InputError(`--attacks: ${(err as Error).message}`);
     }
-    if (!atk.targetable) throw new UsageError(`--attacks: '${t}' is not a targeted attack (use linf:EPS, l2:EPS or l1:EPS)`);
+    if (!atk.targetable) throw new InputError(`--attacks: '${t}' is not a targeted attack (use linf:EPS, l2:EPS or l1:EPS)`);
   }
 }
 
@@ -197,91 +193,3 @@ export function resultTable(r: NonrobustResult): string {
 export function toJson(r: NonrobustResult, opts: NonrobustOptions): unknown {
   return { options: { ...opts }, standard: r.standard, train_n: r.trainN, test_n: r.testN, seconds: r.seconds, variants: r.variants };
 }
-
-const HELP = `Usage: npm run experiment:nonrobust -- [options]
-Adversarial examples as non-robust features: relabel training images with t ≠ y, move each towards t
-with a targeted attack on a standard model, train a fresh model on (perturbed image, t) only, and
-score it on the clean, correctly labelled test set.
-  --attacks LIST    targeted attack tokens, PGD family (default ${DEFAULTS.attacks.join(',')}; options as in eval, e.g. l2:2:steps=20)
-  --targets LIST    next ((y + 1) mod 10) and/or random (uniform ≠ y, seeded) (default ${DEFAULTS.targets.join(',')})
-  --steps N         steps of a token without steps= (default ${DEFAULTS.steps})
-  --train-n N       relabel the first N training images (default ${DEFAULTS.trainN})
-  --epochs N        epochs of the new model (default ${DEFAULTS.epochs})
-  --test-n N        score on the first N test images (default ${DEFAULTS.testN})
-  --standard PATH   the standard model's checkpoint (default: trained once, 1 epoch, cached in --cache)
-  --cache DIR       model cache (default ${DEFAULTS.cacheDir})
-  --json FILE       also write the figures as JSON
-  --seed S          seed (default 0)
-  --threads N       kernel threads (default: MULTIROBUST_THREADS or all cores)
-  --help`;
-
-function parseList<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
-  const items = value.split(',').map((s) => s.trim());
-  for (const s of items) if (!allowed.includes(s as T)) throw new UsageError(`--${flag}: '${s}' is not one of ${allowed.join(', ')}`);
-  return items as T[];
-}
-
-/** Parses argv into options (UsageError on any bad flag); null for --help. */
-export function parseFlags(argv: string[], base: NonrobustOptions = DEFAULTS): { opts: NonrobustOptions; json?: string; threads?: number } | null {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        attacks: { type: 'string' }, targets: { type: 'string' }, steps: { type: 'string' }, 'train-n': { type: 'string' }, epochs: { type: 'string' },
-        'test-n': { type: 'string' }, standard: { type: 'string' }, cache: { type: 'string' }, json: { type: 'string' }, seed: { type: 'string' },
-        threads: { type: 'string' }, help: { type: 'boolean', default: false },
-      },
-    }).values;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) return null;
-  const opts: NonrobustOptions = {
-    ...base,
-    attacks: values.attacks !== undefined ? values.attacks.split(',').map((s) => s.trim()) : base.attacks,
-    targets: values.targets !== undefined ? parseList('targets', values.targets, TARGET_RULES) : base.targets,
-    steps: intFlag('steps', values.steps, { min: 1 }) ?? base.steps,
-    trainN: intFlag('train-n', values['train-n'], { min: 1, max: 60000 }) ?? base.trainN,
-    epochs: intFlag('epochs', values.epochs, { min: 1 }) ?? base.epochs,
-    testN: intFlag('test-n', values['test-n'], { min: 1, max: 10000 }) ?? base.testN,
-    seed: intFlag('seed', values.seed, { min: 0 }) ?? base.seed,
-    standard: values.standard ?? base.standard,
-    cacheDir: values.cache ?? base.cacheDir,
-  };
-  checkTokens(opts.attacks, opts.steps);
-  if (opts.standard) checkCheckpoint(opts.standard);
-  return { opts, json: values.json, threads: intFlag('threads', values.threads, { min: 1 }) };
-}
-
-/** A checkpoint flag must name a readable safetensors file that fits the CNN (checked when loaded); here: it exists. */
-export function checkCheckpoint(path: string): void {
-  if (!existsSync(path)) throw new UsageError(`checkpoint ${path} does not exist`);
-}
-
-export async function main(argv = process.argv.slice(2), base: NonrobustOptions = DEFAULTS, data?: { train: ImageDataset; test: ImageDataset }): Promise<number> {
-  const parsed = parseFlags(argv, base);
-  if (!parsed) {
-    console.log(HELP);
-    return 0;
-  }
-  const { opts, json, threads } = parsed;
-  const engine = await loadEngine({ threads });
-  let r: NonrobustResult;
-  try {
-    r = runNonrobust(engine, opts, (s) => console.error(s), data);
-  } finally {
-    await engine.close();
-  }
-  console.log(`## Non-robust features: new models trained only on (targeted adversarial image, t ≠ y), first ${r.trainN} training images, ${opts.epochs} epoch(s)\n`);
-  console.log(`standard model: ${r.standard.path} (${r.standard.source}${r.standard.source === 'trained' ? ` in ${r.standard.seconds.toFixed(0)} s` : ''}), ${pct(r.standard.testAcc)} on the first ${r.testN} test images\n`);
-  console.log(resultTable(r));
-  console.log(`\nran in ${(r.seconds / 60).toFixed(1)} min (${r.seconds.toFixed(0)} s; seed ${opts.seed})`);
-  if (json) {
-    writeFileAtomic(json, JSON.stringify(toJson(r, opts), null, 2) + '\n');
-    console.log(`wrote ${json}`);
-  }
-  return 0;
-}
-
-runAsScript(/nonrobust\.(ts|js)$/, 'experiment:nonrobust', () => main());

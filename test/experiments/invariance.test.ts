@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { decode } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULTS, gridPng, invarianceTable, main, MODELS, modelsTable, nearestOtherClass, parseBalls, projectTowards, runInvariance, type InvarianceOptions, type InvarianceResult } from '../../src/experiments/invariance.ts';
+import { main, parseBalls } from '../../src/cli/experiments/invariance.ts';
+import { DEFAULTS, gridPng, invarianceTable, MODELS, modelsTable, nearestOtherClass, projectTowards, runInvariance, type InvarianceOptions, type InvarianceResult } from '../../src/experiments/invariance.ts';
 import { cachePath, obtainModel, type Recipe } from '../../src/experiments/models.ts';
 import { saveModel } from '../../src/nn/checkpoint.ts';
 import { imageGridLayout } from '../../src/report/png.ts';
@@ -151,8 +152,8 @@ describe('experiment:invariance', () => {
   });
 
   it('the script exits with code 2 and one line on stderr for a bad flag', async () => {
-    const err = await promisify(execFile)('npx', ['vite-node', 'src/experiments/invariance.ts', '--', '--balls', 'l2'], { cwd: join(import.meta.dirname, '../..') }).then(() => null, (e) => e);
+    const err = await promisify(execFile)('npx', ['vite-node', 'src/cli/bin.ts', 'experiment', 'invariance', '--balls', 'l2'], { cwd: join(import.meta.dirname, '../..') }).then(() => null, (e) => e);
     expect(err?.code).toBe(2);
-    expect(err.stderr.trim().split('\n')).toEqual(["experiment:invariance: --balls: 'l2' must be NORM:EPS with NORM one of linf, l2, l1 (e.g. linf:0.3)"]);
+    expect(err.stderr.trim().split('\n')).toEqual(["multirobust experiment invariance: --balls: 'l2' must be NORM:EPS with NORM one of linf, l2, l1 (e.g. linf:0.3)"]);
   }, 60_000);
 });

@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULTS, gaussianTable, main, MODELS, monteCarloTable, rtTable, runMep, toJson, tradeoffSvg, type MepOptions, type MepResult } from '../../src/experiments/mep.ts';
+import { main } from '../../src/cli/experiments/mep.ts';
+import { DEFAULTS, gaussianTable, MODELS, monteCarloTable, rtTable, runMep, toJson, tradeoffSvg, type MepOptions, type MepResult } from '../../src/experiments/mep.ts';
 import { loadEngine, type Engine } from '../../src/index.ts';
 
 const SMALL: MepOptions = {

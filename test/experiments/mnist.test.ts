@@ -12,7 +12,8 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { configFromFlags } from '../../src/cli/train.ts';
 import { UsageError } from '../../src/cli/flags.ts';
-import { BUDGETS, main, readMasking, readResults, resultsMarkdown, trainArgs, type MnistResult } from '../../src/experiments/mnist.ts';
+import { main } from '../../src/cli/experiments/mnist.ts';
+import { BUDGETS, readMasking, readResults, resultsMarkdown, trainArgs, type MnistResult } from '../../src/experiments/mnist.ts';
 import { MODELS, type Figure } from '../../src/experiments/mnist_models.ts';
 import { trainingAttacks } from '../../src/train/train.ts';
 
@@ -96,8 +97,8 @@ describe('experiment:mnist smoke run', () => {
   });
 
   it('the script exits 2 with one line on stderr for a bad flag', async () => {
-    const err = await promisify(execFile)('npx', ['vite-node', 'src/experiments/mnist.ts', '--', '--budget', 'huge'], { cwd: join(import.meta.dirname, '../..') }).then(() => null, (e) => e);
+    const err = await promisify(execFile)('npx', ['vite-node', 'src/cli/bin.ts', 'experiment', 'mnist', '--budget', 'huge'], { cwd: join(import.meta.dirname, '../..') }).then(() => null, (e) => e);
     expect(err?.code).toBe(2);
-    expect(err.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^experiment:mnist: --budget must be one of/)]);
+    expect(err.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^multirobust experiment mnist: --budget must be one of/)]);
   });
 });

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULTS, main, perturbTowards, relabel, resultTable, runNonrobust, type NonrobustOptions } from '../../src/experiments/nonrobust.ts';
+import { main } from '../../src/cli/experiments/nonrobust.ts';
+import { DEFAULTS, perturbTowards, relabel, resultTable, runNonrobust, type NonrobustOptions } from '../../src/experiments/nonrobust.ts';
 import { loadCnn } from '../../src/experiments/models.ts';
 import { saveModel } from '../../src/nn/checkpoint.ts';
 import { loadMnist, type ImageDataset } from '../../src/train/data.ts';
@@ -113,8 +114,8 @@ describe('experiment:nonrobust', () => {
   });
 
   it('the script exits with code 2 and one line on stderr for a bad flag', async () => {
-    const err = await promisify(execFile)('npx', ['vite-node', 'src/experiments/nonrobust.ts', '--', '--epochs', '0'], { cwd: join(import.meta.dirname, '../..') }).then(() => null, (e) => e);
+    const err = await promisify(execFile)('npx', ['vite-node', 'src/cli/bin.ts', 'experiment', 'nonrobust', '--epochs', '0'], { cwd: join(import.meta.dirname, '../..') }).then(() => null, (e) => e);
     expect(err?.code).toBe(2);
-    expect(err.stderr.trim().split('\n')).toEqual(["experiment:nonrobust: --epochs must be ≥ 1, got '0'"]);
+    expect(err.stderr.trim().split('\n')).toEqual(["multirobust experiment nonrobust: --epochs must be ≥ 1, got '0'"]);
   }, 60_000);
 });

@@ -1,25 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it, vi } from 'vitest';
-import { captureErrors } from '../_helpers/console.ts';
+import { describe, expect, it } from 'vitest';
 import { loadMnist } from '../../src/train/data.ts';
-import { DEFAULT_OUT, trainStandard, main } from '../../src/train/standard.ts';
+import { trainStandard } from '../../src/train/standard.ts';
 import { engineFor } from '../_helpers/engine.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-/** Runs main(argv) with stderr captured. */
-const mainErr = (argv: string[]) => captureErrors(() => main(argv));
-
-/** train:standard as `npm run train:standard` runs it (vite-node), in `cwd`. */
-function runScript(args: string[], cwd = ROOT) {
-  return spawnSync(`${ROOT}node_modules/.bin/vite-node`, [`${ROOT}src/train/standard.ts`, ...args], {
-    cwd, encoding: 'utf8', timeout: 120_000, env: { ...process.env, MULTIROBUST_THREADS: '1' },
-  });
-}
 
 describe('standard training (small CNN, MNIST subset)', async () => {
   const engine = await engineFor('simd');
@@ -59,54 +48,45 @@ describe('standard training (small CNN, MNIST subset)', async () => {
     resumed.model.dispose();
   });
 
-  it('CLI: --help lists the flags; bad flags are clear errors', async () => {
-    const log = console.log;
-    const out: string[] = [];
-    console.log = (s: string) => out.push(s);
-    try {
-      expect(await main(['--help'])).toBe(0);
-    } finally {
-      console.log = log;
-    }
-    for (const flag of ['--epochs', '--batch', '--seed', '--threads', '--out', '--state', '--resume', '--target-acc']) expect(out.join('\n')).toContain(flag);
-    expect(await mainErr(['--epochs', '0'])).toEqual({ code: 2, errs: ["train:standard: --epochs must be ≥ 1, got '0'"] });
-    const bogus = await mainErr(['--bogus']);
-    expect(bogus.code).toBe(2);
-    expect(bogus.errs).toHaveLength(1);
-    expect(bogus.errs[0]).toMatch(/bogus/);
+  // train:standard used to be a second training command with its own flags; it is now
+  // `multirobust train --strategy none` with its defaults (the one training command).
+  const script = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>)['train:standard'];
+  const aliasArgs = script.split(' ').slice(2);
+  /** `npm run train:standard -- ARGS` as installed: dist/cli/bin.js with the script's arguments, in `cwd`. */
+  const alias = (args: string[], cwd: string) => spawnSync(process.execPath, [join(ROOT, 'dist', 'cli', 'bin.js'), ...aliasArgs, ...args], {
+    cwd, encoding: 'utf8', timeout: 120_000, env: { ...process.env, MULTIROBUST_THREADS: '1' },
+  });
+  const TINY = ['--epochs', '1', '--train-n', '20', '--val-n', '10', '--batch', '10', '--test-n', '10', '--test-suite', 'none', '--test-attacks', 'linf:0.3', '--test-steps', '1', '--eval-steps', '1', '--curve-n', '0', '--log-every', '0'];
+
+  it('train:standard is a thin alias of multirobust train --strategy none', () => {
+    expect(script).toMatch(/^vite-node src\/cli\/bin\.ts train /);
+    expect(aliasArgs).toEqual(['train', '--strategy', 'none', '--attacks=', '--epochs', '2', '--out', 'runs/standard', '--replace']);
   });
 
-  // Number('99%') is NaN, and `acc < NaN` is false: the gate used to pass any model.
-  it.each([
-    [['--target-acc', '99%'], "--target-acc must be a number, got '99%'"],
-    [['--target-acc', '101'], "--target-acc must be ≤ 100, got '101'"],
-    [['--lr', '1e-3x'], "--lr must be a number, got '1e-3x'"],
-    [['--lr', '0'], "--lr must be > 0, got '0'"],
-    [['--batch', '1.5'], "--batch must be an integer, got '1.5'"],
-    [['--log-every', ''], "--log-every must be an integer, got ''"],
-    [['--threads', 'two'], "--threads must be an integer, got 'two'"],
-  ])('%j is exit code 2 with one line, before any training', async (args, message) => {
-    const out = join(mkdtempSync(join(tmpdir(), 'flags-')), 'm.safetensors');
-    vi.stubEnv('MULTIROBUST_THREADS', '1');
-    const r = await mainErr([...args, '--epochs', '1', '--limit', '1', '--out', out]);
-    vi.unstubAllEnvs();
-    expect(r).toEqual({ code: 2, errs: [`train:standard: ${message}`] });
-    expect(existsSync(out), 'nothing was trained').toBe(false);
-  });
-
-  it('as a vite-node script (npm run train:standard), a bad flag exits 2 with one line on stderr', () => {
-    const r = runScript(['--target-acc', '99%']);
+  it('a bad flag is exit code 2 with one line on stderr, before any training', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'train-flags-'));
+    const r = alias(['--lr', '0'], cwd);
     expect(r.status).toBe(2);
-    expect(r.stderr.trim()).toBe("train:standard: --target-acc must be a number, got '99%'");
+    expect(r.stderr.trim()).toBe("multirobust train: --lr must be > 0, got '0'");
+    expect(readdirSync(cwd)).toEqual([]);
   });
 
-  it('writes the model under runs/ by default, which git ignores', () => {
-    expect(DEFAULT_OUT).toBe('runs/model.safetensors');
+  it('trains with strategy none into runs/standard by default, which git ignores; a second call starts over', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'train-cwd-'));
-    const r = runScript(['--epochs', '1', '--limit', '20', '--batch', '10', '--log-every', '0'], cwd);
-    expect(r.status, r.stderr).toBe(0);
-    expect(existsSync(join(cwd, 'runs', 'model.safetensors'))).toBe(true);
-    expect(existsSync(join(cwd, 'model.safetensors'))).toBe(false);
-    expect(spawnSync('git', ['check-ignore', '-q', 'runs/model.safetensors'], { cwd: ROOT }).status, 'runs/ is in .gitignore').toBe(0);
+    for (let k = 0; k < 2; k++) {
+      const r = alias(TINY, cwd);
+      expect(r.status, r.stderr).toBe(0);
+    }
+    expect(readdirSync(cwd)).toEqual(['runs']);
+    const config = JSON.parse(readFileSync(join(cwd, 'runs', 'standard', 'config.json'), 'utf8'));
+    expect({ strategy: config.strategy, attacks: config.attacks, epochs: config.epochs, batch: config.batch, lr: config.lr, seed: config.seed }).toEqual({ strategy: 'none', attacks: [], epochs: 1, batch: 10, lr: 1e-3, seed: 0 });
+    expect(existsSync(join(cwd, 'runs', 'standard', 'last.safetensors'))).toBe(true);
+    expect(spawnSync('git', ['check-ignore', '-q', 'runs/standard/last.safetensors'], { cwd: ROOT }).status, 'runs/ is in .gitignore').toBe(0);
+  });
+
+  it('npm run train:standard -- --help is multirobust train\'s help (vite-node, as npm runs it)', () => {
+    const r = spawnSync(join(ROOT, 'node_modules/.bin/vite-node'), [...script.split(' ').slice(1), '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^usage: multirobust train /);
   });
 });
