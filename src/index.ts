@@ -7,6 +7,8 @@
 //   multirobust/report   src/report/index.ts: SVG line charts and PNG image grids
 // Everything else (WorstCase, scoreLogits, NormPGD, splitTokens, trainingAttacks, …) is internal.
 
+// Bad input (a value, a file, a token): what the library throws when the fault is the caller's.
+export { InputError } from './errors.ts';
 // Engine loading. `Engine` is a type here (every layer and model takes one); the class is in multirobust/engine.
 export { loadEngine, getEngine, missingFeatures, type EngineOptions, type KernelIsa, type BuildName } from './wasm/load.ts';
 export type { Engine } from './wasm/engine.ts';

@@ -21,7 +21,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const RUNTIME: Record<string, string[]> = {
   'multirobust': [
-    'APGD', 'Adam', 'Affine', 'Boundary', 'Conv2d', 'DEFAULT_THREATS', 'Dense', 'EvalStateMismatch', 'Flatten', 'KINDS', 'L1APGD',
+    'APGD', 'Adam', 'Affine', 'Boundary', 'Conv2d', 'DEFAULT_THREATS', 'Dense', 'EvalStateMismatch', 'Flatten', 'InputError', 'KINDS', 'L1APGD',
     'L2PGD', 'LinfPGD', 'MaxPool2d', 'Module', 'OnnxImportError', 'OnnxModel', 'Pointwise', 'RTGrid', 'RTPGD', 'RTRandom', 'ReLU',
     'Rng', 'SCHEDULES', 'SGD', 'SLIDE', 'STRATEGIES', 'SUITES', 'Sequential', 'Square', 'Tensor', 'accuracy', 'backward', 'batches',
     'constant', 'cosine', 'evaluate', 'exportMnistCnn', 'exportOnnxModel', 'formatReport', 'gather', 'getEngine', 'glorotUniform',
