@@ -66,7 +66,7 @@ const SETTERS: Record<string, (c: RunConfig, v: string | boolean) => void> = {
     if (!(SCHEDULES as readonly string[]).includes(String(v))) throw new UsageError(`--schedule must be one of ${SCHEDULES.join(', ')}, got '${v}'`);
     c.schedule = v as ScheduleName;
   },
-  'lr-drop': (c, v) => { c.lrDrop = intFlag('lr-drop', String(v), { min: 0 })!; },
+  'lr-drop': (c, v) => { c.lrDrop = intFlag('lr-drop', String(v), { min: 1 })!; },
   seed: (c, v) => { c.seed = intFlag('seed', String(v), { min: 0 })!; },
   'train-n': (c, v) => { c.trainN = intFlag('train-n', String(v), { min: 1 })!; },
   'val-n': (c, v) => { c.valN = intFlag('val-n', String(v), { min: 1 })!; },
@@ -159,7 +159,7 @@ export const trainCommand = {
     batch: `batch size (default ${D.batch})`,
     lr: `Adam learning rate (default ${D.lr})`,
     schedule: `${SCHEDULES.join(' | ')}: step = ÷10 at --lr-drop; triangular = 0 → lr → 0; cosine = lr → 0 (default ${D.schedule})`,
-    'lr-drop': 'step of the ÷10 drop of --schedule step (default: 3/4 of all steps)',
+    'lr-drop': 'step (≥ 1) of the ÷10 drop of --schedule step; refused with another schedule (default: 3/4 of all steps)',
     seed: `seed of every random choice: initialisation, shuffling, attack starts, sampling (default ${D.seed})`,
     threads: 'kernel threads (default: MULTIROBUST_THREADS or all cores); the same seed and thread count give the same bits',
     model: 'architecture: mnist-cnn, the paper\'s CNN, or an ONNX model (FILE.onnx) to fine-tune from its weights; its run saves safetensors with the initializers\' names, which eval --model FILE.onnx --checkpoint loads (default mnist-cnn)',
@@ -178,12 +178,13 @@ export const trainCommand = {
     out: 'run directory (default runs/train); must not hold another run',
     resume: 'continue the run in this directory (its config.json); flags given must match it',
     'log-every': 'plain progress line every N steps when stderr is not a terminal (default 50)',
-    replace: 'start over if --out holds a run: its files (config, state, models, log, report, plots) are deleted first (default off)',
+    replace: 'start over if --out holds a run: its files (config, state, models, log, report, plots) are deleted first; not with --resume (default off)',
   },
   async run(values: Values) {
     const threads = intFlag('threads', values.threads as string | undefined, { min: 1 });
     const logEvery = intFlag('log-every', (values['log-every'] as string | undefined) ?? '50', { min: 0 })!;
     let dir: string, config: RunConfig;
+    if (values.resume !== undefined && values.replace === true) throw new UsageError('--replace starts a new run and --resume continues one: give one of them');
     if (values.resume !== undefined) {
       dir = String(values.resume);
       if (values.out !== undefined && values.out !== dir) throw new UsageError(`--out ${values.out} and --resume ${dir} name different directories`);

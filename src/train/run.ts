@@ -91,6 +91,16 @@ export function checkConfig(c: RunConfig): void {
     }
   } else parseAttacks(c.testAttacks.join(','), { steps: c.testSteps });
   if (c.extraAttacks.length) parseAttacks(c.extraAttacks.join(','), { steps: c.testSteps });
+  // The held-out evaluation's attacks with their settings (evaluate() builds them the same way).
+  try {
+    parseAttacks(heldOutAttacks(c), { steps: c.evalSteps, restarts: 1 });
+  } catch (err) {
+    throw new RangeError(`--eval-steps ${c.evalSteps}: ${(err as Error).message}`);
+  }
+  if (c.lrDrop !== null) {
+    if (!Number.isInteger(c.lrDrop) || c.lrDrop < 1) throw new RangeError(`--lr-drop must be ≥ 1, got '${c.lrDrop}'`);
+    if (c.schedule !== 'step') throw new RangeError(`--lr-drop applies to --schedule step only, got --schedule ${c.schedule}`);
+  }
   if (c.model !== 'mnist-cnn' && !c.model.endsWith('.onnx')) throw new RangeError(`--model must be mnist-cnn or an ONNX file, got '${c.model}'`);
   if (c.valN >= 60000) throw new RangeError(`--val-n ${c.valN} leaves no training images`);
   if (c.testN > 10000) throw new RangeError(`--test-n ${c.testN}: the MNIST test set has 10,000 images`);

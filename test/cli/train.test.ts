@@ -114,6 +114,36 @@ describe('multirobust train', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  // Issue 30's defect: `--lr-drop 0` wrote config.json and log.jsonl, then died with exit 1;
+  // `--eval-steps 0` with an l1apgd training attack trained a whole epoch, then died with exit 1;
+  // `--lr-drop` with another schedule was ignored; `--replace` with `--resume` was ignored.
+  const TINY = ['--widths', '4,8,32', '--train-n', '100', '--batch', '50', '--epochs', '1', '--attack-steps', '1', '--val-n', '40',
+    '--test-suite', 'none', '--test-attacks', 'linf:0.3', '--test-n', '20', '--curve-n', '0', '--threads', '1', '--log-every', '0'];
+  it.each([
+    [['--lr-drop', '0'], /^multirobust train: --lr-drop must be ≥ 1, got '0'$/],
+    [['--strategy', 'single', '--attacks', 'l1apgd:10', '--eval-steps', '0'], /^multirobust train: --eval-steps 0: .*l1apgd:10.*steps/],
+    [['--schedule', 'cosine', '--lr-drop', '5'], /^multirobust train: --lr-drop applies to --schedule step only, got --schedule cosine$/],
+    [['--schedule', 'triangular', '--lr-drop', '5'], /^multirobust train: --lr-drop applies to --schedule step only, got --schedule triangular$/],
+  ])('train validates every flag before it writes anything: %j exits 2 with one line, nothing written', async (args, message) => {
+    const out = join(tmp, `early-${Math.random().toString(36).slice(2)}`);
+    const r = await mainErr(['train', ...TINY, ...args, '--out', out]);
+    expect(r.errs[0]).toMatch(message);
+    expect(r.code).toBe(2);
+    expect(r.errs).toHaveLength(1);
+    expect(existsSync(out), 'no run directory').toBe(false);
+  }, 120_000);
+
+  it('train validates every flag before it writes anything: --replace with --resume exits 2 with one line, the run untouched', async () => {
+    const run = join(tmp, 'replace-resume');
+    expect((await mainErr(['train', ...TINY, '--out', run])).code).toBe(0);
+    const before = readFileSync(join(run, 'config.json'), 'utf8');
+    const mtime = statSync(join(run, 'last.safetensors')).mtimeMs;
+    const r = await mainErr(['train', '--resume', run, '--replace']);
+    expect(r).toEqual({ code: 2, errs: [`multirobust train: --replace starts a new run and --resume continues one: give one of them`] });
+    expect(readFileSync(join(run, 'config.json'), 'utf8')).toBe(before);
+    expect(statSync(join(run, 'last.safetensors')).mtimeMs).toBe(mtime);
+  }, 120_000);
+
   it('an unwritable --out, an existing run without --resume, a resume with another configuration: exit 2, nothing overwritten', async () => {
     const file = join(tmp, 'a-file');
     writeFileSync(file, 'x');
