@@ -3,7 +3,7 @@
 // last and the best-union models, then evaluate the final model on the test set and write the
 // plots. Everything is resumable: the run directory holds
 //
-//   config.json              the configuration (a resume must match it)
+//   config.json              the configuration and the engine (threads, build; a resume must match both)
 //   state.safetensors        model + Adam + counters (every `checkpointEvery` steps and per epoch)
 //   last.safetensors         the model after the last epoch (PyTorch names and layouts)
 //   best-union.safetensors   the model with the best held-out union accuracy so far
@@ -27,6 +27,7 @@ import type { MnistCnnWidths } from '../nn/models.ts';
 import type { Module } from '../nn/module.ts';
 import { lineChartSvg } from '../report/plot.ts';
 import type { Engine } from '../wasm/engine.ts';
+import type { BuildName, KernelIsa } from '../wasm/load.ts';
 import { loadMnist, type ImageDataset } from './data.ts';
 import { importOnnx } from '../onnx/import.ts';
 import { formatDuration, Progress, type ProgressSink } from './progress.ts';
@@ -70,6 +71,37 @@ export interface RunConfig {
   testSteps: number;
   curveN: number;
   checkpointEvery: number;
+  /**
+   * The engine the run trains on (written when the run starts): the training bits depend on the
+   * thread count and the build, so a resume must use the same. Absent in runs from before it was recorded.
+   */
+  engine?: RunEngine;
+}
+
+/** What of the engine a run's bits depend on: the thread count, the module build and the kernel variants. */
+export interface RunEngine {
+  threads: number;
+  build: BuildName;
+  kernels: KernelIsa;
+}
+
+export function runEngine(engine: Engine): RunEngine {
+  return { threads: engine.threads, build: engine.build, kernels: engine.isa };
+}
+
+/** null when `engine` can continue a run trained on `saved`; otherwise what differs, in one sentence naming both values. */
+export function engineMismatch(saved: RunEngine, engine: Engine): string | null {
+  const now = runEngine(engine);
+  if (saved.threads !== now.threads) {
+    const n = (t: number) => `${t} thread${t === 1 ? '' : 's'}`;
+    return `trained with ${n(saved.threads)}, resuming with ${now.threads} (the training bits depend on the thread count; use --threads ${saved.threads})`;
+  }
+  if (saved.build !== now.build || saved.kernels !== now.kernels) {
+    const b = (e: RunEngine) => `the ${e.build} build (${e.kernels} kernels)`;
+    const set = [saved.build !== now.build ? `MULTIROBUST_BUILD=${saved.build}` : '', saved.kernels !== now.kernels ? `MULTIROBUST_KERNELS=${saved.kernels}` : ''].filter(Boolean).join(' ');
+    return `trained with ${b(saved)}, resuming with ${b(now)} (the training bits depend on the build; set ${set})`;
+  }
+  return null;
 }
 
 export const DEFAULT_CONFIG: RunConfig = {
@@ -228,6 +260,8 @@ export function heldOutAttacks(c: RunConfig): string[] {
  */
 export async function runTraining(engine: Engine, c: RunConfig, paths: RunPaths, io: RunIo, data?: { train: ImageDataset; test: ImageDataset }): Promise<RunResult> {
   const t0 = performance.now();
+  const mismatch = c.engine ? engineMismatch(c.engine, engine) : null;
+  if (mismatch) throw new RangeError(`${paths.dir}: ${mismatch}`);
   const train = data?.train ?? loadMnist('train');
   const test = data?.test ?? loadMnist('test');
   const { fit, val } = splitData(c, train);
