@@ -15,7 +15,7 @@ import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { runAttack } from '../attacks/attack.ts';
 import { argmaxRows, logitsAt } from '../attacks/core.ts';
 import { kindsHelp, parseAttack, splitTokens } from '../attacks/parse.ts';
-import { EvalStateMismatch, evaluate, formatReport, resolveAttacks, type EvalData, type EvalReport } from '../eval/evaluate.ts';
+import { EvalStateMismatch, evaluate, formatReport, hasCurve, resolveAttacks, type EvalData, type EvalReport } from '../eval/evaluate.ts';
 import { mergeShards, parseShard } from '../eval/shard.ts';
 import { DEFAULT_THREATS, SUITE_SUMMARY, SUITES } from '../eval/suites.ts';
 import { evalGridPng } from '../eval/figures.ts';
@@ -238,6 +238,7 @@ export const evalCommand = {
     const shard = values.shard !== undefined ? asUsage('--shard', () => parseShard(values.shard as string)) : undefined;
     if (shard && (values.curves || values.svg || values.grid || values.html)) throw new UsageError('--shard: curves, --svg, --grid and --html are made by an unsharded run');
     if (values.svg && !values.curves) throw new UsageError('--svg needs --curves (the curves are what it draws)');
+    if (values.svg && !attacks.some(hasCurve)) throw new UsageError(`--svg: no attack to draw curves for (${attacks.map((a) => a.name).join(', ')}); the curves follow the first-order norm attacks (linf, l2, l1, apgd-…)`);
     const statePath = (values.state as string | undefined) ?? (values.out ? `${values.out}.state.json` : undefined);
     checkOutputs({ out: values.out, state: statePath, svg: values.svg, grid: values.grid, html: values.html });
     checkDataFits(data, n, values.model as string);

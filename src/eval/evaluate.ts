@@ -288,14 +288,19 @@ function gatherF32(xs: Float32Array, rows: Int32Array, D: number): Float32Array 
   return out;
 }
 
+/** Whether curves are measured for an attack: a first-order norm attack (an ε; not RT, affine or gradient-free). */
+export function hasCurve(atk: Attack): boolean {
+  return atk.eps !== null && atk.threat !== 'RT' && atk.threat !== 'affine' && !isGradientFree(atk.name);
+}
+
 /** Robust accuracy of the first norm attack of each threat model at multiples of its ε. */
 function computeCurves(engine: Engine, model: Classifier, data: EvalData, n: number, batch: number, attacks: Attack[], multiples: number[], defaults: TokenDefaults, log: (s: string) => void) {
   const curves: Record<string, { eps: number; robust_accuracy: number }[]> = {};
   for (const atk of attacks) {
-    if (atk.eps === null || atk.threat === 'RT' || atk.threat === 'affine' || curves[atk.threat] || isGradientFree(atk.name)) continue;
+    if (!hasCurve(atk) || curves[atk.threat]) continue;
     const points: { eps: number; robust_accuracy: number }[] = [];
     for (const m of multiples) {
-      const eps = atk.eps * m;
+      const eps = atk.eps! * m;
       const token = atk.name.replace(/^([a-z0-9-]+):[^:]+/, `$1:${eps}`);
       const sub = evaluate(engine, model, data, { attacks: [parseAttack(token, defaults)], n, batch, seed: defaults.seed });
       points.push({ eps, robust_accuracy: sub.union_accuracy });

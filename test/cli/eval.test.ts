@@ -105,6 +105,16 @@ describe('multirobust eval / attack', () => {
     });
   }
 
+  // Issue 30's defect: with no norm attack there are no curves to draw; the check came after the
+  // whole evaluation, which had written the report and left its state file.
+  it('eval --curves --svg with no norm attack fails before the evaluation: exit 2, one line, nothing written', async () => {
+    const out = join(dir, 'no-curve.json');
+    const r = await run(['eval', '--checkpoint', ckpt, '--attacks', 'rt:3:30:grid=2x2x3', '--n', '4', '--threads', '1', '--out', out, '--curves', '--svg', join(dir, 'no-curve.svg')]);
+    expect(r.err).toEqual(['multirobust eval: --svg: no attack to draw curves for (rt:3:30:grid=2x2x3); the curves follow the first-order norm attacks (linf, l2, l1, apgd-…)']);
+    expect(r.code).toBe(2);
+    for (const f of [out, `${out}.state.json`, join(dir, 'no-curve.svg')]) expect(existsSync(f), f).toBe(false);
+  });
+
   it('no command or an unknown one: one line on stderr, exit 2 (regression: the whole help was printed)', async () => {
     for (const argv of [[], ['evl']]) {
       const r = await run(argv);
