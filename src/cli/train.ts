@@ -161,7 +161,7 @@ export const trainCommand = {
     epochs: `epochs (default ${D.epochs})`,
     batch: `batch size (default ${D.batch})`,
     lr: `Adam learning rate (default ${D.lr})`,
-    schedule: `${SCHEDULES.join(' | ')}: step = ÷10 at --lr-drop; triangular = 0 → lr → 0; cosine = lr → 0 (default ${D.schedule})`,
+    schedule: `${SCHEDULES.join(' | ')}: step = ÷10 at --lr-drop; triangular = 0 → lr → 0 (each step at its midpoint, none at lr 0); cosine = lr → 0 (default ${D.schedule})`,
     'lr-drop': 'step (≥ 1) of the ÷10 drop of --schedule step; refused with another schedule (default: 3/4 of all steps)',
     seed: `seed of every random choice: initialisation, shuffling, attack starts, sampling (default ${D.seed})`,
     threads: 'kernel threads (default: MULTIROBUST_THREADS or all cores; a resume: the run\'s own); the same seed, thread count and build give the same bits, so config.json records them and a resume with others is refused',

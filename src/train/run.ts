@@ -222,9 +222,12 @@ export function resultTable(report: EvalReport, extra: EvalReport | null, trainS
   return lines.join('\n');
 }
 
-/** "50 steps", "3 targets × 50 steps", "1000 queries": an attack's budget in a few words. */
+/** "50 steps", "3 targets × 50 steps", "1000 queries", "400 iterations × 1 candidate": an attack's budget in a few words. */
 function formatBudget(s: Record<string, string | number | boolean>): string {
   if (s.queries !== undefined) return `${s.queries} queries`;
+  // Decision-based: Boundary's iterations × candidates, Pointwise's restarts under a query cap.
+  if (s.iterations !== undefined) return `${s.iterations} iterations × ${s.candidates} candidate${s.candidates === 1 ? '' : 's'}`;
+  if (s.max_queries !== undefined) return `${s.restarts} run${s.restarts === 1 ? '' : 's'}, ≤ ${s.max_queries} queries`;
   if (s.transforms !== undefined) return `${s.transforms} transforms`;
   const runs = Number(s.restarts ?? 0) + Number(s.targets ?? 0);
   const what = Number(s.targets ?? 0) > 0 && !Number(s.restarts ?? 0) ? `${s.targets} targets` : `${runs} run${runs === 1 ? '' : 's'}`;

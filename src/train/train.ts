@@ -47,7 +47,7 @@ export interface TrainOptions {
   batch: number;
   seed: number;
   lr: number;
-  /** 'step' (÷10 at lrDropStep, default 3/4 of the steps), 'triangular' (0 → lr → 0), 'cosine'. */
+  /** 'step' (÷10 at lrDropStep, default 3/4 of the steps), 'triangular' (0 → lr → 0, each step at its midpoint: none at 0), 'cosine'. */
   schedule?: ScheduleName;
   lrDropStep?: number;
   /** Model widths (default: the paper's 32, 64, 1024). */
@@ -158,7 +158,11 @@ export function trainingAttacks(opts: Pick<TrainOptions, 'strategy' | 'attacks' 
 export function makeSchedule(opts: Pick<TrainOptions, 'lr' | 'schedule' | 'lrDropStep'>, totalSteps: number): Schedule {
   switch (opts.schedule ?? 'step') {
     case 'step': return piecewiseConstant([[0, opts.lr], [opts.lrDropStep ?? Math.max(1, Math.floor((totalSteps * 3) / 4)), opts.lr / 10]]);
-    case 'triangular': return triangular(totalSteps, opts.lr, 0);
+    // Step s takes the rate at its midpoint s + ½: 0 → lr → 0 without a step at lr 0 (the first and the last take lr/T).
+    case 'triangular': {
+      const tri = triangular(totalSteps, opts.lr, 0);
+      return (step) => tri(step + 0.5);
+    }
     case 'cosine': return cosine(totalSteps, opts.lr, 0);
     default: throw new RangeError(`unknown schedule '${opts.schedule}' (one of step, triangular, cosine)`);
   }

@@ -138,7 +138,7 @@ describe('multirobust eval / attack', () => {
     // --steps has no default of its own: each attack keeps its own unless the flag is given.
     expect(r.out.join('\n')).toMatch(/--steps +VALUE steps of the attacks whose kind declares it.*unset: each attack's own default$/m);
     // Every kind's options with their real defaults, and the suites.
-    expect(r.out.join('\n')).toMatch(/boundary:EPS[\s\S]*steps=int +iterations \(the CLI's --steps does not reach it\); default 400 \(reference: 5000\)/);
+    expect(r.out.join('\n')).toMatch(/boundary:EPS[\s\S]*steps=int +iterations; 0: the starting point only, after its line search \(the CLI's --steps does not reach it\); default 400 \(reference: 5000\)/);
     expect(r.out.join('\n')).toMatch(/apgd-linf:EPS[\s\S]*steps=int .*default 100 \(--steps sets it\)/);
     expect(r.out.join('\n')).toMatch(/square-l1:EPS[\s\S]*queries=int .*default 5000/);
     expect(r.out.join('\n')).toMatch(/standard +AutoAttack's standard per threat model/);
