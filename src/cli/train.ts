@@ -164,7 +164,7 @@ export const trainCommand = {
     schedule: `${SCHEDULES.join(' | ')}: step = ÷10 at --lr-drop; triangular = 0 → lr → 0 (each step at its midpoint, none at lr 0); cosine = lr → 0 (default ${D.schedule})`,
     'lr-drop': 'step (≥ 1) of the ÷10 drop of --schedule step; refused with another schedule (default: 3/4 of all steps)',
     seed: `seed of every random choice: initialisation, shuffling, attack starts, sampling (default ${D.seed})`,
-    threads: 'kernel threads (default: MULTIROBUST_THREADS or all cores; a resume: the run\'s own); the same seed, thread count and build give the same bits, so config.json records them and a resume with others is refused',
+    threads: 'kernel threads (default: MULTIROBUST_THREADS, else all cores within the container\'s CPU quota; a resume: the run\'s own); the same seed, thread count and build give the same bits, so config.json records them and a resume with others is refused',
     model: 'architecture: mnist-cnn, the paper\'s CNN, or an ONNX model (FILE.onnx) to fine-tune from its weights; its run saves safetensors with the initializers\' names, which eval --model FILE.onnx --checkpoint loads (default mnist-cnn)',
     widths: 'mnist-cnn widths C1,C2,HIDDEN (default 32,64,1024)',
     'train-n': 'train on the first N training images (default: all but the held-out slice)',
