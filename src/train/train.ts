@@ -26,7 +26,7 @@ import { mean, softmaxCrossEntropy } from '../ops/index.ts';
 import { Tensor } from '../tensor.ts';
 import type { Engine } from '../wasm/engine.ts';
 import { batches, type ImageDataset } from './data.ts';
-import { checkStrategy, newSamplerState, scaleToken, strategyBatch, type SamplerState, type Strategy } from './strategies.ts';
+import { checkStrategy, countCorrect, newSamplerState, scaleToken, strategyBatch, type SamplerState, type Strategy } from './strategies.ts';
 
 export { STRATEGIES, type Strategy } from './strategies.ts';
 
@@ -123,12 +123,6 @@ function correctCount(logits: Float32Array, labels: Int32Array, classes: number)
     if (best === labels[i]) correct++;
   }
   return correct;
-}
-
-function countNotWrong(wrong: Uint8Array): number {
-  let c = 0;
-  for (const w of wrong) if (!w) c++;
-  return c;
 }
 
 /** Clean accuracy of `model` on `ds` (no tape). */
@@ -234,7 +228,7 @@ export function trainModel(engine: Engine, opts: TrainOptions, train: ImageDatas
         const x0 = Tensor.from(engine, b.images, [b.size, train.height, train.width, train.channels]);
         const ids = Int32Array.from({ length: b.size }, (_, i) => step * opts.batch + i);
         // Clean accuracy of the batch with the weights the attacks see (one forward, not counted as attack cost).
-        const cleanCorrect = opts.strategy === 'none' ? 0 : countNotWrong(scoreLogits(logitsAt(model, x0), b.labels).wrong);
+        const cleanCorrect = opts.strategy === 'none' ? 0 : countCorrect(scoreLogits(logitsAt(model, x0), b.labels).wrong);
         const tb = strategyBatch(opts.strategy, { engine, model, x0, y: b.labels, ids, attacks, step, rng: sampleRng, sampler });
         const logits = model.call(tb.x);
         const loss = mean(softmaxCrossEntropy(logits, tb.y));
