@@ -104,8 +104,9 @@ export async function runTraining(engine: Engine, c: RunConfig, paths: RunPaths,
     strategy: c.strategy, attacks: c.attacks, affine: c.affine, attackSteps: c.attackSteps, startSmall: c.startSmall,
     epochs: c.epochs, batch: c.batch, seed: c.seed, lr: c.lr, schedule: c.schedule, lrDropStep: c.lrDrop ?? undefined, widths: c.widths, makeModel: modelFactory(engine, c),
     statePath: paths.state, resume, checkpointEvery: c.checkpointEvery, log: say,
-    // The log is rewritten with each state, so after a kill it holds exactly the records up to the state's step.
-    onSave: writeLog,
+    // The log is rewritten just before each state: after a kill it holds every record up to the
+    // state's step (and maybe later ones, which a resume drops and writes again).
+    beforeSave: writeLog,
     onStep: (p) => {
       progress.step(p);
       if (p.step % RECORD_EVERY === 0) records.push({ type: 'step', step: p.step, epoch: p.epoch, loss: p.loss, clean: p.cleanAcc, adv: p.advAcc, lr: p.lr, imagesPerSec: p.imagesPerSec });

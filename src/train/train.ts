@@ -68,8 +68,12 @@ export interface TrainOptions {
   logEvery?: number;
   /** Called after every step (progress bars). */
   onStep?: (p: StepProgress) => void;
-  /** Called after the state file is written (with the global step it holds). */
-  onSave?: (step: number) => void;
+  /**
+   * Called just before the state file is written, with the global step it will hold: a log written
+   * here never lags the state (killed in between, the state is the older one and a resume drops the
+   * log's newer records).
+   */
+  beforeSave?: (step: number) => void;
   /** Called after every epoch, before its state is saved (evaluations, checkpoints). */
   onEpoch?: (r: EpochResult, model: Module) => void;
   /** Clean test accuracy after every epoch on this set (none: as train:standard always did). */
@@ -204,11 +208,11 @@ export function trainModel(engine: Engine, opts: TrainOptions, train: ImageDatas
   }
   const save = (epoch: number, batchInEpoch: number, epochRng: string) => {
     if (!opts.statePath) return;
+    opts.beforeSave?.(opt.stepCount);
     saveTrainingState(opts.statePath, model, opt, {
       step: opt.stepCount, epoch, rng: epochRng, batchInEpoch, strategy: opts.strategy,
       sampleRng: sampleRng.getState(), sampler: JSON.stringify(sampler), sums: JSON.stringify(sums),
     });
-    opts.onSave?.(opt.stepCount);
   };
   const results: EpochResult[] = [];
   for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
