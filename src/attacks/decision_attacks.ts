@@ -139,7 +139,7 @@ export const DECISION_KINDS: KindSpec[] = [
   {
     kind: 'boundary', summary: 'Boundary attack (L2, labels only), counted within ε; budget=reference: 5,000 iterations × 25 candidates', positional: 'eps',
     options: [
-      { key: 'steps', type: 'int', min: 0, default: '400 (reference: 5000)', help: 'iterations (the CLI\'s --steps does not reach it)' },
+      { key: 'steps', type: 'int', min: 0, default: '400 (reference: 5000)', help: 'iterations; 0: the starting point only, after its line search (the CLI\'s --steps does not reach it)' },
       { key: 'candidates', type: 'int', min: 1, default: '1 (reference: 25)', help: 'proposals per iteration' },
       BUDGET_OPTION, SEED_OPTION, BATCH_OPTION,
     ],

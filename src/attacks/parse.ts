@@ -47,6 +47,12 @@ export const KINDS: readonly KindSpec[] = [...PGD_KINDS, ...APGD_KINDS, ...L1APG
 
 const BY_KIND = new Map(KINDS.map((k) => [k.kind, k]));
 
+/** An affine token affine(A+B[+…])[:key=value…]: its parts (trimmed) and its options (':beta=0.5…', or ''); null for any other token. */
+export function splitAffine(token: string): { parts: string[]; options: string } | null {
+  const m = /^affine\((.*)\)((?::[^:]+)*)$/.exec(token.trim());
+  return m ? { parts: m[1].split('+').map((s) => s.trim()), options: m[2] } : null;
+}
+
 /** Splits a comma-separated list at the top level (not inside parentheses). */
 export function splitTokens(list: string): string[] {
   const out: string[] = [];
@@ -120,12 +126,11 @@ function readOptions(token: string, spec: Omit<KindSpec, 'build'>, parts: string
 /** Builds the attack a token names (see the header); `defaults` fill the options it leaves out where its kind declares them. */
 export function parseAttack(token: string, defaults: TokenDefaults = {}): Attack {
   const t = token.trim();
-  const affine = /^affine\((.*)\)((?::[^:]+)*)$/.exec(t);
+  const affine = splitAffine(t);
   if (affine) {
-    const inner = affine[1].split('+').map((s) => s.trim());
-    if (inner.length < 2) throw new RangeError(`attack '${t}': affine needs at least two attacks joined by '+'`);
-    const opts = readOptions(t, AFFINE_KIND, affine[2].split(':').filter(Boolean), defaults);
-    const parts = inner.map((s) => parseAttack(s, { ...defaults, restarts: 1 }));
+    if (affine.parts.length < 2) throw new RangeError(`attack '${t}': affine needs at least two attacks joined by '+'`);
+    const opts = readOptions(t, AFFINE_KIND, affine.options.split(':').filter(Boolean), defaults);
+    const parts = affine.parts.map((s) => parseAttack(s, { ...defaults, restarts: 1 }));
     return new Affine(parts, opts as ConstructorParameters<typeof Affine>[1], t);
   }
   const [kind, ...rest] = t.split(':');

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { exportMnistCnn } from '../onnx/export.ts';
 import { exportOnnxModel, OnnxModel } from '../onnx/import.ts';
 import { loadEngine } from '../wasm/load.ts';
-import { loadCheckpoint } from './eval.ts';
+import { loadCheckpoint } from './inputs.ts';
 import { UsageError } from './flags.ts';
 
 type Values = Record<string, string | boolean | undefined>;

@@ -6,12 +6,15 @@
 //   multirobust train --resume runs/NAME          (continues after any interruption)
 //
 // Bad input (unknown strategy or attack token, --batch 0, an unwritable --out, a directory that
-// already holds another run (unless --replace), a --resume whose flags differ from the saved configuration) is found
-// before any work: one line on stderr, exit 2, nothing overwritten. Results go to stdout, progress
+// already holds another run (unless --replace), an ONNX model that does not fit, a --resume whose flags, thread
+// count or build differ from the saved run's) is found before any work: one line on stderr, exit 2, nothing
+// overwritten. config.json records the engine (threads, build, kernels), on which the training bits depend; a
+// resume without --threads or MULTIROBUST_THREADS/BUILD/KERNELS uses the recorded one. A run directory from
+// before the engine was recorded resumes with a warning (its engine cannot be checked). Results go to stdout, progress
 // (a bar on a TTY, plain lines otherwise) to stderr. Threading: --threads kernel threads.
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../io/atomic.ts';
-import { checkConfig, DEFAULT_CONFIG, runPaths, runTraining, type RunConfig } from '../train/run.ts';
+import { checkConfig, DEFAULT_CONFIG, engineMismatch, modelFactory, runEngine, runPaths, runTraining, type RunConfig } from '../train/run.ts';
 import { STRATEGIES, type Strategy } from '../train/strategies.ts';
 import { SCHEDULES, type ScheduleName } from '../train/train.ts';
 import { loadTrainingState } from '../nn/checkpoint.ts';
@@ -19,7 +22,7 @@ import { mnistCnn } from '../nn/models.ts';
 import { importOnnx } from '../onnx/import.ts';
 import { Adam } from '../nn/optim.ts';
 import type { Engine } from '../wasm/engine.ts';
-import { loadEngine } from '../wasm/load.ts';
+import { loadEngine, supportsRelaxed } from '../wasm/load.ts';
 import { splitTokens } from '../attacks/parse.ts';
 import { SUITES } from '../eval/suites.ts';
 import { intFlag, numberFlag, UsageError } from './flags.ts';
@@ -66,7 +69,7 @@ const SETTERS: Record<string, (c: RunConfig, v: string | boolean) => void> = {
     if (!(SCHEDULES as readonly string[]).includes(String(v))) throw new UsageError(`--schedule must be one of ${SCHEDULES.join(', ')}, got '${v}'`);
     c.schedule = v as ScheduleName;
   },
-  'lr-drop': (c, v) => { c.lrDrop = intFlag('lr-drop', String(v), { min: 0 })!; },
+  'lr-drop': (c, v) => { c.lrDrop = intFlag('lr-drop', String(v), { min: 1 })!; },
   seed: (c, v) => { c.seed = intFlag('seed', String(v), { min: 0 })!; },
   'train-n': (c, v) => { c.trainN = intFlag('train-n', String(v), { min: 1 })!; },
   'val-n': (c, v) => { c.valN = intFlag('val-n', String(v), { min: 1 })!; },
@@ -158,10 +161,10 @@ export const trainCommand = {
     epochs: `epochs (default ${D.epochs})`,
     batch: `batch size (default ${D.batch})`,
     lr: `Adam learning rate (default ${D.lr})`,
-    schedule: `${SCHEDULES.join(' | ')}: step = ÷10 at --lr-drop; triangular = 0 → lr → 0; cosine = lr → 0 (default ${D.schedule})`,
-    'lr-drop': 'step of the ÷10 drop of --schedule step (default: 3/4 of all steps)',
+    schedule: `${SCHEDULES.join(' | ')}: step = ÷10 at --lr-drop; triangular = 0 → lr → 0 (each step at its midpoint, none at lr 0); cosine = lr → 0 (default ${D.schedule})`,
+    'lr-drop': 'step (≥ 1) of the ÷10 drop of --schedule step; refused with another schedule (default: 3/4 of all steps)',
     seed: `seed of every random choice: initialisation, shuffling, attack starts, sampling (default ${D.seed})`,
-    threads: 'kernel threads (default: MULTIROBUST_THREADS or all cores); the same seed and thread count give the same bits',
+    threads: 'kernel threads (default: MULTIROBUST_THREADS, else all cores within the container\'s CPU quota; a resume: the run\'s own); the same seed, thread count and build give the same bits, so config.json records them and a resume with others is refused',
     model: 'architecture: mnist-cnn, the paper\'s CNN, or an ONNX model (FILE.onnx) to fine-tune from its weights; its run saves safetensors with the initializers\' names, which eval --model FILE.onnx --checkpoint loads (default mnist-cnn)',
     widths: 'mnist-cnn widths C1,C2,HIDDEN (default 32,64,1024)',
     'train-n': 'train on the first N training images (default: all but the held-out slice)',
@@ -176,49 +179,83 @@ export const trainCommand = {
     'curve-n': `accuracy-vs-ε curves (eps.svg) on the first N test images; 0 = none (default ${D.curveN})`,
     'checkpoint-every': `save the training state every N steps as well as after every epoch; 0 = per epoch (default ${D.checkpointEvery})`,
     out: 'run directory (default runs/train); must not hold another run',
-    resume: 'continue the run in this directory (its config.json); flags given must match it',
+    resume: 'continue the run in this directory (its config.json); flags given, the thread count and the build must match it',
     'log-every': 'plain progress line every N steps when stderr is not a terminal (default 50)',
-    replace: 'start over if --out holds a run: its files (config, state, models, log, report, plots) are deleted first (default off)',
+    replace: 'start over if --out holds a run: its files (config, state, models, log, report, plots) are deleted first; not with --resume (default off)',
   },
   async run(values: Values) {
     const threads = intFlag('threads', values.threads as string | undefined, { min: 1 });
     const logEvery = intFlag('log-every', (values['log-every'] as string | undefined) ?? '50', { min: 0 })!;
-    let dir: string, config: RunConfig;
-    if (values.resume !== undefined) {
-      dir = String(values.resume);
-      if (values.out !== undefined && values.out !== dir) throw new UsageError(`--out ${values.out} and --resume ${dir} name different directories`);
-      const paths = runPaths(dir);
-      if (!existsSync(paths.config)) throw new UsageError(`--resume ${dir}: no run there (no config.json)`);
-      let saved: RunConfig;
-      try {
-        saved = { ...D, ...JSON.parse(readFileSync(paths.config, 'utf8')) };
-      } catch (err) {
-        throw new UsageError(`--resume ${dir}: config.json is not valid JSON (${(err as Error).message})`);
-      }
-      config = configFromFlags(values, saved);
-      const before = configFromFlags({}, saved);
-      for (const key of Object.keys(config) as (keyof RunConfig)[]) {
-        if (JSON.stringify(config[key]) !== JSON.stringify(before[key])) throw new UsageError(`--resume ${dir}: ${key} is ${JSON.stringify(config[key])} here but ${JSON.stringify(before[key])} in the saved run (a different configuration)`);
-      }
-      checkWritableDir(dir);
-    } else {
-      dir = String(values.out ?? 'runs/train');
-      config = configFromFlags(values);
-      if (values.replace === true) removeRun(dir);
-      if (existsSync(runPaths(dir).config)) throw new UsageError(`--out ${dir} already holds a run: continue it with --resume ${dir}, or choose another directory`);
-      checkWritableDir(dir);
-      writeFileAtomic(runPaths(dir).config, `${JSON.stringify(config, null, 2)}\n`);
-    }
-    const engine = await loadEngine({ threads });
+    if (values.resume !== undefined && values.replace === true) throw new UsageError('--replace starts a new run and --resume continues one: give one of them');
+    const resume = values.resume !== undefined;
+    const { dir, config } = resume ? resumedConfig(values) : newConfig(values);
+    // A resume runs on the engine the run was trained on unless a flag or the environment says otherwise (then refused below).
+    const saved = resume ? config.engine : undefined;
+    const engine = await loadEngine({
+      threads: threads ?? (process.env.MULTIROBUST_THREADS ? undefined : saved?.threads),
+      build: process.env.MULTIROBUST_BUILD || (saved?.build === 'relaxed' && !(await supportsRelaxed())) ? undefined : saved?.build,
+      kernels: process.env.MULTIROBUST_KERNELS ? undefined : saved?.kernels,
+    });
     try {
-      if (values.resume !== undefined) checkState(engine, config, runPaths(dir).state);
-      const err = process.stderr;
-      await runTraining(engine, config, runPaths(dir), { out: (s) => console.log(s), err, logEvery });
+      const paths = runPaths(dir);
+      if (resume) {
+        const mismatch = saved ? engineMismatch(saved, engine) : null;
+        if (mismatch) throw new UsageError(`--resume ${dir}: ${mismatch}`);
+        if (!saved) process.stderr.write(`multirobust train: warning: --resume ${dir}: config.json records no thread count or build (a run from an earlier version); resuming with ${engine.threads} thread${engine.threads === 1 ? '' : 's'}, the ${engine.build} build: the bits match an uninterrupted run only if it was trained with these\n`);
+        checkState(engine, config, paths.state);
+        checkWritableDir(dir);
+      } else {
+        checkModel(engine, config);
+        checkWritableDir(dir);
+        if (values.replace === true) removeRun(dir);
+        config.engine = runEngine(engine);
+        writeFileAtomic(paths.config, `${JSON.stringify(config, null, 2)}\n`);
+      }
+      await runTraining(engine, config, paths, { out: (s) => console.log(s), err: process.stderr, logEvery });
     } finally {
       await engine.close();
     }
   },
 };
+
+/** A new run's directory and configuration (the flags over the defaults); a directory holding a run is refused unless --replace. */
+function newConfig(values: Values): { dir: string; config: RunConfig } {
+  const dir = String(values.out ?? 'runs/train');
+  const config = configFromFlags(values);
+  if (values.replace !== true && existsSync(runPaths(dir).config)) throw new UsageError(`--out ${dir} already holds a run: continue it with --resume ${dir}, or choose another directory`);
+  return { dir, config };
+}
+
+/** The saved run's directory and configuration; flags given must agree with it. */
+function resumedConfig(values: Values): { dir: string; config: RunConfig } {
+  const dir = String(values.resume);
+  if (values.out !== undefined && values.out !== dir) throw new UsageError(`--out ${values.out} and --resume ${dir} name different directories`);
+  const paths = runPaths(dir);
+  if (!existsSync(paths.config)) throw new UsageError(`--resume ${dir}: no run there (no config.json)`);
+  let saved: RunConfig;
+  try {
+    saved = { ...D, ...JSON.parse(readFileSync(paths.config, 'utf8')) };
+  } catch (err) {
+    throw new UsageError(`--resume ${dir}: config.json is not valid JSON (${(err as Error).message})`);
+  }
+  const config = configFromFlags(values, saved);
+  const before = configFromFlags({}, saved);
+  for (const key of Object.keys(config) as (keyof RunConfig)[]) {
+    if (JSON.stringify(config[key]) !== JSON.stringify(before[key])) throw new UsageError(`--resume ${dir}: ${key} is ${JSON.stringify(config[key])} here but ${JSON.stringify(before[key])} in the saved run (a different configuration)`);
+  }
+  return { dir, config };
+}
+
+/** An ONNX model that does not fit MNIST training is bad input, found before the run directory is written. */
+function checkModel(engine: Engine, config: RunConfig): void {
+  const make = modelFactory(engine, config);
+  if (!make) return;
+  try {
+    make().dispose();
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]);
+  }
+}
 
 /**
  * A damaged or foreign training state is bad input: it is loaded into a throwaway model first, so

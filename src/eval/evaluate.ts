@@ -12,20 +12,22 @@
 // attack. Per-example flags and norms are kept and, with `statePath`, written after every batch,
 // so an interrupted evaluation resumes where it stopped. The state is keyed on the model, the
 // data, every attack's name and resolved settings, n, batch, seed, cascade, shard and the package
-// version: a state of any other evaluation is refused (EvalStateMismatch), never mixed.
-import { existsSync, readFileSync } from 'node:fs';
-import { grad } from '../autograd.ts';
-import { marginLoss, sum } from '../ops/index.ts';
+// version: a state of any other evaluation is refused (EvalStateMismatch), never mixed (state.ts).
+// The per-example checks (data, ball and box, input gradients) are checks.ts; the report and its
+// table report.ts.
 import { Tensor } from '../tensor.ts';
 import type { Engine } from '../wasm/engine.ts';
 import { runAttack, type Attack, type ThreatName } from '../attacks/attack.ts';
 import { logitsAt, scoreLogits, type Classifier } from '../attacks/core.ts';
 import { parseAttack, parseAttackAt, type TokenDefaults } from '../attacks/parse.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
-import { buildReport, isGradientFree, VERSION, type AttackInfo, type EvalReport, type Flags } from './report.ts';
+import { ballTolerance, checkData, gradientHealth, insideRtBox, rowNorms } from './checks.ts';
+import { buildReport, isGradientFree, type AttackInfo, type EvalReport, type Flags } from './report.ts';
+import { evaluationKey, readState, type State } from './state.ts';
 import { suiteTokens } from './suites.ts';
 
 export { formatReport, VERSION, type AttackReport, type Check, type EvalReport, type NormStats } from './report.ts';
+export { EvalStateMismatch } from './state.ts';
 
 export interface EvalData {
   images: Float32Array;
@@ -71,74 +73,12 @@ export interface EvalOptions {
   shard?: ShardSpec;
 }
 
-/** A state file written by another evaluation (other model, data, attacks, settings or version). */
-export class EvalStateMismatch extends RangeError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EvalStateMismatch';
-  }
-}
-
-interface State extends Flags {
-  key: string;
-  /** Examples of the slice done. */
-  done: number;
-}
-
 /** The partial report of a shard: the report of its slice, plus what merging needs. */
 export interface ShardReport extends EvalReport {
   shard: { index: number; count: number; start: number; end: number; n: number; key: string; attacks: AttackInfo[]; flags: Flags };
 }
 
 const CURVE_MULTIPLES = [0.25, 0.5, 1, 2, 4];
-
-/** Per-row (l1, l2, linf) norms of a − b over rows of D, in float64. */
-function rowNorms(a: Float32Array, b: Float32Array, D: number, row: number): [number, number, number] {
-  let l1 = 0, l2 = 0, li = 0;
-  for (let j = row * D; j < (row + 1) * D; j++) {
-    const d = Math.abs(a[j] - b[j]);
-    l1 += d;
-    l2 += d * d;
-    li = Math.max(li, d);
-  }
-  return [l1, Math.sqrt(l2), li];
-}
-
-function checkData(data: EvalData, n: number): void {
-  const D = data.height * data.width * data.channels;
-  if (!(data.images instanceof Float32Array) || data.images.length < n * D) throw new RangeError(`evaluate: images hold ${data.images?.length} values, ${n} examples of ${data.height}×${data.width}×${data.channels} need ${n * D}`);
-  if (!(data.labels instanceof Int32Array) || data.labels.length < n) throw new RangeError(`evaluate: labels must be an Int32Array of at least ${n} values`);
-  for (let i = 0; i < n * D; i++) {
-    const v = data.images[i];
-    if (!(v >= 0 && v <= 1)) throw new RangeError(`evaluate: images must lie in [0, 1], got ${v} at index ${i} (example ${Math.floor(i / D)})`);
-  }
-}
-
-/** Fraction of clean examples whose input gradient (margin loss) is all zero or not finite. */
-function gradientHealth(engine: Engine, model: Classifier, x: Float32Array, y: Int32Array, shape: number[]): { zero: number; nonFinite: number } {
-  return engine.arena.scope(() => {
-    const xt = Tensor.from(engine, x, shape);
-    const [g] = grad(() => sum(marginLoss(model.call(xt), y)), [xt]);
-    const v = g.view(), B = shape[0], D = v.length / B;
-    let zero = 0, nonFinite = 0;
-    for (let i = 0; i < B; i++) {
-      let any = false, bad = false;
-      for (let j = i * D; j < (i + 1) * D; j++) {
-        if (!Number.isFinite(v[j])) bad = true;
-        else if (v[j] !== 0) any = true;
-      }
-      if (bad) nonFinite++;
-      else if (!any) zero++;
-    }
-    return { zero, nonFinite };
-  });
-}
-
-/** Tolerance of the in-ball check: f32 rounding of x0 + δ, summed over D coordinates for L1. */
-function ballTolerance(threat: ThreatName, eps: number, D: number): number {
-  const ulp = 6e-8;
-  return 1e-6 * eps + (threat === 'L1' ? D * ulp : threat === 'L2' ? Math.sqrt(D) * ulp : ulp);
-}
 
 /** The attacks of an evaluation: the suite's tokens, or the list (tokens seeded by position). */
 export function resolveAttacks(opts: Pick<EvalOptions, 'attacks' | 'suite' | 'threats' | 'seed' | 'tokenDefaults'>): Attack[] {
@@ -184,18 +124,12 @@ export function evaluate(engine: Engine, model: Classifier, data: EvalData, opts
   const log = opts.log ?? (() => {});
   const infos: AttackInfo[] = attacks.map((a) => ({ name: a.name, threat: a.threat, eps: a.eps, settings: a.settings() }));
   // The key of the whole evaluation (shards of one evaluation share it), then of this slice.
-  const evalKey = JSON.stringify({ version: VERSION, n, batch, seed, cascade, attacks: infos, D, model: modelHash(model), data: dataHash(data, n * D) });
+  const evalKey = evaluationKey({ n, batch, seed, cascade, attacks: infos, D }, model, data);
   const key = JSON.stringify({ evalKey, start, end });
   const empty = () => attacks.map(() => 0);
   let st: State = { key, done: 0, clean: [], robust: attacks.map(() => []), time: empty(), gradEvals: empty(), forwards: empty(), attacked: empty(), norms: attacks.map(() => []), box: empty(), grads: { zero: 0, nonFinite: 0, checked: 0 } };
-  if (opts.statePath && existsSync(opts.statePath)) {
-    let saved: State | null = null;
-    try {
-      saved = JSON.parse(readFileSync(opts.statePath, 'utf8')) as State;
-    } catch {
-      throw new EvalStateMismatch(`evaluate: the state file ${opts.statePath} is not valid JSON (delete it to start over)`);
-    }
-    if (saved.key !== key) throw new EvalStateMismatch(`evaluate: the state file ${opts.statePath} belongs to another evaluation (other model, data, attacks, settings, shard or version): delete it or give another state path`);
+  const saved = opts.statePath ? readState(opts.statePath, key) : null;
+  if (saved) {
     st = saved;
     log(`resuming from ${opts.statePath}: ${st.done} of ${end - start} examples done`);
   }
@@ -257,45 +191,25 @@ export function evaluate(engine: Engine, model: Classifier, data: EvalData, opts
   return { ...report, shard: { index: opts.shard.index, count: opts.shard.count, start, end, n, key: evalKey, attacks: infos, flags } } as ShardReport;
 }
 
-/** The RT parameters (θ radians, tx, ty) lie in the attack's box. */
-function insideRtBox(atk: { px: number; deg: number }, p: Float32Array): boolean {
-  const tol = 1e-6;
-  return Math.abs(p[0]) <= (atk.deg * Math.PI) / 180 + tol && Math.abs(p[1]) <= atk.px + tol && Math.abs(p[2]) <= atk.px + tol;
-}
-
-/** FNV-1a over the bits of the model's parameters (a Module), so a resumed run is the same model. */
-function modelHash(model: Classifier): string {
-  const params = (model as { parameters?: () => Tensor[] }).parameters?.() ?? [];
-  let h = 0x811c9dc5;
-  for (const p of params) {
-    const v = new Uint32Array(p.toArray().buffer);
-    for (let i = 0; i < v.length; i++) h = Math.imul(h ^ v[i], 0x01000193);
-  }
-  return `${params.length}:${(h >>> 0).toString(16)}`;
-}
-
-function dataHash(data: EvalData, count: number): string {
-  let h = 0x811c9dc5;
-  const v = new Uint32Array(data.images.buffer, data.images.byteOffset, count);
-  for (let i = 0; i < v.length; i++) h = Math.imul(h ^ v[i], 0x01000193);
-  for (const l of data.labels.subarray(0, count / (data.height * data.width * data.channels))) h = Math.imul(h ^ l, 0x01000193);
-  return (h >>> 0).toString(16);
-}
-
 function gatherF32(xs: Float32Array, rows: Int32Array, D: number): Float32Array {
   const out = new Float32Array(rows.length * D);
   rows.forEach((r, i) => out.set(xs.subarray(r * D, (r + 1) * D), i * D));
   return out;
 }
 
+/** Whether curves are measured for an attack: a first-order norm attack (an ε; not RT, affine or gradient-free). */
+export function hasCurve(atk: Attack): boolean {
+  return atk.eps !== null && atk.threat !== 'RT' && atk.threat !== 'affine' && !isGradientFree(atk.name);
+}
+
 /** Robust accuracy of the first norm attack of each threat model at multiples of its ε. */
 function computeCurves(engine: Engine, model: Classifier, data: EvalData, n: number, batch: number, attacks: Attack[], multiples: number[], defaults: TokenDefaults, log: (s: string) => void) {
   const curves: Record<string, { eps: number; robust_accuracy: number }[]> = {};
   for (const atk of attacks) {
-    if (atk.eps === null || atk.threat === 'RT' || atk.threat === 'affine' || curves[atk.threat] || isGradientFree(atk.name)) continue;
+    if (!hasCurve(atk) || curves[atk.threat]) continue;
     const points: { eps: number; robust_accuracy: number }[] = [];
     for (const m of multiples) {
-      const eps = atk.eps * m;
+      const eps = atk.eps! * m;
       const token = atk.name.replace(/^([a-z0-9-]+):[^:]+/, `$1:${eps}`);
       const sub = evaluate(engine, model, data, { attacks: [parseAttack(token, defaults)], n, batch, seed: defaults.seed });
       points.push({ eps, robust_accuracy: sub.union_accuracy });

@@ -6,7 +6,7 @@
 // and the grid a data: URL, so the file needs no script, no CDN and no JavaScript bundle (the
 // vega bundles the issue suggested would add ~0.8 MB to draw what a few kB of SVG already show).
 import { formatSettings } from '../attacks/schema.ts';
-import { firstOrderOnly, type EvalReport } from './report.ts';
+import { attackCost, firstOrderOnly, type EvalReport } from './report.ts';
 import { pct } from '../report/format.ts';
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -44,7 +44,7 @@ export function reportHtml(r: EvalReport, parts: HtmlParts = {}): string {
   const title = `robustness of ${r.checkpoint ?? 'a model'}`;
   const firstOrder = firstOrderOnly(r);
   const threatRows = Object.entries(r.threat_models).map(([t, v]) => `<tr><td>${esc(t)}</td><td>${pct(v)}</td><td>${ci(r.threat_intervals[t])}</td><td>${esc(r.attacks.filter((a) => a.threat === t).map((a) => a.name).join(', '))}</td></tr>`);
-  const attackRows = r.attacks.map((a) => `<tr><td><code>${esc(a.name)}</code></td><td>${esc(a.threat)}</td><td>${a.eps ?? '–'}</td><td>${pct(a.robust_accuracy)}</td><td>${ci(a.interval)}</td><td>${a.broke}</td><td>${a.attacked}</td><td>${a.time_s.toFixed(1)} s</td><td>${esc(formatSettings(a.settings))}</td></tr>`);
+  const attackRows = r.attacks.map((a) => `<tr><td><code>${esc(a.name)}</code></td><td>${esc(a.threat)}</td><td>${a.eps ?? '–'}</td><td>${pct(a.robust_accuracy)}</td><td>${ci(a.interval)}</td><td>${a.broke}</td><td>${a.attacked}</td><td>${a.time_s.toFixed(1)} s</td><td>${esc(attackCost(a))}</td><td>${esc(formatSettings(a.settings))}</td></tr>`);
   const checkRows = r.checks.map((c) => `<li class="${c.ran === false ? 'na' : c.ok ? 'ok' : 'bad'}"><b>${c.ran === false ? 'n/a' : c.ok ? 'ok' : 'WARNING'}</b> ${esc(c.name)}: ${esc(c.detail)}</li>`);
   const grid = parts.gridPng ? `<h2>Adversarial examples</h2><p class="muted">First row: the clean images; then per attack its adversarial images and their perturbations.</p><img alt="adversarial grid" src="data:image/png;base64,${Buffer.from(parts.gridPng).toString('base64')}">` : '';
   const curves = parts.curvesSvg ? `<h2>Robust accuracy vs ε</h2><div class="chart">${parts.curvesSvg}</div>` : '';
@@ -72,7 +72,7 @@ export function reportHtml(r: EvalReport, parts: HtmlParts = {}): string {
 <div class="chart">${attackBarsSvg(r)}</div>
 ${curves}
 <h2>Per attack</h2>
-<table><tr><th>attack</th><th>threat</th><th>ε</th><th>robust</th><th>95 % interval</th><th>broke</th><th>ran on</th><th>time</th><th>settings</th></tr>${attackRows.join('')}</table>
+<table><tr><th>attack</th><th>threat</th><th>ε</th><th>robust</th><th>95 % interval</th><th>broke</th><th>ran on</th><th>time</th><th>cost</th><th>settings</th></tr>${attackRows.join('')}</table>
 <h2>Checks</h2>
 <ul>${checkRows.join('')}</ul>
 ${r.warnings.length ? `<h2>Warnings</h2><ul>${r.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` : ''}

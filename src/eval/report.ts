@@ -113,6 +113,14 @@ export function wilson(k: number, n: number): Interval {
   return [Math.max(0, centre - half), Math.min(1, centre + half)];
 }
 
+/**
+ * What an attack spent, in its own unit: input-gradient evaluations for first-order attacks; model
+ * queries (forward passes) for score-, decision-based and grid attacks, whose grad_evals is 0.
+ */
+export function attackCost(a: Pick<AttackReport, 'name' | 'grad_evals' | 'forwards'>): string {
+  return isGradientFree(a.name) ? `${a.forwards} queries` : `${a.grad_evals} grad evals`;
+}
+
 /** Score- or decision-based and grid attacks (no gradient): what the masking check compares with. */
 export function isGradientFree(name: string): boolean {
   return /^(square-|pointwise|boundary|rtrandom|rt:|rt$)/.test(name);
@@ -231,10 +239,10 @@ export function formatReport(r: EvalReport): string {
   const how = r.suite ? `suite ${r.suite}` : 'attack list';
   const lines = [`robustness on ${r.n} examples${r.checkpoint ? ` of ${r.checkpoint}` : ''} (${how}${r.cascade ? ', each attack on the points earlier attacks of its threat model left standing' : ''}; seed ${r.meta.seed}, ${r.meta.threads} threads, build ${r.meta.build})`];
   lines.push(`accuracies with 95 % Wilson intervals (n = ${r.n})`);
-  lines.push('', `${'attack'.padEnd(34)} ${'threat'.padEnd(7)} ${'ε'.padStart(6)} ${'robust acc [95 % CI]'.padStart(22)} ${'broke'.padStart(6)} ${'time'.padStart(8)}  settings`);
+  lines.push('', `${'attack'.padEnd(34)} ${'threat'.padEnd(7)} ${'ε'.padStart(6)} ${'robust acc [95 % CI]'.padStart(22)} ${'broke'.padStart(6)} ${'time'.padStart(8)} ${'cost'.padStart(16)}  settings`);
   lines.push(`${'clean'.padEnd(34)} ${''.padEnd(7)} ${''.padStart(6)} ${withInterval(r.clean_accuracy, r.clean_interval).padStart(22)}`);
   for (const a of r.attacks) {
-    lines.push(`${a.name.padEnd(34)} ${a.threat.padEnd(7)} ${(a.eps === null ? '' : String(+a.eps.toPrecision(4))).padStart(6)} ${withInterval(a.robust_accuracy, a.interval).padStart(22)} ${String(a.broke).padStart(6)} ${`${a.time_s.toFixed(1)} s`.padStart(8)}  ${formatSettings(a.settings)}`);
+    lines.push(`${a.name.padEnd(34)} ${a.threat.padEnd(7)} ${(a.eps === null ? '' : String(+a.eps.toPrecision(4))).padStart(6)} ${withInterval(a.robust_accuracy, a.interval).padStart(22)} ${String(a.broke).padStart(6)} ${`${a.time_s.toFixed(1)} s`.padStart(8)} ${attackCost(a).padStart(16)}  ${formatSettings(a.settings)}`);
   }
   lines.push('', 'per threat model:');
   for (const [t, v] of Object.entries(r.threat_models)) lines.push(`  ${t.padEnd(7)} ${withInterval(v, r.threat_intervals[t])}   (${r.attacks.filter((a) => a.threat === t).map((a) => a.name).join(', ')})`);

@@ -24,7 +24,7 @@ import { loadTorchStateDict } from '../nn/checkpoint.ts';
 import { mnistCnn } from '../nn/models.ts';
 import { importOnnx } from '../onnx/import.ts';
 import type { Module } from '../nn/module.ts';
-import { datasetFromIdx, parseIdx, type ImageDataset } from '../train/data.ts';
+import { datasetFromIdx, firstN, parseIdx, type ImageDataset } from '../train/data.ts';
 import type { Engine } from '../wasm/engine.ts';
 import { loadEngine } from '../wasm/load.ts';
 import { benchEngine, selfTest } from './selftest.ts';
@@ -181,7 +181,7 @@ async function runTrain(m: Message): Promise<unknown> {
   const engine = await engineFor(int(m.threads, 'threads', 1));
   const train = await mnistTrain(), test = await mnistTest();
   const n = Math.min(int(m.trainN, 'trainN', 100) ?? 2000, train.n);
-  const fit: ImageDataset = { ...train, n, images: train.images.subarray(0, n * 784), labels: train.labels.subarray(0, n) };
+  const fit: ImageDataset = firstN(train, n);
   const t0 = performance.now();
   const old = models.get('trained');
   const { model } = trainModel(engine, {
@@ -194,7 +194,7 @@ async function runTrain(m: Message): Promise<unknown> {
   old?.model.dispose();
   models.set('trained', { engine, model });
   const k = 500;
-  const testAccuracy = accuracy(engine, model, { ...test, n: k, images: test.images.subarray(0, k * 784), labels: test.labels.subarray(0, k) });
+  const testAccuracy = accuracy(engine, model, firstN(test, k));
   return { testAccuracy, testN: k, seconds: (performance.now() - t0) / 1000, safetensors: serializeSafetensors(torchStateDict(model), { model: 'mnist_cnn', strategy: 'sampled', source: 'multirobust serve' }) };
 }
 

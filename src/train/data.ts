@@ -47,6 +47,12 @@ export interface ImageDataset {
   classes: number;
 }
 
+/** The first n examples of `ds` (views into its arrays, no copy). */
+export function firstN(ds: ImageDataset, n: number): ImageDataset {
+  const D = ds.height * ds.width * ds.channels;
+  return { ...ds, n, images: ds.images.subarray(0, n * D), labels: ds.labels.subarray(0, n) };
+}
+
 /** Builds a dataset from parsed IDX images (N, H, W) and labels (N). */
 export function datasetFromIdx(images: IdxArray, labels: IdxArray, what: string, classes = 10): ImageDataset {
   if (images.dims.length !== 3) throw new Error(`IDX ${what}: images must have rank 3 (N, H, W), got dims [${images.dims.join(', ')}]`);

@@ -19,6 +19,7 @@
 import { runAttack, type Attack } from '../attacks/attack.ts';
 import { addDelta, epsBuffer, logitsAt, lossGrad, scoreLogits, WorstCase, type Classifier } from '../attacks/core.ts';
 import { parseEps } from '../attacks/attack.ts';
+import { splitAffine } from '../attacks/parse.ts';
 import { NormPGD, stepRows, type NormThreat } from '../attacks/pgd.ts';
 import type { Rng } from '../nn/init.ts';
 import { Tensor } from '../tensor.ts';
@@ -87,7 +88,8 @@ export function argmaxCe(ces: Float64Array[]): Int32Array {
   return pick;
 }
 
-function countCorrect(wrong: Uint8Array): number {
+/** Examples still classified correctly: the rows a scoring left not wrong. */
+export function countCorrect(wrong: Uint8Array): number {
   let c = 0;
   for (const w of wrong) if (!w) c++;
   return c;
@@ -243,8 +245,8 @@ export function strategyBatch(strategy: Strategy, ctx: BatchContext): TrainBatch
  */
 export function scaleToken(token: string, f: number): string {
   const t = token.trim();
-  const affine = /^affine\((.*)\)((?::[^:]+)*)$/.exec(t);
-  if (affine) return `affine(${affine[1].split('+').map((s) => scaleToken(s, f)).join('+')})${affine[2]}`;
+  const affine = splitAffine(t);
+  if (affine) return `affine(${affine.parts.map((s) => scaleToken(s, f)).join('+')})${affine.options}`;
   const [kind, ...rest] = t.split(':');
   const positional = rest.filter((p) => !p.includes('='));
   const options = rest.filter((p) => p.includes('='));

@@ -26,7 +26,7 @@ import { mean, softmaxCrossEntropy } from '../ops/index.ts';
 import { Tensor } from '../tensor.ts';
 import type { Engine } from '../wasm/engine.ts';
 import { batches, type ImageDataset } from './data.ts';
-import { checkStrategy, newSamplerState, scaleToken, strategyBatch, type SamplerState, type Strategy } from './strategies.ts';
+import { checkStrategy, countCorrect, newSamplerState, scaleToken, strategyBatch, type SamplerState, type Strategy } from './strategies.ts';
 
 export { STRATEGIES, type Strategy } from './strategies.ts';
 
@@ -47,7 +47,7 @@ export interface TrainOptions {
   batch: number;
   seed: number;
   lr: number;
-  /** 'step' (÷10 at lrDropStep, default 3/4 of the steps), 'triangular' (0 → lr → 0), 'cosine'. */
+  /** 'step' (÷10 at lrDropStep, default 3/4 of the steps), 'triangular' (0 → lr → 0, each step at its midpoint: none at 0), 'cosine'. */
   schedule?: ScheduleName;
   lrDropStep?: number;
   /** Model widths (default: the paper's 32, 64, 1024). */
@@ -68,8 +68,12 @@ export interface TrainOptions {
   logEvery?: number;
   /** Called after every step (progress bars). */
   onStep?: (p: StepProgress) => void;
-  /** Called after the state file is written (with the global step it holds). */
-  onSave?: (step: number) => void;
+  /**
+   * Called just before the state file is written, with the global step it will hold: a log written
+   * here never lags the state (killed in between, the state is the older one and a resume drops the
+   * log's newer records).
+   */
+  beforeSave?: (step: number) => void;
   /** Called after every epoch, before its state is saved (evaluations, checkpoints). */
   onEpoch?: (r: EpochResult, model: Module) => void;
   /** Clean test accuracy after every epoch on this set (none: as train:standard always did). */
@@ -125,12 +129,6 @@ function correctCount(logits: Float32Array, labels: Int32Array, classes: number)
   return correct;
 }
 
-function countNotWrong(wrong: Uint8Array): number {
-  let c = 0;
-  for (const w of wrong) if (!w) c++;
-  return c;
-}
-
 /** Clean accuracy of `model` on `ds` (no tape). */
 export function accuracy(engine: Engine, model: Module, ds: ImageDataset, batchSize = 500): number {
   let correct = 0;
@@ -158,7 +156,11 @@ export function trainingAttacks(opts: Pick<TrainOptions, 'strategy' | 'attacks' 
 export function makeSchedule(opts: Pick<TrainOptions, 'lr' | 'schedule' | 'lrDropStep'>, totalSteps: number): Schedule {
   switch (opts.schedule ?? 'step') {
     case 'step': return piecewiseConstant([[0, opts.lr], [opts.lrDropStep ?? Math.max(1, Math.floor((totalSteps * 3) / 4)), opts.lr / 10]]);
-    case 'triangular': return triangular(totalSteps, opts.lr, 0);
+    // Step s takes the rate at its midpoint s + ½: 0 → lr → 0 without a step at lr 0 (the first and the last take lr/T).
+    case 'triangular': {
+      const tri = triangular(totalSteps, opts.lr, 0);
+      return (step) => tri(step + 0.5);
+    }
     case 'cosine': return cosine(totalSteps, opts.lr, 0);
     default: throw new RangeError(`unknown schedule '${opts.schedule}' (one of step, triangular, cosine)`);
   }
@@ -206,11 +208,11 @@ export function trainModel(engine: Engine, opts: TrainOptions, train: ImageDatas
   }
   const save = (epoch: number, batchInEpoch: number, epochRng: string) => {
     if (!opts.statePath) return;
+    opts.beforeSave?.(opt.stepCount);
     saveTrainingState(opts.statePath, model, opt, {
       step: opt.stepCount, epoch, rng: epochRng, batchInEpoch, strategy: opts.strategy,
       sampleRng: sampleRng.getState(), sampler: JSON.stringify(sampler), sums: JSON.stringify(sums),
     });
-    opts.onSave?.(opt.stepCount);
   };
   const results: EpochResult[] = [];
   for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
@@ -230,7 +232,7 @@ export function trainModel(engine: Engine, opts: TrainOptions, train: ImageDatas
         const x0 = Tensor.from(engine, b.images, [b.size, train.height, train.width, train.channels]);
         const ids = Int32Array.from({ length: b.size }, (_, i) => step * opts.batch + i);
         // Clean accuracy of the batch with the weights the attacks see (one forward, not counted as attack cost).
-        const cleanCorrect = opts.strategy === 'none' ? 0 : countNotWrong(scoreLogits(logitsAt(model, x0), b.labels).wrong);
+        const cleanCorrect = opts.strategy === 'none' ? 0 : countCorrect(scoreLogits(logitsAt(model, x0), b.labels).wrong);
         const tb = strategyBatch(opts.strategy, { engine, model, x0, y: b.labels, ids, attacks, step, rng: sampleRng, sampler });
         const logits = model.call(tb.x);
         const loss = mean(softmaxCrossEntropy(logits, tb.y));

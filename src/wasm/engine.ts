@@ -156,11 +156,11 @@ export class Engine {
     this.dispatch(name, fn, this.writeParams(params), total, out, cost, grainsPerThread);
   }
 
-  /** Starts `threads` − 1 workers (loadEngine does this); 1 = none. */
-  async startThreads(threads: number): Promise<void> {
+  /** Starts `threads` − 1 workers (loadEngine does this); 1 = none. `spinMs`: how long waiting threads spin (pool.ts SPIN_MS). */
+  async startThreads(threads: number, spinMs?: number): Promise<void> {
     if (this.pool) throw new Error('multirobust: this engine already has workers');
     if (threads <= 1) return;
-    this.pool = await WorkerPool.start({ module: this.module, memory: this.memory, arena: this.arena, threads, isa: this.isa, names: this.kernelNames() });
+    this.pool = await WorkerPool.start({ module: this.module, memory: this.memory, arena: this.arena, threads, isa: this.isa, names: this.kernelNames(), spinMs });
   }
 
   /** Stops the workers; kernel calls on a closed engine throw. */

@@ -25,9 +25,16 @@ export interface EngineOptions {
   maximumMemoryMiB?: number;
   /**
    * Threads per kernel call, the calling thread included: 1 = no workers at all.
-   * Env: MULTIROBUST_THREADS. Default: os.availableParallelism() (navigator.hardwareConcurrency).
+   * Env: MULTIROBUST_THREADS. Default: os.availableParallelism() capped by the container's CPU
+   * quota (cgroup cpu.max; pool.ts defaultThreads), or navigator.hardwareConcurrency in a browser.
    */
   threads?: number;
+  /**
+   * How long a waiting thread (a worker between calls, the caller waiting for the workers) spins
+   * before it sleeps, ms; 0 = sleep at once (an idle service then uses no CPU). Env:
+   * MULTIROBUST_SPIN_MS. Default 0.5 (pool.ts SPIN_MS), 0 when threads exceed the default count.
+   */
+  spinMs?: number;
   /** Calls estimated below this many flops run on the calling thread (default MIN_PARALLEL_COST). */
   minParallelCost?: number;
   /**
@@ -189,6 +196,11 @@ export async function loadEngine(options: EngineOptions = {}): Promise<Engine> {
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
     throw new RangeError(`loadEngine: threads must be an integer in [1, ${MAX_THREADS}] (MULTIROBUST_THREADS), got ${options.threads ?? threadsEnv}`);
   }
+  const spinEnv = env('MULTIROBUST_SPIN_MS');
+  const spinMs = options.spinMs ?? (spinEnv !== undefined && spinEnv !== '' ? Number(spinEnv) : undefined);
+  if (spinMs !== undefined && !(Number.isFinite(spinMs) && spinMs >= 0)) {
+    throw new RangeError(`loadEngine: spinMs must be a number ≥ 0 (MULTIROBUST_SPIN_MS), got '${options.spinMs ?? spinEnv}'`);
+  }
   const minParallelCost = options.minParallelCost;
   if (minParallelCost !== undefined && !(minParallelCost >= 0)) {
     throw new RangeError(`loadEngine: minParallelCost must be a number ≥ 0, got ${minParallelCost}`);
@@ -205,7 +217,7 @@ export async function loadEngine(options: EngineOptions = {}): Promise<Engine> {
   const engine = new Engine({ module, memory, exports: exports as unknown as EngineExports, kernels, build, limitBytes: maximumMiB * 2 ** 20 });
   if (minParallelCost !== undefined) engine.minParallelCost = minParallelCost;
   engine.convAlgorithm = convAlgorithm;
-  await engine.startThreads(threads);
+  await engine.startThreads(threads, spinMs);
   return engine;
 }
 

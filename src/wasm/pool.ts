@@ -11,9 +11,10 @@
 // Signalling is on a control block in shared memory (messages would need the calling thread to
 // return to its event loop, and calls are synchronous): the caller writes the call into the block,
 // bumps `gen` and wakes the workers, runs its part, then waits on `pending` until every worker has
-// counted itself done. A waiting thread spins on the block for SPIN_MS before it sleeps in
-// Atomics.wait (waking a sleeping thread costs ~60 µs here); blocking the main thread is allowed in
-// Node and Deno.
+// counted itself done. A waiting thread spins on the block for SPIN_MS (loadEngine's spinMs,
+// MULTIROBUST_SPIN_MS; 0 = sleep at once, for a service that must idle at zero CPU) before it sleeps
+// in Atomics.wait (waking a sleeping thread costs ~60 µs here); blocking the main thread is allowed
+// in Node and Deno.
 // Errors: a worker catches a kernel trap and writes its message into its slot; a worker that dies
 // marks its slot dead from its exit handler, so the caller never waits for it; a worker that
 // neither finishes nor dies within HANG_MS (+ 50× the caller's own chunk time) of waiting counts as
@@ -82,16 +83,53 @@ export function warnOnce(message: string): void {
   console.warn(message);
 }
 
-/** Available parallelism: os.availableParallelism() (Node, Deno), else navigator.hardwareConcurrency, else 1. */
-export async function defaultThreads(): Promise<number> {
-  try {
-    const os = await import('node:os');
-    if (typeof os.availableParallelism === 'function') return Math.max(1, os.availableParallelism());
-    return Math.max(1, os.cpus().length);
-  } catch {
-    const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
-    return Math.max(1, nav?.hardwareConcurrency ?? 1);
+/** Reads a small file; null when it does not exist or cannot be read. */
+export type FileReader = (path: string) => string | null;
+
+/**
+ * The CPU quota of this process's container, in whole CPUs (⌈quota / period⌉), or null without one:
+ * cgroup v2's /sys/fs/cgroup/cpu.max ("200000 100000"; "max …" = none), else cgroup v1's
+ * /sys/fs/cgroup/cpu/cpu.cfs_quota_us (−1 = none) over cpu.cfs_period_us.
+ */
+export function cpuQuota(readFile: FileReader): number | null {
+  const whole = (quota: number, period: number) => (quota > 0 && period > 0 ? Math.max(1, Math.ceil(quota / period)) : null);
+  const v2 = readFile('/sys/fs/cgroup/cpu.max');
+  if (v2 !== null) {
+    const [quota, period] = v2.trim().split(/\s+/);
+    return /^\d+$/.test(quota ?? '') && /^\d+$/.test(period ?? '') ? whole(Number(quota), Number(period)) : null;
   }
+  const quota = readFile('/sys/fs/cgroup/cpu/cpu.cfs_quota_us'), period = readFile('/sys/fs/cgroup/cpu/cpu.cfs_period_us');
+  if (quota === null || period === null) return null;
+  return whole(Number(quota.trim()), Number(period.trim()));
+}
+
+/**
+ * The default thread count: the available parallelism (os.availableParallelism() in Node and Deno),
+ * capped by the container's CPU quota (cpuQuota: a 2-CPU container on a 64-core host gets 2, not
+ * 64); in a browser navigator.hardwareConcurrency; else 1. `probe` replaces the file reader and the
+ * parallelism (tests).
+ */
+export async function defaultThreads(probe: { readFile?: FileReader; parallelism?: number } = {}): Promise<number> {
+  let os: typeof import('node:os') | null = null, fs: typeof import('node:fs') | null = null;
+  try {
+    os = await import('node:os');
+    fs = await import('node:fs');
+  } catch {
+    // A browser: no node:os, no cgroups.
+  }
+  let cores: number;
+  if (probe.parallelism !== undefined) cores = probe.parallelism;
+  else if (os) cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  else cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+  const read: FileReader | null = probe.readFile ?? (fs ? (path) => {
+    try {
+      return fs!.readFileSync(path, 'utf8');
+    } catch {
+      return null;
+    }
+  } : null);
+  const quota = read ? cpuQuota(read) : null;
+  return Math.max(1, Math.min(cores, quota ?? Infinity));
 }
 
 /** Chunk t of [0, total) split into `threads` parts. */
@@ -107,7 +145,7 @@ export interface PoolInit {
   isa: string;
   /** Kernel base names in table order (a call names its kernel by index). */
   names: string[];
-  /** Spin before sleeping, ms (default: SPIN_MS, or 0 when `threads` exceeds the available parallelism). */
+  /** Spin before sleeping, ms (default: SPIN_MS, or 0 when `threads` exceeds the default thread count; 0 = sleep at once). */
   spinMs?: number;
 }
 

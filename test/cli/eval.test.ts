@@ -105,6 +105,16 @@ describe('multirobust eval / attack', () => {
     });
   }
 
+  // Issue 30's defect: with no norm attack there are no curves to draw; the check came after the
+  // whole evaluation, which had written the report and left its state file.
+  it('eval --curves --svg with no norm attack fails before the evaluation: exit 2, one line, nothing written', async () => {
+    const out = join(dir, 'no-curve.json');
+    const r = await run(['eval', '--checkpoint', ckpt, '--attacks', 'rt:3:30:grid=2x2x3', '--n', '4', '--threads', '1', '--out', out, '--curves', '--svg', join(dir, 'no-curve.svg')]);
+    expect(r.err).toEqual(['multirobust eval: --svg: no attack to draw curves for (rt:3:30:grid=2x2x3); the curves follow the first-order norm attacks (linf, l2, l1, apgd-…)']);
+    expect(r.code).toBe(2);
+    for (const f of [out, `${out}.state.json`, join(dir, 'no-curve.svg')]) expect(existsSync(f), f).toBe(false);
+  });
+
   it('no command or an unknown one: one line on stderr, exit 2 (regression: the whole help was printed)', async () => {
     for (const argv of [[], ['evl']]) {
       const r = await run(argv);
@@ -128,7 +138,7 @@ describe('multirobust eval / attack', () => {
     // --steps has no default of its own: each attack keeps its own unless the flag is given.
     expect(r.out.join('\n')).toMatch(/--steps +VALUE steps of the attacks whose kind declares it.*unset: each attack's own default$/m);
     // Every kind's options with their real defaults, and the suites.
-    expect(r.out.join('\n')).toMatch(/boundary:EPS[\s\S]*steps=int +iterations \(the CLI's --steps does not reach it\); default 400 \(reference: 5000\)/);
+    expect(r.out.join('\n')).toMatch(/boundary:EPS[\s\S]*steps=int +iterations; 0: the starting point only, after its line search \(the CLI's --steps does not reach it\); default 400 \(reference: 5000\)/);
     expect(r.out.join('\n')).toMatch(/apgd-linf:EPS[\s\S]*steps=int .*default 100 \(--steps sets it\)/);
     expect(r.out.join('\n')).toMatch(/square-l1:EPS[\s\S]*queries=int .*default 5000/);
     expect(r.out.join('\n')).toMatch(/standard +AutoAttack's standard per threat model/);

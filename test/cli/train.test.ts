@@ -114,6 +114,80 @@ describe('multirobust train', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  // Issue 30's defect: `--lr-drop 0` wrote config.json and log.jsonl, then died with exit 1;
+  // `--eval-steps 0` with an l1apgd training attack trained a whole epoch, then died with exit 1;
+  // `--lr-drop` with another schedule was ignored; `--replace` with `--resume` was ignored.
+  const TINY = ['--widths', '4,8,32', '--train-n', '100', '--batch', '50', '--epochs', '1', '--attack-steps', '1', '--val-n', '40',
+    '--test-suite', 'none', '--test-attacks', 'linf:0.3', '--test-n', '20', '--curve-n', '0', '--threads', '1', '--log-every', '0'];
+  const badOnnx = join(tmp, 'bad.onnx');
+  writeFileSync(badOnnx, 'not a model');
+  it.each([
+    [['--model', badOnnx], /^multirobust train: .*bad\.onnx: not an ONNX model/],
+    [['--lr-drop', '0'], /^multirobust train: --lr-drop must be ≥ 1, got '0'$/],
+    [['--strategy', 'single', '--attacks', 'l1apgd:10', '--eval-steps', '0'], /^multirobust train: --eval-steps 0: .*l1apgd:10.*steps/],
+    [['--schedule', 'cosine', '--lr-drop', '5'], /^multirobust train: --lr-drop applies to --schedule step only, got --schedule cosine$/],
+    [['--schedule', 'triangular', '--lr-drop', '5'], /^multirobust train: --lr-drop applies to --schedule step only, got --schedule triangular$/],
+  ])('train validates every flag before it writes anything: %j exits 2 with one line, nothing written', async (args, message) => {
+    const out = join(tmp, `early-${Math.random().toString(36).slice(2)}`);
+    const r = await mainErr(['train', ...TINY, ...args, '--out', out]);
+    expect(r.errs[0]).toMatch(message);
+    expect(r.code).toBe(2);
+    expect(r.errs).toHaveLength(1);
+    expect(existsSync(out), 'no run directory').toBe(false);
+  }, 120_000);
+
+  it('train validates every flag before it writes anything: --replace with --resume exits 2 with one line, the run untouched', async () => {
+    const run = join(tmp, 'replace-resume');
+    expect((await mainErr(['train', ...TINY, '--out', run])).code).toBe(0);
+    const before = readFileSync(join(run, 'config.json'), 'utf8');
+    const mtime = statSync(join(run, 'last.safetensors')).mtimeMs;
+    const r = await mainErr(['train', '--resume', run, '--replace']);
+    expect(r).toEqual({ code: 2, errs: [`multirobust train: --replace starts a new run and --resume continues one: give one of them`] });
+    expect(readFileSync(join(run, 'config.json'), 'utf8')).toBe(before);
+    expect(statSync(join(run, 'last.safetensors')).mtimeMs).toBe(mtime);
+  }, 120_000);
+
+  // Issue 30's defect: a resume recorded neither the thread count nor the build, yet the training
+  // bits depend on them (after 3 steps 1.48 M of 3.27 M weights differ between 1 and 2 threads).
+  it('train --resume records the thread count and the build and refuses a mismatch with exit 2', async () => {
+    const run = join(tmp, 'engine-recorded');
+    expect((await mainErr(['train', ...TINY, '--out', run])).code).toBe(0);
+    const config = readFileSync(join(run, 'config.json'), 'utf8');
+    const saved = JSON.parse(config);
+    expect(saved.engine).toEqual({ threads: 1, build: expect.stringMatching(/^(release|relaxed|debug)$/), kernels: 'simd' });
+    const mtime = statSync(join(run, 'last.safetensors')).mtimeMs;
+    const threads = await mainErr(['train', '--resume', run, '--threads', '2']);
+    expect(threads).toEqual({ code: 2, errs: [`multirobust train: --resume ${run}: trained with 1 thread, resuming with 2 (the training bits depend on the thread count; use --threads 1)`] });
+    const other = saved.engine.build === 'debug' ? 'release' : 'debug';
+    process.env.MULTIROBUST_BUILD = other;
+    try {
+      const build = await mainErr(['train', '--resume', run, '--threads', '1']);
+      expect(build).toEqual({ code: 2, errs: [`multirobust train: --resume ${run}: trained with the ${saved.engine.build} build (simd kernels), resuming with the ${other} build (simd kernels) (the training bits depend on the build; set MULTIROBUST_BUILD=${saved.engine.build})`] });
+    } finally {
+      delete process.env.MULTIROBUST_BUILD;
+    }
+    expect(readFileSync(join(run, 'config.json'), 'utf8')).toBe(config);
+    expect(statSync(join(run, 'last.safetensors')).mtimeMs).toBe(mtime);
+  }, 120_000);
+
+  it('train --resume of a run directory from before the engine was recorded: accepted with a warning naming the engine used', async () => {
+    const run = join(tmp, 'engine-unrecorded');
+    expect((await mainErr(['train', ...TINY, '--out', run])).code).toBe(0);
+    const { engine, ...old } = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
+    expect(engine.threads).toBe(1);
+    writeFileSync(join(run, 'config.json'), `${JSON.stringify(old, null, 2)}\n`);
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => (written.push(String(s)), true));
+    let r;
+    try {
+      r = await mainErr(['train', '--resume', run, '--threads', '1']);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(r).toEqual({ code: 0, errs: [] });
+    expect(written.join('')).toMatch(/warning: --resume .*engine-unrecorded: config\.json records no thread count or build .*resuming with 1 thread, the (release|relaxed|debug) build/);
+  }, 120_000);
+
   it('an unwritable --out, an existing run without --resume, a resume with another configuration: exit 2, nothing overwritten', async () => {
     const file = join(tmp, 'a-file');
     writeFileSync(file, 'x');
