@@ -31,7 +31,7 @@ import { evaluate } from '../eval/evaluate.ts';
 import type { Module } from '../nn/module.ts';
 import { imageGridPng, type GridRow } from '../report/png.ts';
 import { Tensor } from '../tensor.ts';
-import { loadMnist, type ImageDataset } from '../train/data.ts';
+import { firstN, loadMnist, type ImageDataset } from '../train/data.ts';
 import type { Engine } from '../wasm/engine.ts';
 import { LINF, MULTI, obtainModel, STANDARD, type Recipe } from './models.ts';
 import { pct } from '../report/format.ts';
@@ -204,7 +204,7 @@ export function runInvariance(engine: Engine, opts: InvarianceOptions, log: (s: 
   }
   if (chosen.length < opts.n) log(`only ${chosen.length} of ${test.n} test images are classified correctly by every model`);
 
-  const pool: ImageDataset = { ...train, n: Math.min(opts.pool, train.n), images: train.images.subarray(0, Math.min(opts.pool, train.n) * D), labels: train.labels.subarray(0, Math.min(opts.pool, train.n)) };
+  const pool = firstN(train, opts.pool);
   const examples: InvarianceExample[] = [];
   for (const idx of chosen) {
     const x = test.images.slice(idx * D, (idx + 1) * D), y = test.labels[idx];

@@ -15,7 +15,7 @@ import { loadModel, saveModel } from '../nn/checkpoint.ts';
 import { mnistCnn } from '../nn/models.ts';
 import type { Module } from '../nn/module.ts';
 import { readSafetensors } from '../io/safetensors.ts';
-import type { ImageDataset } from '../train/data.ts';
+import { firstN, type ImageDataset } from '../train/data.ts';
 import { trainModel, type Strategy } from '../train/train.ts';
 import type { Engine } from '../wasm/engine.ts';
 
@@ -97,9 +97,7 @@ export function obtainModel(engine: Engine, recipe: Recipe, opts: { given?: stri
     opts.log(`${path}: metadata does not match the recipe; training again`);
   }
   const t0 = performance.now();
-  const D = opts.train.height * opts.train.width * opts.train.channels;
-  const n = Math.min(recipe.trainN, opts.train.n);
-  const fit: ImageDataset = { ...opts.train, n, images: opts.train.images.subarray(0, n * D), labels: opts.train.labels.subarray(0, n) };
+  const fit = firstN(opts.train, recipe.trainN);
   opts.log(`training ${recipe.name} (${recipe.note}; seed ${opts.seed}, ${engine.threads} threads) → ${path}`);
   const { model } = trainModel(engine, {
     strategy: recipe.strategy, attacks: recipe.attacks, attackSteps: recipe.attackSteps || undefined, startSmall: recipe.startSmall,

@@ -26,7 +26,7 @@ import { InputError } from '../errors.ts';
 import { Rng } from '../nn/init.ts';
 import type { Module } from '../nn/module.ts';
 import { Tensor } from '../tensor.ts';
-import { loadMnist, type ImageDataset } from '../train/data.ts';
+import { firstN, loadMnist, type ImageDataset } from '../train/data.ts';
 import { accuracy, trainModel } from '../train/train.ts';
 import type { Engine } from '../wasm/engine.ts';
 import { obtainModel, STANDARD } from './models.ts';
@@ -122,10 +122,6 @@ function followsNext(engine: Engine, model: Module, ds: ImageDataset): number {
   return accuracy(engine, model, { ...ds, labels: relabel(ds.labels, 'next', 0, ds.classes) });
 }
 
-function first(ds: ImageDataset, n: number): ImageDataset {
-  const D = ds.height * ds.width * ds.channels, m = Math.min(n, ds.n);
-  return { ...ds, n: m, images: ds.images.subarray(0, m * D), labels: ds.labels.subarray(0, m) };
-}
 
 /** Checks every token before any work: a targetable attack of the PGD family. Throws InputError. */
 export function checkTokens(tokens: string[], steps: number): void {
@@ -145,8 +141,8 @@ export function runNonrobust(engine: Engine, opts: NonrobustOptions, log: (s: st
   checkTokens(opts.attacks, opts.steps);
   const t0 = performance.now();
   const trainAll = data?.train ?? loadMnist('train');
-  const test = first(data?.test ?? loadMnist('test'), opts.testN);
-  const train = first(trainAll, opts.trainN);
+  const test = firstN(data?.test ?? loadMnist('test'), opts.testN);
+  const train = firstN(trainAll, opts.trainN);
   const std = obtainModel(engine, STANDARD, { given: opts.standard, cacheDir: opts.cacheDir, seed: opts.seed, train: trainAll, log });
   const standard = { path: std.path, source: std.source, testAcc: accuracy(engine, std.model, test), seconds: std.seconds };
   log(`standard model ${std.path} (${std.source}): ${(100 * standard.testAcc).toFixed(2)} % on ${test.n} test images`);

@@ -47,9 +47,10 @@ export interface ImageDataset {
   classes: number;
 }
 
-/** The first n examples of `ds` (views into its arrays, no copy). */
+/** The first min(n, ds.n) examples of `ds` (views into its arrays, no copy). */
 export function firstN(ds: ImageDataset, n: number): ImageDataset {
   const D = ds.height * ds.width * ds.channels;
+  n = Math.min(n, ds.n);
   return { ...ds, n, images: ds.images.subarray(0, n * D), labels: ds.labels.subarray(0, n) };
 }
 

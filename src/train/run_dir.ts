@@ -110,6 +110,10 @@ export function checkConfig(c: RunConfig): void {
   if (c.lrDrop !== null) {
     if (!Number.isInteger(c.lrDrop) || c.lrDrop < 1) throw new RangeError(`--lr-drop must be ≥ 1, got '${c.lrDrop}'`);
     if (c.schedule !== 'step') throw new RangeError(`--lr-drop applies to --schedule step only, got --schedule ${c.schedule}`);
+    // MNIST's 60,000 training images, less the held-out slice (held_out.ts splitData).
+    const fitN = Math.min(60000 - c.valN, c.trainN ?? Infinity);
+    const totalSteps = c.epochs * Math.ceil(fitN / c.batch);
+    if (c.lrDrop > totalSteps) throw new RangeError(`--lr-drop ${c.lrDrop} is after the run's last step (${totalSteps}): the rate would never drop`);
   }
   if (c.model !== 'mnist-cnn' && !c.model.endsWith('.onnx')) throw new RangeError(`--model must be mnist-cnn or an ONNX file, got '${c.model}'`);
   if (c.valN >= 60000) throw new RangeError(`--val-n ${c.valN} leaves no training images`);

@@ -127,6 +127,8 @@ describe('multirobust train', () => {
     [['--strategy', 'single', '--attacks', 'l1apgd:10', '--eval-steps', '0'], /^multirobust train: --eval-steps 0: .*l1apgd:10.*steps/],
     [['--schedule', 'cosine', '--lr-drop', '5'], /^multirobust train: --lr-drop applies to --schedule step only, got --schedule cosine$/],
     [['--schedule', 'triangular', '--lr-drop', '5'], /^multirobust train: --lr-drop applies to --schedule step only, got --schedule triangular$/],
+    // A drop after the last step (TINY: 1 epoch of 2 batches) would never happen: refused, not ignored.
+    [['--lr-drop', '3'], /^multirobust train: --lr-drop 3 is after the run's last step \(2\): the rate would never drop$/],
   ])('train validates every flag before it writes anything: %j exits 2 with one line, nothing written', async (args, message) => {
     const out = join(tmp, `early-${Math.random().toString(36).slice(2)}`);
     const r = await mainErr(['train', ...TINY, ...args, '--out', out]);
