@@ -4,7 +4,7 @@
 // package.json `exports` map points at files the build emits and `files` publishes, the built entries
 // export the pinned names (Node resolves `multirobust/…` through that map), and `multirobust serve`
 // resolves a page's `multirobust/engine` import through the same map.
-import { execFileSync } from 'node:child_process';
+import { spawnAsync } from './_helpers/spawn.ts';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,12 +127,13 @@ describe('public API', () => {
     }
   });
 
-  it('the build emits every target; the built entries, imported by name, export the pinned names', () => {
+  it('the build emits every target; the built entries, imported by name, export the pinned names', async () => {
     for (const [, target] of entries) for (const file of [target.types, target.default]) expect(existsSync(join(ROOT, file)), file).toBe(true);
     // Node's self-reference: `import('multirobust/kernels')` inside the package resolves through the exports map.
     const script = `const out = {}; for (const e of ${JSON.stringify(entries.map(([e]) => e))}) out[e] = Object.keys(await import(e)).sort(); console.log(JSON.stringify(out));`;
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-    expect(JSON.parse(out)).toEqual(RUNTIME);
+    const r = await spawnAsync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(RUNTIME);
   });
 
   it('the built declarations export the pinned types, and a name in two entries is one declaration', () => {

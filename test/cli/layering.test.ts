@@ -3,7 +3,7 @@
 // no module outside src/cli/ reads process.argv or exits the process. The regression behind the
 // last test: experiment modules used to start themselves whenever any file run by vite-node
 // imported them (runAsScript could not tell the entry file from an import).
-import { spawnSync } from 'node:child_process';
+import { spawnAsync } from '../_helpers/spawn.ts';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -66,13 +66,13 @@ describe('layering', () => {
     expect(offenders.map((f) => relative(ROOT, f))).toEqual([]);
   });
 
-  it('importing a module never starts it: a vite-node script importing every experiment and standard training only imports them', () => {
+  it('importing a module never starts it: a vite-node script importing every experiment and standard training only imports them', async () => {
     const modules = ['experiments/mep.ts', 'experiments/nonrobust.ts', 'experiments/invariance.ts', 'experiments/mnist.ts', 'experiments/masking.ts', 'train/standard.ts', 'cli/experiment.ts'];
     const dir = mkdtempSync(join(tmpdir(), 'import-only-'));
     const script = join(dir, 'imports.ts');
     writeFileSync(script, `${modules.map((m) => `import ${JSON.stringify(join(SRC, m))};`).join('\n')}\nconsole.log('imported');\n`);
     // --budget huge: had any import started its experiment, it would have exited 2 with its usage error.
-    const r = spawnSync(join(ROOT, 'node_modules/.bin/vite-node'), [script, '--budget', 'huge'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    const r = await spawnAsync(join(ROOT, 'node_modules/.bin/vite-node'), [script, '--budget', 'huge'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
     expect(r.stderr).toBe('');
     expect(r.stdout.trim()).toBe('imported');
     expect(r.status).toBe(0);

@@ -2,7 +2,8 @@
 // files; a run killed with SIGKILL (twice, with the state written every step) and resumed ends
 // bit-identical to an uninterrupted one; bad input exits 2 with one line and overwrites nothing.
 // Narrow CNN (--widths 4,8,32), 400 training images, one kernel thread.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { spawnAsync } from '../_helpers/spawn.ts';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ const SMALL = ['--strategy', 'sampled', '--widths', '4,8,32', '--train-n', '400'
   '--val-n', '50', '--eval-steps', '2', '--test-n', '40', '--test-steps', '3', '--curve-n', '10', '--checkpoint-every', '1', '--log-every', '1'];
 
 function cli(args: string[]) {
-  return spawnSync(VITE_NODE, [`${ROOT}src/cli/bin.ts`, 'train', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 180_000, env: ENV });
+  return spawnAsync(VITE_NODE, [`${ROOT}src/cli/bin.ts`, 'train', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 180_000, env: ENV });
 }
 
 /** Starts the CLI and SIGKILLs it once its stderr matches `when`; resolves when it is gone. */
@@ -44,7 +45,7 @@ describe('multirobust train', () => {
 
   it('writes the run directory; killed twice with SIGKILL and resumed, it ends bit-identical to an uninterrupted run', async () => {
     const whole = join(tmp, 'whole');
-    const r = cli([...SMALL, '--out', whole]);
+    const r = await cli([...SMALL, '--out', whole]);
     expect(r.status, r.stderr).toBe(0);
     for (const f of ['config.json', 'state.safetensors', 'last.safetensors', 'best-union.safetensors', 'log.jsonl', 'report.json', 'curves.svg', 'eps.svg', 'grid.png']) {
       expect(existsSync(join(whole, f)), f).toBe(true);
@@ -74,7 +75,7 @@ describe('multirobust train', () => {
     const second = await killWhen(['--resume', cut, '--log-every', '1'], /epoch 2\/2 {2}step 2\/8/);
     expect(second.killed).toBe(true);
     expect(second.stderr).toMatch(/resuming at step [1-9]/);
-    const done = cli(['--resume', cut]);
+    const done = await cli(['--resume', cut]);
     expect(done.status, done.stderr).toBe(0);
     expect(readFileSync(join(cut, 'last.safetensors'))).toEqual(readFileSync(join(whole, 'last.safetensors')));
     expect(readFileSync(join(cut, 'best-union.safetensors'))).toEqual(readFileSync(join(whole, 'best-union.safetensors')));
@@ -199,7 +200,7 @@ describe('multirobust train', () => {
     expect(unwritable.errs[0]).toMatch(/^multirobust train: --out .*a-file\/run: cannot write there/);
 
     const run = join(tmp, 'existing');
-    const r = cli([...SMALL, '--epochs', '1', '--out', run]);
+    const r = await cli([...SMALL, '--epochs', '1', '--out', run]);
     expect(r.status, r.stderr).toBe(0);
     const config = readFileSync(join(run, 'config.json'), 'utf8');
     const before = statSync(join(run, 'last.safetensors')).mtimeMs;

@@ -2,7 +2,7 @@
 // kinds that declare them; each token's seed mixes in its position), suites, resume keyed on the
 // resolved settings, and sharding: three shards run as separate processes and merged equal the
 // unsharded report; merging parts of different evaluations is refused.
-import { spawnSync } from 'node:child_process';
+import { spawnAsync } from '../_helpers/spawn.ts';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -121,17 +121,17 @@ describe('evaluation with real attacks (the CLI model, briefly trained)', async 
     expect(r.checks.find((c) => c.name === 'gradient masking (L2)')!.detail).toMatch(/^not run \(no score- or decision-based attack/);
   });
 
-  it('three shards run as separate processes and merged equal the unsharded report; mixed parts are refused', () => {
+  it('three shards run as separate processes and merged equal the unsharded report; mixed parts are refused', async () => {
     expect(existsSync(bin), 'dist/ is built by npm install (prepare)').toBe(true);
     const common = ['eval', '--checkpoint', ckpt, '--attacks', ATTACKS, '--cascade', '--n', '50', '--batch', '10', '--threads', '1', '--quiet'];
-    const cli = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
-    const whole = cli([...common, '--out', join(dir, 'whole.json')]);
+    const cli = (args: string[], env: Record<string, string> = {}) => spawnAsync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
+    const whole = await cli([...common, '--out', join(dir, 'whole.json')]);
     expect(whole.status, whole.stderr).toBe(0);
     const parts = [1, 2, 3].map((k) => join(dir, `part${k}.json`));
     // Shard 3 takes its index from a Kubernetes Indexed Job's variable.
-    for (const k of [1, 2]) expect(cli([...common, '--shard', `${k}/3`, '--out', parts[k - 1]]).status).toBe(0);
-    expect(cli([...common, '--shard', 'auto/3', '--out', parts[2]], { JOB_COMPLETION_INDEX: '2' }).status).toBe(0);
-    const merged = cli(['merge', parts[2], parts[0], parts[1], '--out', join(dir, 'merged.json')]);
+    for (const k of [1, 2]) expect((await cli([...common, '--shard', `${k}/3`, '--out', parts[k - 1]])).status).toBe(0);
+    expect((await cli([...common, '--shard', 'auto/3', '--out', parts[2]], { JOB_COMPLETION_INDEX: '2' })).status).toBe(0);
+    const merged = await cli(['merge', parts[2], parts[0], parts[1], '--out', join(dir, 'merged.json')]);
     expect(merged.status, merged.stderr).toBe(0);
     const a = JSON.parse(readFileSync(join(dir, 'whole.json'), 'utf8')), b = JSON.parse(readFileSync(join(dir, 'merged.json'), 'utf8'));
     expect(b.per_example).toEqual(a.per_example);
@@ -140,10 +140,10 @@ describe('evaluation with real attacks (the CLI model, briefly trained)', async 
     expect(strip(b.attacks)).toEqual(strip(a.attacks));
     // Refused: a missing shard, a shard twice, a part of another evaluation (other settings).
     const other = join(dir, 'other.json');
-    expect(cli([...common.map((x) => (x === ATTACKS ? ATTACKS.replace('steps=3', 'steps=2') : x)), '--shard', '3/3', '--out', other]).status).toBe(0);
+    expect((await cli([...common.map((x) => (x === ATTACKS ? ATTACKS.replace('steps=3', 'steps=2') : x)), '--shard', '3/3', '--out', other])).status).toBe(0);
     for (const [files, message] of [[[parts[0], parts[1]], /missing shard 3\/3/], [[parts[0], parts[1], parts[1]], /given twice/], [[parts[0], parts[1], other], /comes from another evaluation/]] as const) {
       const out = join(dir, 'bad-merge.json');
-      const r = cli(['merge', ...files, '--out', out]);
+      const r = await cli(['merge', ...files, '--out', out]);
       expect(r.status).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(message);
@@ -152,10 +152,10 @@ describe('evaluation with real attacks (the CLI model, briefly trained)', async 
     expect(() => mergeShards([{ n: 3 }])).toThrow(/not a partial report/);
   }, 240_000);
 
-  it("--n all evaluates every example of the data; the table prints intervals, settings and what each attack broke", () => {
+  it("--n all evaluates every example of the data; the table prints intervals, settings and what each attack broke", async () => {
     const small = join(dir, 'four.safetensors');
     writeSafetensors(small, { images: { dtype: 'F32', shape: [4, 28, 28, 1], data: test.images.slice(0, 4 * 784) }, labels: { dtype: 'I32', shape: [4], data: test.labels.slice(0, 4) } });
-    const r = spawnSync(process.execPath, [bin, 'eval', '--checkpoint', ckpt, '--data', small, '--n', 'all', '--suite', 'quick', '--threats', 'linf:0.1', '--threads', '1', '--quiet', '--out', join(dir, 'four.json')], { encoding: 'utf8', timeout: 120_000 });
+    const r = await spawnAsync(process.execPath, [bin, 'eval', '--checkpoint', ckpt, '--data', small, '--n', 'all', '--suite', 'quick', '--threats', 'linf:0.1', '--threads', '1', '--quiet', '--out', join(dir, 'four.json')], { encoding: 'utf8', timeout: 120_000 });
     expect(r.status, r.stderr).toBe(0);
     const rep = JSON.parse(readFileSync(join(dir, 'four.json'), 'utf8'));
     expect(rep.n).toBe(4);

@@ -4,6 +4,7 @@
 // every default is under the working directory's runs/ (git-ignored, like the model cache and
 // `multirobust train`'s runs); docs/ only when a flag names it.
 import { spawnSync } from 'node:child_process';
+import { spawnAsync } from '../_helpers/spawn.ts';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,9 +53,9 @@ describe('experiments write under runs/ by default, not into the tracked docs/',
     }
   });
 
-  it('experiment mnist --table-only: RESULTS/README.md under runs/ in the working directory', () => {
+  it('experiment mnist --table-only: RESULTS/README.md under runs/ in the working directory', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'mnist-table-'));
-    const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli', 'bin.js'), 'experiment', 'mnist', '--table-only'], { cwd, encoding: 'utf8', timeout: 60_000 });
+    const r = await spawnAsync(process.execPath, [join(ROOT, 'dist', 'cli', 'bin.js'), 'experiment', 'mnist', '--table-only'], { cwd, encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(readFileSync(join(cwd, 'runs', 'results', 'mnist', 'README.md'), 'utf8')).toMatch(/^# The paper's MNIST tables/);
     expect(readdirSync(cwd)).toEqual(['runs']);

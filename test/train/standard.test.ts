@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { spawnAsync } from '../_helpers/spawn.ts';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,7 +54,7 @@ describe('standard training (small CNN, MNIST subset)', async () => {
   const script = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>)['train:standard'];
   const aliasArgs = script.split(' ').slice(2);
   /** `npm run train:standard -- ARGS` as installed: dist/cli/bin.js with the script's arguments, in `cwd`. */
-  const alias = (args: string[], cwd: string) => spawnSync(process.execPath, [join(ROOT, 'dist', 'cli', 'bin.js'), ...aliasArgs, ...args], {
+  const alias = (args: string[], cwd: string) => spawnAsync(process.execPath, [join(ROOT, 'dist', 'cli', 'bin.js'), ...aliasArgs, ...args], {
     cwd, encoding: 'utf8', timeout: 120_000, env: { ...process.env, MULTIROBUST_THREADS: '1' },
   });
   const TINY = ['--epochs', '1', '--train-n', '20', '--val-n', '10', '--batch', '10', '--test-n', '10', '--test-suite', 'none', '--test-attacks', 'linf:0.3', '--test-steps', '1', '--eval-steps', '1', '--curve-n', '0', '--log-every', '0'];
@@ -63,18 +64,18 @@ describe('standard training (small CNN, MNIST subset)', async () => {
     expect(aliasArgs).toEqual(['train', '--strategy', 'none', '--attacks=', '--epochs', '2', '--out', 'runs/standard', '--replace']);
   });
 
-  it('a bad flag is exit code 2 with one line on stderr, before any training', () => {
+  it('a bad flag is exit code 2 with one line on stderr, before any training', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'train-flags-'));
-    const r = alias(['--lr', '0'], cwd);
+    const r = await alias(['--lr', '0'], cwd);
     expect(r.status).toBe(2);
     expect(r.stderr.trim()).toBe("multirobust train: --lr must be > 0, got '0'");
     expect(readdirSync(cwd)).toEqual([]);
   });
 
-  it('trains with strategy none into runs/standard by default, which git ignores; a second call starts over', () => {
+  it('trains with strategy none into runs/standard by default, which git ignores; a second call starts over', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'train-cwd-'));
     for (let k = 0; k < 2; k++) {
-      const r = alias(TINY, cwd);
+      const r = await alias(TINY, cwd);
       expect(r.status, r.stderr).toBe(0);
     }
     expect(readdirSync(cwd)).toEqual(['runs']);
@@ -84,8 +85,8 @@ describe('standard training (small CNN, MNIST subset)', async () => {
     expect(spawnSync('git', ['check-ignore', '-q', 'runs/standard/last.safetensors'], { cwd: ROOT }).status, 'runs/ is in .gitignore').toBe(0);
   });
 
-  it('npm run train:standard -- --help is multirobust train\'s help (vite-node, as npm runs it)', () => {
-    const r = spawnSync(join(ROOT, 'node_modules/.bin/vite-node'), [...script.split(' ').slice(1), '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  it('npm run train:standard -- --help is multirobust train\'s help (vite-node, as npm runs it)', async () => {
+    const r = await spawnAsync(join(ROOT, 'node_modules/.bin/vite-node'), [...script.split(' ').slice(1), '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^usage: multirobust train /);
   });

@@ -3,7 +3,8 @@
 // spinning worker per host core; and a service that must idle at zero CPU could not turn the spin off.
 // The cgroup files are read through an injected reader here (this machine's own quota is whatever it is).
 import { afterAll, describe, expect, it } from 'vitest';
-import { gemm, loadEngine, type Engine } from '../../src/index.ts';
+import { loadEngine, type Engine } from '../../src/index.ts';
+import { gemm } from '../../src/kernels/gemm.ts';
 import { cpuQuota, defaultThreads, SPIN_MS } from '../../src/wasm/pool.ts';
 
 /** A reader over a fake /sys/fs/cgroup: path → contents (absent: null, as a missing file). */
