@@ -228,3 +228,13 @@ export function getEngine(): Promise<Engine> {
   defaultEngine ??= loadEngine();
   return defaultEngine;
 }
+
+/** Runs `work` on a freshly loaded engine and closes the engine afterwards, whatever happens. */
+export async function withEngine<T>(options: EngineOptions, work: (engine: Engine) => T | Promise<T>): Promise<T> {
+  const engine = await loadEngine(options);
+  try {
+    return await work(engine);
+  } finally {
+    await engine.close();
+  }
+}

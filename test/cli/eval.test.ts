@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
+import { captureOutput } from '../_helpers/console.ts';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
 import { saveModel } from '../../src/nn/checkpoint.ts';
 import { mnistCnn } from '../../src/nn/models.ts';
@@ -17,20 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), 'cli-eval-'));
 const ckpt = join(dir, 'model.safetensors');
 
 /** Runs the CLI in-process; returns the exit code and what it printed. */
-async function run(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [], err: string[] = [];
-  const log = console.log, error = console.error, write = process.stderr.write;
-  console.log = (s: string) => out.push(String(s));
-  console.error = (s: string) => err.push(String(s));
-  process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    console.log = log;
-    console.error = error;
-    process.stderr.write = write;
-  }
-}
+const run = (args: string[]) => captureOutput(main, args);
 
 describe('multirobust eval / attack', () => {
   beforeAll(async () => {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAttack, kindsHelp } from '../../src/attacks/parse.ts';
 import { main } from '../../src/cli/main.ts';
+import { captureOutput } from '../_helpers/console.ts';
 import { reportHtml } from '../../src/eval/html.ts';
 import { formatReport, type EvalReport } from '../../src/eval/report.ts';
 import { writeSafetensors } from '../../src/io/safetensors.ts';
@@ -17,20 +18,7 @@ import { resultTable } from '../../src/train/run.ts';
 import { makeSchedule } from '../../src/train/train.ts';
 import { loadEngine } from '../../src/wasm/load.ts';
 
-async function run(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [], err: string[] = [];
-  const log = console.log, error = console.error, write = process.stderr.write;
-  console.log = (s: string) => out.push(String(s));
-  console.error = (s: string) => err.push(String(s));
-  process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    console.log = log;
-    console.error = error;
-    process.stderr.write = write;
-  }
-}
+const run = (args: string[]) => captureOutput(main, args);
 
 /** A report with one attack of each cost kind: first-order (gradients), score-based and decision-based (queries). */
 function report(): EvalReport {

@@ -9,7 +9,7 @@ import { ballName, DEFAULTS, invarianceTable, modelsTable, runInvariance, toJson
 import { LINF, MULTI, STANDARD } from '../../experiments/models.ts';
 import { writeFileAtomic } from '../../io/atomic.ts';
 import type { ImageDataset } from '../../train/data.ts';
-import { loadEngine } from '../../wasm/load.ts';
+import { withEngine } from '../../wasm/load.ts';
 import { intFlag, numberFlag, UsageError } from '../flags.ts';
 
 /** Parses 'linf:0.3,l1:30' (UsageError on a bad entry). */
@@ -88,13 +88,7 @@ export async function main(argv: string[], base: InvarianceOptions = DEFAULTS, d
     return 0;
   }
   const { opts, json, threads } = parsed;
-  const engine = await loadEngine({ threads });
-  let r: InvarianceResult;
-  try {
-    r = runInvariance(engine, opts, (s) => console.error(s), data);
-  } finally {
-    await engine.close();
-  }
+  const r: InvarianceResult = await withEngine({ threads }, (engine) => runInvariance(engine, opts, (s) => console.error(s), data));
   console.log(`## The models (first ${Math.min(opts.evalN, 10000)} test images, ${opts.evalSteps}-step attacks: PGD L∞, PGD L2, SLIDE L1)\n`);
   console.log(modelsTable(r));
   console.log(`\n## Excessive invariance: ${r.examples.length} test images (the first ${r.examples.length} of ${r.scanned} that every model classifies correctly), each moved inside the ball towards the nearest-reachable of its ${opts.candidates} nearest training images of another class (pool ${opts.pool})\n`);

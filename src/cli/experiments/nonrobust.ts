@@ -8,7 +8,7 @@ import { checkTokens, DEFAULTS, resultTable, runNonrobust, TARGET_RULES, toJson,
 import { writeFileAtomic } from '../../io/atomic.ts';
 import { pct } from '../../report/format.ts';
 import type { ImageDataset } from '../../train/data.ts';
-import { loadEngine } from '../../wasm/load.ts';
+import { withEngine } from '../../wasm/load.ts';
 import { intFlag, UsageError } from '../flags.ts';
 
 const HELP = `Usage: multirobust experiment nonrobust [options]   (npm run experiment:nonrobust -- [options])
@@ -79,13 +79,7 @@ export async function main(argv: string[], base: NonrobustOptions = DEFAULTS, da
     return 0;
   }
   const { opts, json, threads } = parsed;
-  const engine = await loadEngine({ threads });
-  let r: NonrobustResult;
-  try {
-    r = runNonrobust(engine, opts, (s) => console.error(s), data);
-  } finally {
-    await engine.close();
-  }
+  const r: NonrobustResult = await withEngine({ threads }, (engine) => runNonrobust(engine, opts, (s) => console.error(s), data));
   console.log(`## Non-robust features: new models trained only on (targeted adversarial image, t ≠ y), first ${r.trainN} training images, ${opts.epochs} epoch(s)\n`);
   console.log(`standard model: ${r.standard.path} (${r.standard.source}${r.standard.source === 'trained' ? ` in ${r.standard.seconds.toFixed(0)} s` : ''}), ${pct(r.standard.testAcc)} on the first ${r.testN} test images\n`);
   console.log(resultTable(r));
