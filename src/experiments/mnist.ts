@@ -26,7 +26,7 @@
 // Budgets: paper (10 epochs of 59,000 images = 5,900 steps of 100, ≈ the reference's 6,000;
 // standard suite on 1,000 test images; gradient-free on the first 100), reduced (3 epochs, the same
 // evaluation; marked in every table), smoke (tiny, for the tests: 300 images, quick suite on 20).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -118,21 +118,29 @@ export interface Io {
   stdio: 'inherit' | 'ignore';
 }
 
-/** Runs `multirobust ARGS` (dist/cli/bin.js) and returns its wall time; a failure throws. */
-function runCli(args: string[], io: Io): number {
+/**
+ * Runs `multirobust ARGS` (dist/cli/bin.js) and resolves to its wall time; a failure rejects.
+ * Asynchronous: the stages run for hours, and a caller (a test worker, a service) keeps its event loop.
+ */
+function runCli(args: string[], io: Io): Promise<number> {
   const full = [...args, '--threads', String(io.threads)];
   io.log(`$ ${display(full)}`);
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [BIN, ...full], { stdio: ['ignore', io.stdio, io.stdio] });
-  const seconds = (performance.now() - t0) / 1000;
-  if (r.status !== 0) throw Object.assign(new Error(`${display(full)} failed (exit ${r.status ?? r.signal})`), { seconds });
-  return seconds;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...full], { stdio: ['ignore', io.stdio, io.stdio] });
+    child.on('error', reject);
+    child.on('close', (status, signal) => {
+      const seconds = (performance.now() - t0) / 1000;
+      if (status === 0) resolve(seconds);
+      else reject(Object.assign(new Error(`${display(full)} failed (exit ${status ?? signal})`), { seconds }));
+    });
+  });
 }
 
 /** Runs a stage's command and adds its wall time to timing[key] (also when it fails, then rethrows). */
-function timed(timing: Timing, key: string, save: () => void, args: string[], io: Io): void {
+async function timed(timing: Timing, key: string, save: () => void, args: string[], io: Io): Promise<void> {
   try {
-    timing[key] = (timing[key] ?? 0) + runCli(args, io);
+    timing[key] = (timing[key] ?? 0) + await runCli(args, io);
   } catch (err) {
     timing[key] = (timing[key] ?? 0) + ((err as { seconds?: number }).seconds ?? 0);
     throw err;
@@ -182,7 +190,7 @@ export interface GradientFreeResult {
 }
 
 /** Stage 3 for one threat model: the gradient-free attack on the points the suite left standing. */
-function gradientFree(m: MnistModel, b: Budget, p: ReturnType<typeof modelPaths>, report: EvalReport, threat: string, checkpoint: string, io: Io, timing: Timing): GradientFreeResult {
+async function gradientFree(m: MnistModel, b: Budget, p: ReturnType<typeof modelPaths>, report: EvalReport, threat: string, checkpoint: string, io: Io, timing: Timing): Promise<GradientFreeResult> {
   const n = Math.min(b.gfN, report.n);
   const standing = threatCorrect(report, threat).subarray(0, n);
   const idx = [...standing.keys()].filter((i) => standing[i]);
@@ -197,7 +205,7 @@ function gradientFree(m: MnistModel, b: Budget, p: ReturnType<typeof modelPaths>
       const images = new Float32Array(idx.length * D), labels = new Int32Array(idx.length);
       idx.forEach((i, j) => { images.set(test.images.subarray(i * D, (i + 1) * D), j * D); labels[j] = test.labels[i]; });
       writeSafetensors(`${base}-data.safetensors`, { images: { shape: [idx.length, test.height, test.width, 1], data: images }, labels: { shape: [idx.length], data: labels } }, { indices: JSON.stringify(idx) });
-      timed(timing, `gf-${threat}`, () => writeFileAtomic(p.timing, `${JSON.stringify(timing, null, 2)}\n`), args, io);
+      await timed(timing, `gf-${threat}`, () => writeFileAtomic(p.timing, `${JSON.stringify(timing, null, 2)}\n`), args, io);
     }
     const r = readJson<EvalReport>(`${base}.json`);
     broken = Uint8Array.from(r.per_example!.attacks[r.attacks[0].name], (v) => 1 - v);
@@ -252,7 +260,7 @@ export interface MnistResult {
 }
 
 /** Runs (or resumes) every stage of one model and writes its result JSON. */
-export function runModel(m: MnistModel, b: Budget, dir: string, results: string, io: Io): MnistResult {
+export async function runModel(m: MnistModel, b: Budget, dir: string, results: string, io: Io): Promise<MnistResult> {
   const p = modelPaths(dir, m);
   mkdirSync(p.base, { recursive: true });
   const timing: Timing = existsSync(p.timing) ? readJson<Timing>(p.timing) : {};
@@ -261,20 +269,20 @@ export function runModel(m: MnistModel, b: Budget, dir: string, results: string,
   if (!existsSync(join(p.run, 'report.json'))) {
     io.log(`[${m.name}] training (${b.name} budget)`);
     const args = existsSync(join(p.run, 'config.json')) ? ['train', '--resume', p.run] : train;
-    timed(timing, 'train', saveTiming, args, io);
+    await timed(timing, 'train', saveTiming, args, io);
   }
   const checkpoint = join(p.run, 'last.safetensors');
   const ev = evalArgs(m, b, checkpoint, p.standard);
   if (!existsSync(p.standard)) {
     io.log(`[${m.name}] ${b.suite} suite on ${b.evalN} test images`);
-    timed(timing, 'eval', saveTiming, ev, io);
+    await timed(timing, 'eval', saveTiming, ev, io);
   }
   const report = readJson<EvalReport>(p.standard);
   const gf: GradientFreeResult[] = [];
   for (const threat of Object.keys(GRADIENT_FREE)) {
     if (!(threat in report.threat_models)) continue;
     io.log(`[${m.name}] ${gfToken(threat, b)} on the first ${Math.min(b.gfN, report.n)} test images' points the suite left standing`);
-    gf.push(gradientFree(m, b, p, report, threat, checkpoint, io, timing));
+    gf.push(await gradientFree(m, b, p, report, threat, checkpoint, io, timing));
   }
   const clean = count(report.per_example!.clean);
   const threats: Record<string, Figure> = {};

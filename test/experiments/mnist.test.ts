@@ -56,7 +56,19 @@ describe('experiment:mnist smoke run', () => {
   const argv = ['--models', 'linf', '--budget', 'smoke', '--dir', join(dir, 'runs'), '--results', results, '--threads', '1', '--quiet'];
 
   it('trains, evaluates and cascades the gradient-free attacks; a second call resumes without re-running', async () => {
-    expect(await main(argv)).toBe(0);
+    // The stages are child processes awaited asynchronously: this process's event loop keeps
+    // running (regression: spawnSync held a test worker for a whole stage and vitest failed the
+    // run with "Timeout calling onTaskUpdate").
+    let last = performance.now(), longestGap = 0;
+    const ticker = setInterval(() => { const now = performance.now(); longestGap = Math.max(longestGap, now - last); last = now; }, 50);
+    const t0 = performance.now();
+    try {
+      expect(await main(argv)).toBe(0);
+    } finally {
+      clearInterval(ticker);
+    }
+    longestGap = Math.max(longestGap, performance.now() - last);
+    expect(longestGap, `the event loop stalled for ${longestGap.toFixed(0)} ms of a ${(performance.now() - t0).toFixed(0)} ms run`).toBeLessThan(3000);
     const path = join(results, 'smoke', 'linf.json');
     const r = JSON.parse(readFileSync(path, 'utf8')) as MnistResult;
     expect(r.n).toBe(20);

@@ -52,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   const io: Io = { threads, log, stdio: values.quiet ? 'ignore' : 'inherit' };
   for (const m of models) {
     const t0 = performance.now();
-    const r = runModel(m, budget, dir, results, io);
+    const r = await runModel(m, budget, dir, results, io);
     writeTable();
     const union = Object.entries(r.unions).map(([t, f]) => `${t} union ${pc(f)}`).join(', ');
     console.log(`${m.name} (${m.label}, ${budget.name}): clean ${pc(r.clean)}, ${Object.entries(r.threats).map(([t, f]) => `${t} ${pc(f)}`).join(', ')}; ${union} (${((performance.now() - t0) / 1000).toFixed(0)} s this call) → ${join(results, budget.name, `${m.name}.json`)}`);
