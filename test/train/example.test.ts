@@ -2,7 +2,7 @@
 // written, with the package import pointed at src/index.ts, in Node (vite-node) and in Deno. Both
 // must print the same JSON summary (same kernels build and thread count ⇒ same bits). The file is
 // written under runs/ (git-ignored) so both runtimes resolve the repository's node_modules.
-import { execFileSync } from 'node:child_process';
+import { spawnAsync } from '../_helpers/spawn.ts';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -17,7 +17,7 @@ function readmeExample(): string {
 }
 
 describe('docs/training.md training example', () => {
-  it('uses only the package\'s public exports and runs in Node and in Deno with the same result', () => {
+  it('uses only the package\'s public exports and runs in Node and in Deno with the same result', async () => {
     const code = readmeExample();
     expect(code).toMatch(/from 'multirobust';/);
     expect(code.split('\n').length).toBeLessThanOrEqual(20);
@@ -26,9 +26,11 @@ describe('docs/training.md training example', () => {
     writeFileSync(file, code.replace("from 'multirobust'", "from '../src/index.ts'"));
     try {
       const env = { ...process.env, MULTIROBUST_THREADS: '2' };
-      const node = execFileSync(`${ROOT}node_modules/.bin/vite-node`, [file], { cwd: ROOT, encoding: 'utf8', timeout: 240_000, env });
-      const deno = execFileSync(`${ROOT}node_modules/.bin/deno`, ['run', '-A', file], { cwd: ROOT, encoding: 'utf8', timeout: 240_000, env });
-      const a = JSON.parse(node.trim().split('\n').pop()!), b = JSON.parse(deno.trim().split('\n').pop()!);
+      const node = await spawnAsync(`${ROOT}node_modules/.bin/vite-node`, [file], { cwd: ROOT, timeout: 240_000, env });
+      expect(node.status, node.stderr).toBe(0);
+      const deno = await spawnAsync(`${ROOT}node_modules/.bin/deno`, ['run', '-A', file], { cwd: ROOT, timeout: 240_000, env });
+      expect(deno.status, deno.stderr).toBe(0);
+      const a = JSON.parse(node.stdout.trim().split('\n').pop()!), b = JSON.parse(deno.stdout.trim().split('\n').pop()!);
       expect(a.clean).toBeGreaterThan(0.5);
       expect(a.union).toBeGreaterThanOrEqual(0);
       expect(a.union).toBeLessThanOrEqual(Math.min(a.threats.Linf, a.threats.L2, a.threats.L1));

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawnAsync } from '../_helpers/spawn.ts';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Engine } from '../../src/wasm/engine.ts';
@@ -65,7 +65,7 @@ describe('loadEngine', () => {
   it.each([['build: relaxed', 'relaxed', {}], ['MULTIROBUST_BUILD=relaxed', 'env', { MULTIROBUST_BUILD: 'relaxed' }]])(
     '%s loads the relaxed build in a fresh process', async (_, arg, extraEnv) => {
       expect(await supportsRelaxed(), 'this runtime validates relaxed SIMD').toBe(true);
-      const r = spawnSync(`${ROOT}node_modules/.bin/vite-node`, ['test/wasm/build_child.ts', arg], {
+      const r = await spawnAsync(`${ROOT}node_modules/.bin/vite-node`, ['test/wasm/build_child.ts', arg], {
         cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, MULTIROBUST_BUILD: undefined, ...extraEnv },
       });
       expect(r.status, r.stderr).toBe(0);
