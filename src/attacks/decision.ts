@@ -20,7 +20,7 @@ import { Rng } from '../nn/init.ts';
 import { Tensor } from '../tensor.ts';
 import type { Engine } from '../wasm/engine.ts';
 
-import type { Classifier } from './core.ts';
+import { argmaxRows, type Classifier } from './core.ts';
 
 export type { Classifier } from './core.ts';
 
@@ -72,13 +72,8 @@ function predict(engine: Engine, model: Classifier, images: Float32Array, shape:
       const x = Tensor.from(engine, images.subarray(s * D, (s + b) * D), [b, shape[1], shape[2], shape[3]]);
       const logits = model.call(x);
       if (logits.rank !== 2 || logits.shape[0] !== b) throw new RangeError(`predictLabels: the model returned ${logits}, expected logits (${b}, K)`);
-      const K = (classes = logits.shape[1]);
-      const v = logits.view();
-      for (let i = 0; i < b; i++) {
-        let arg = 0;
-        for (let k = 1; k < K; k++) if (v[i * K + k] > v[i * K + arg]) arg = k;
-        labels[s + i] = arg;
-      }
+      classes = logits.shape[1];
+      labels.set(argmaxRows(logits.view(), b), s);
     }));
   }
   return { labels, classes };

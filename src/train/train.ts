@@ -14,7 +14,7 @@
 // of batches done in it, so a resumed run replays the same permutation and skips them.
 import { backward, noGrad } from '../autograd.ts';
 import type { Attack } from '../attacks/attack.ts';
-import { logitsAt, mixSeed, scoreLogits } from '../attacks/core.ts';
+import { argmaxRows, logitsAt, mixSeed, scoreLogits } from '../attacks/core.ts';
 import { parseAttack } from '../attacks/parse.ts';
 import { loadTrainingState, saveTrainingState } from '../nn/checkpoint.ts';
 import { Rng } from '../nn/init.ts';
@@ -119,13 +119,10 @@ export interface TrainResult {
   steps: number;
 }
 
-function correctCount(logits: Float32Array, labels: Int32Array, classes: number): number {
+function correctCount(logits: Float32Array, labels: Int32Array): number {
+  const predicted = argmaxRows(logits, labels.length);
   let correct = 0;
-  for (let i = 0; i < labels.length; i++) {
-    let best = 0;
-    for (let j = 1; j < classes; j++) if (logits[i * classes + j] > logits[i * classes + best]) best = j;
-    if (best === labels[i]) correct++;
-  }
+  for (let i = 0; i < labels.length; i++) if (predicted[i] === labels[i]) correct++;
   return correct;
 }
 
@@ -135,7 +132,7 @@ export function accuracy(engine: Engine, model: Module, ds: ImageDataset, batchS
   for (const b of batches(ds, batchSize)) {
     engine.arena.scope(() => noGrad(() => {
       const logits = model.call(Tensor.from(engine, b.images, [b.size, ds.height, ds.width, ds.channels]));
-      correct += correctCount(logits.toArray(), b.labels, ds.classes);
+      correct += correctCount(logits.toArray(), b.labels);
     }));
   }
   return correct / ds.n;
@@ -240,7 +237,7 @@ export function trainModel(engine: Engine, opts: TrainOptions, train: ImageDatas
         backward(loss);
         opt.step();
         sums.loss += loss.item() * b.size;
-        if (opts.strategy === 'none') sums.clean += correctCount(logits.toArray(), b.labels, train.classes);
+        if (opts.strategy === 'none') sums.clean += correctCount(logits.toArray(), b.labels);
         else {
           sums.clean += cleanCorrect;
           sums.adv += tb.advCorrect!;
