@@ -1,7 +1,7 @@
 // Issue 21 in `npm test`: the fuzz runner on a fixed budget (every case keeps the rule), the
 // runner's watchdog (a hanging and a crashing case are caught and the run goes on), the regression
 // corpus in test/fuzz/corpus/ (inputs that once broke the rule), and running out of WASM memory.
-import { spawn } from 'node:child_process';
+import { spawnAsync, type SpawnResult } from '../_helpers/spawn.ts';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,23 +21,9 @@ import { KINDS } from './cases.ts';
 const root = join(import.meta.dirname, '..', '..');
 const viteNode = join(root, 'node_modules', 'vite-node', 'vite-node.mjs');
 
-/**
- * Runs the fuzz script; asynchronous, so the test worker's event loop stays free (a spawnSync of a
- * minute blocks vitest's own messages and it reports a timeout).
- */
-function run(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [viteNode, 'test/fuzz/fuzz.ts', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (b) => (stdout += b));
-    child.stderr.on('data', (b) => (stderr += b));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 110_000);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+/** Runs the fuzz script (asynchronously: see spawnAsync), killed after 110 s. */
+function run(args: string[], env: Record<string, string> = {}): Promise<SpawnResult> {
+  return spawnAsync(process.execPath, [viteNode, 'test/fuzz/fuzz.ts', ...args], { cwd: root, env: { ...process.env, ...env }, timeout: 110_000 });
 }
 
 async function fuzz(args: string[], env: Record<string, string> = {}) {
