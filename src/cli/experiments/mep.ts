@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULTS, gaussianTable, monteCarloTable, rtTable, runMep, toJson, tradeoffSvg, type MepOptions, type MepResult } from '../../experiments/mep.ts';
 import { eta } from '../../experiments/gaussian.ts';
 import { writeFileAtomic } from '../../io/atomic.ts';
-import { loadEngine } from '../../wasm/load.ts';
+import { withEngine } from '../../wasm/load.ts';
 import { intFlag, UsageError } from '../flags.ts';
 
 /** Where the chart goes without --svg (git-ignored). */
@@ -40,13 +40,7 @@ export async function main(argv: string[], base: MepOptions = DEFAULTS): Promise
     return 0;
   }
   const opts: MepOptions = { ...base, seed: intFlag('seed', values.seed, { min: 0 })!, mc: intFlag('mc', values.mc, { min: 0 })! };
-  const engine = await loadEngine({ threads: intFlag('threads', values.threads, { min: 1 }) });
-  let r: MepResult;
-  try {
-    r = runMep(engine, opts, (s) => console.error(`  ${s}`));
-  } finally {
-    await engine.close();
-  }
+  const r: MepResult = await withEngine({ threads: intFlag('threads', values.threads, { min: 1 }) }, (engine) => runMep(engine, opts, (s) => console.error(`  ${s}`)));
   const t = opts;
   console.log(`## L∞ vs L1 on the Gaussian task (d = ${t.d}, ε∞ = 2η, ε1 = 2; trained: logistic, ${t.nTrain} samples, ${t.epochs} epochs, exact attacks; test sample ${t.nTest})\n`);
   console.log(gaussianTable(r));
